@@ -1,0 +1,122 @@
+"""The data that flows through livetrans, as frozen dataclasses.
+
+Times are float seconds of *stream time*: 0.0 is the first audio sample of the
+stream. ``emitted_at`` is wall-clock seconds since the first audio sample was
+released to the pipeline (for a file replayed with ``--live`` the two clocks run
+together, so ``emitted_at - end`` is the latency a viewer sees).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE = 16_000  # Hz, what every stage after the source works in
+
+Float32Array = npt.NDArray[np.float32]
+CaptionKind = Literal["partial", "final"]
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """Mono float32 samples at SAMPLE_RATE, starting at ``start`` seconds."""
+
+    samples: Float32Array
+    start: float
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word (or CJK character run) with its stream times.
+
+    ``text`` keeps Whisper's leading space for space-delimited scripts, so
+    ``"".join(w.text for w in words)`` rebuilds the text exactly.
+    """
+
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class CaptionEvent:
+    """Recognised source-language text.
+
+    ``partial``: the tentative tail after the last final; the next partial or
+    final with the same ``id`` replaces it. ``final``: a run of words that is
+    never changed or taken back. A final with ``sentence_end`` closes a sentence.
+    ``seq`` and ``emitted_at`` are stamped by the pipeline when it publishes.
+    """
+
+    kind: CaptionKind
+    id: str
+    start: float
+    end: float
+    text: str
+    lang: str
+    words: tuple[Word, ...] = ()
+    sentence_id: str = ""
+    sentence_end: bool = False
+    seq: int = 0
+    emitted_at: float = 0.0
+    type: Literal["caption"] = field(default="caption", init=False)
+
+
+@dataclass(frozen=True)
+class SentenceEvent:
+    """A whole source sentence, built from finals; the unit of translation and of cues."""
+
+    id: str
+    start: float
+    end: float
+    text: str
+    lang: str
+    words: tuple[Word, ...] = ()
+    caption_ids: tuple[str, ...] = ()
+    seq: int = 0
+    emitted_at: float = 0.0
+    type: Literal["sentence"] = field(default="sentence", init=False)
+
+
+@dataclass(frozen=True)
+class TranslationEvent:
+    """One sentence translated into ``lang``; ``id`` is the source sentence's id."""
+
+    id: str
+    lang: str
+    source_lang: str
+    text: str
+    start: float
+    end: float
+    seq: int = 0
+    emitted_at: float = 0.0
+    type: Literal["translation"] = field(default="translation", init=False)
+
+
+Event = Union[CaptionEvent, SentenceEvent, TranslationEvent]
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One subtitle on screen: at most two lines, shown from ``start`` to ``end``."""
+
+    start: float
+    end: float
+    lines: tuple[str, ...]
+    lang: str
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
