@@ -1,0 +1,1 @@
+"""Pure streaming stages: no asyncio, sockets, files or model libraries here."""

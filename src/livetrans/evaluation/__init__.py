@@ -1,0 +1,1 @@
+"""Measuring livetrans: text normalisation, error rates, streaming replay and latency."""
