@@ -68,7 +68,6 @@ class CaptionEvent:
     lang: str
     words: tuple[Word, ...] = ()
     sentence_id: str = ""
-    sentence_end: bool = False
     seq: int = 0
     emitted_at: float = 0.0
     type: Literal["caption"] = field(default="caption", init=False)

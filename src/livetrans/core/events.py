@@ -53,9 +53,6 @@ def event_to_dict(event: Event) -> dict[str, Any]:
             out[f.name] = _round(value)
         else:
             out[f.name] = value
-    if isinstance(event, CaptionEvent) and event.kind == "partial":
-        # Partials carry no sentence bookkeeping: it is only known once final.
-        out.pop("sentence_end", None)
     return out
 
 
