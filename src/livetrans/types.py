@@ -56,7 +56,8 @@ class CaptionEvent:
 
     ``partial``: the tentative tail after the last final; the next partial or
     final with the same ``id`` replaces it. ``final``: a run of words that is
-    never changed or taken back. A final with ``sentence_end`` closes a sentence.
+    never changed or taken back; ``sentence_id`` names the sentence it belongs
+    to, and a SentenceEvent announces when that sentence is complete.
     ``seq`` and ``emitted_at`` are stamped by the pipeline when it publishes.
     """
 
