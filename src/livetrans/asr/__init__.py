@@ -1,0 +1,1 @@
+"""Model adapters for speech: Whisper (faster-whisper) and Silero VAD (onnxruntime)."""

@@ -1,0 +1,251 @@
+"""Whisper through faster-whisper / CTranslate2: the only faster_whisper import.
+
+Two ways in:
+
+- :meth:`WhisperEngine.decode` decodes one short audio window for the streaming
+  recogniser. It calls the CTranslate2 model directly so that the encoder input can
+  be 20 s instead of Whisper's 30 s (CTranslate2 accepts shorter inputs; base int8
+  encodes 20 s about four times faster than 30 s here, with the same text on our
+  clips — measured, see docs/benchmarks.md), forces the already committed words as
+  a decoder prefix, and aligns words to audio with cross-attention.
+- :meth:`WhisperEngine.transcribe_offline` is the fastest whole-file path: Silero VAD
+  plus batched decoding (faster-whisper's ``BatchedInferencePipeline``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ..core.recognizer import Hypothesis
+from ..errors import LanguageError, ModelError
+from ..types import SAMPLE_RATE, Float32Array, Word
+
+log = logging.getLogger(__name__)
+
+Task = Literal["transcribe", "translate"]
+Device = Literal["cpu", "cuda"]
+
+# Encoder input lengths we pad a window to. Shorter than 20 s made the decoder stop
+# early on short clips ("The Bir" for a 3 s sentence at 10 s); 20 s did not.
+_BUCKETS_S = (20, 30)
+_HOP_SAMPLES = 160  # Whisper's mel hop: 100 frames a second
+_MAX_TOKENS_PER_S = 12  # a generous ceiling on speech rate; stops runaway loops early
+
+# Prompts that nudge Whisper towards the script viewers of that language expect.
+_LANGUAGE_PROMPTS = {"zh": "以下是普通话的句子。"}
+
+
+@dataclass(frozen=True)
+class OfflineTranscript:
+    words: tuple[Word, ...]
+    language: str
+    language_probability: float
+    duration: float
+
+
+def compression_ratio(text: str) -> float:
+    """gzip ratio of the text: high for repetitive loops (Whisper's own heuristic)."""
+    data = text.encode("utf-8")
+    if not data:
+        return 0.0
+    return len(data) / len(zlib.compress(data))
+
+
+def compute_type_for(device: Device) -> str:
+    return "float16" if device == "cuda" else "int8"
+
+
+class WhisperEngine:
+    """A loaded Whisper model, shared by every stream; safe to call from worker threads."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        device: Device = "cpu",
+        cpu_threads: int = 0,
+        task: Task = "transcribe",
+    ) -> None:
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as e:  # pragma: no cover - a broken install
+            raise ModelError("faster-whisper is not installed: pip install faster-whisper") from e
+        try:
+            self._model = WhisperModel(
+                str(model_path),
+                device=device,
+                compute_type=compute_type_for(device),
+                cpu_threads=cpu_threads,
+            )
+        except (RuntimeError, ValueError, OSError) as e:
+            raise ModelError(f"cannot load the Whisper model in {model_path}: {e}") from e
+        self.device = device
+        self.task = task
+        self.model_path = model_path
+        self.multilingual = bool(self._model.model.is_multilingual)
+        # One decode at a time per model: CTranslate2 would queue them anyway, and
+        # serialising keeps per-call timings honest.
+        self._lock = threading.Lock()
+
+    @property
+    def languages(self) -> frozenset[str]:
+        return frozenset(self._model.supported_languages)
+
+    def check_language(self, language: str | None) -> None:
+        """Refuse, before any audio, a language this model cannot recognise."""
+        if language is None:
+            return
+        if language not in self.languages:
+            raise LanguageError(
+                f"the speech model cannot recognise language {language!r}; "
+                f"use one of: {', '.join(sorted(self.languages))} (or auto)"
+            )
+
+    @functools.lru_cache(maxsize=64)
+    def _tokenizer(self, language: str) -> Any:
+        from faster_whisper.tokenizer import Tokenizer
+
+        return Tokenizer(
+            self._model.hf_tokenizer, self.multilingual, task=self.task, language=language
+        )
+
+    def _encode(self, audio: Float32Array) -> tuple[Any, int]:
+        n_samples = len(audio)
+        bucket_samples = next(
+            (b * SAMPLE_RATE for b in _BUCKETS_S if n_samples <= b * SAMPLE_RATE),
+            _BUCKETS_S[-1] * SAMPLE_RATE,
+        )
+        window = audio[:bucket_samples]
+        # Pad the waveform (not the features) with silence, as Whisper was trained.
+        padded = np.pad(window, (0, bucket_samples - len(window)))
+        features = self._model.feature_extractor(padded, padding=0)
+        features = features[:, : bucket_samples // _HOP_SAMPLES]
+        return self._model.encode(features), len(window) // _HOP_SAMPLES
+
+    def _detect(self, encoder_output: Any) -> tuple[str, float]:
+        if not self.multilingual:
+            return "en", 1.0
+        token, probability = self._model.model.detect_language(encoder_output)[0][0]
+        return str(token)[2:-2], float(probability)
+
+    def decode(
+        self,
+        audio: Float32Array,
+        *,
+        prompt: str = "",
+        prefix: str = "",
+        language: str | None = None,
+    ) -> Hypothesis:
+        """Decode one window (at most 30 s) with ``prefix`` forced as its first words."""
+        with self._lock:
+            encoder_output, num_frames = self._encode(audio)
+            if language is None:
+                language, language_probability = self._detect(encoder_output)
+            else:
+                language_probability = 1.0
+            tokenizer = self._tokenizer(language)
+            if not prompt and self.task == "transcribe":
+                prompt = _LANGUAGE_PROMPTS.get(language, "")
+            previous = tokenizer.encode(" " + prompt.strip()) if prompt.strip() else []
+            prompt_tokens = self._model.get_prompt(
+                tokenizer, previous, without_timestamps=True, prefix=prefix.strip() or None
+            )
+            prefix_len = len(tokenizer.encode(" " + prefix.strip())) if prefix.strip() else 0
+            duration = len(audio) / SAMPLE_RATE
+            max_new = int(_MAX_TOKENS_PER_S * duration) + 8
+            result = self._model.model.generate(
+                encoder_output,
+                [prompt_tokens],
+                beam_size=1,
+                max_length=min(448, len(prompt_tokens) + max_new),
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=not prefix.strip(),
+                suppress_tokens=[-1],
+            )[0]
+            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+            n_generated = max(1, len(tokens) - prefix_len)
+            avg_logprob = float(result.scores[0]) / (n_generated + 1)
+            text = tokenizer.decode(tokens)
+            aligned = self._model.find_alignment(tokenizer, [tokens], encoder_output, num_frames)
+        words = [_word(w) for w in (aligned[0] if aligned else [])]
+        split = _prefix_word_count(words, prefix)
+        return Hypothesis(
+            prefix_words=tuple(words[:split]),
+            words=tuple(words[split:]),
+            language=language,
+            language_probability=language_probability,
+            no_speech_probability=float(result.no_speech_prob),
+            avg_logprob=avg_logprob,
+            compression_ratio=compression_ratio(text),
+        )
+
+    def transcribe_offline(
+        self,
+        audio: Float32Array,
+        *,
+        language: str | None = None,
+        batch_size: int = 8,
+        progress: Callable[[float], None] | None = None,
+    ) -> OfflineTranscript:
+        """Whole-file transcription: VAD + batched decoding, words with times.
+
+        ``progress`` is called with the audio seconds done so far.
+        """
+        from faster_whisper import BatchedInferencePipeline
+
+        pipeline = BatchedInferencePipeline(model=self._model)
+        initial_prompt = _LANGUAGE_PROMPTS.get(language or "", None)
+        with self._lock:
+            segments, info = pipeline.transcribe(
+                audio,
+                language=language,
+                task=self.task,
+                batch_size=batch_size,
+                word_timestamps=True,
+                vad_filter=True,
+                initial_prompt=initial_prompt,
+                condition_on_previous_text=False,
+            )
+            words: list[Word] = []
+            for segment in segments:  # lazy: consume here, inside the worker thread
+                words.extend(_word(w._asdict()) for w in segment.words or [])
+                if progress is not None:
+                    progress(float(segment.end))
+        return OfflineTranscript(
+            words=tuple(words),
+            language=str(info.language),
+            language_probability=float(info.language_probability),
+            duration=float(info.duration),
+        )
+
+
+def _word(aligned: dict[str, Any]) -> Word:
+    return Word(
+        start=round(float(aligned["start"]), 3),
+        end=round(float(aligned["end"]), 3),
+        text=str(aligned["word"]),
+        probability=float(aligned.get("probability", 1.0)),
+    )
+
+
+def _prefix_word_count(words: list[Word], prefix: str) -> int:
+    """How many leading aligned words spell the forced prefix."""
+    target = "".join(prefix.split())
+    if not target:
+        return 0
+    spelled = ""
+    for i, word in enumerate(words):
+        if len(spelled) >= len(target):
+            return i
+        spelled += "".join(word.text.split())
+    return len(words)

@@ -1,0 +1,347 @@
+"""The streaming recogniser: audio chunks in, partial/final captions and sentences out.
+
+How it works, per stream:
+
+1. Every 32 ms frame gets a speech probability (Silero VAD) and goes through the
+   :class:`VadGate`. Silence is never decoded; a short pre-roll is kept so an
+   utterance's first syllable is not clipped.
+2. While someone speaks, the audio of the utterance so far (the *window*) is decoded
+   whenever at least ``step`` seconds of new audio arrived. Words already final are
+   forced as the decoder prefix, final text before the window is the prompt.
+3. :class:`LocalAgreementStabilizer` turns successive hypotheses into final words;
+   the rest is shown as a partial. When the VAD hears a pause the window is decoded
+   once more and everything in it becomes final.
+4. The window is trimmed at a finished sentence once it is longer than
+   ``trim_after`` and cut at the last final word past ``max_window``, so decoding
+   cost stays bounded however long someone talks.
+
+Catching up: a caller that was busy hands over all the audio that arrived meanwhile
+in one ``push``; the recogniser decodes once for all of it rather than once per
+chunk, so latency stays bounded when decoding is slower than real time.
+
+Nothing here imports a model library: the decoder and VAD come in as protocols.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, Float32Array, SentenceEvent, Word
+from .segmenter import SegmenterOptions, SentenceSegmenter, ends_sentence
+from .stabilizer import LocalAgreementStabilizer, is_phantom, join_words, trim_repetition
+from .vad import VadGate, VadOptions
+
+log = logging.getLogger(__name__)
+
+FRAME_SAMPLES = 512  # one VAD frame, 32 ms
+
+RecognizerEvent = CaptionEvent | SentenceEvent
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One decode of a window. Word times are seconds from the window's start."""
+
+    prefix_words: tuple[Word, ...]  # the forced prefix, re-aligned
+    words: tuple[Word, ...]  # new words after the prefix
+    language: str
+    language_probability: float
+    no_speech_probability: float
+    avg_logprob: float
+    compression_ratio: float
+
+
+class Decoder(Protocol):
+    def decode(
+        self, audio: Float32Array, *, prompt: str, prefix: str, language: str | None
+    ) -> Hypothesis: ...
+
+
+class SpeechProbabilities(Protocol):
+    def push(self, samples: Float32Array) -> Float32Array: ...
+
+
+@dataclass(frozen=True)
+class RecognizerOptions:
+    language: str | None = None  # None: detect per utterance
+    step: float = 0.5  # seconds of new speech before the window is decoded again
+    min_window: float = 1.0  # seconds of utterance before its first decode
+    trim_after: float = 12.0  # seconds: past this, trim the window at a finished sentence
+    max_window: float = 18.0  # seconds: past this, cut at the last final word
+    agreement: int = 2  # LocalAgreement-n
+    prompt_chars: int = 200  # final text before the window given as the prompt
+    language_confidence: float = 0.5  # below this a detection keeps the previous language
+    pause_closes_sentence: float = 1.5  # seconds of pause that close an open sentence
+    max_compression_ratio: float = 2.4  # above: a repetition loop, the decode is dropped
+    max_no_speech: float = 0.6  # with low log-probability: not speech, dropped
+    min_avg_logprob: float = -1.0
+    vad: VadOptions = VadOptions()
+    segmenter: SegmenterOptions = SegmenterOptions()
+
+
+@dataclass
+class RecognizerStats:
+    decodes: int = 0
+    dropped_hypotheses: int = 0
+    audio_seconds: float = 0.0
+    speech_seconds: float = 0.0
+
+
+class StreamingRecognizer:
+    """Stage: AudioChunk in → CaptionEvent (partial, final) and SentenceEvent out."""
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        vad: SpeechProbabilities,
+        options: RecognizerOptions | None = None,
+    ) -> None:
+        self.options = options or RecognizerOptions()
+        self._decoder = decoder
+        self._vad = vad
+        self._gate = VadGate(self.options.vad)
+        self._stabilizer = LocalAgreementStabilizer(self.options.agreement)
+        self._segmenter = SentenceSegmenter(self.options.segmenter)
+        self.stats = RecognizerStats()
+        self._unframed = np.zeros(0, dtype=np.float32)
+        self._frames_seen = 0  # VAD frames consumed since the stream started
+        self._preroll: list[Float32Array] = []
+        self._window: list[Float32Array] = []
+        self._window_samples = 0
+        self._window_start = 0.0  # stream seconds of the window's first sample
+        self._undecoded_samples = 0
+        self._window_final: list[Word] = []  # final words inside the window
+        self._history = ""  # final text before the window (the prompt)
+        self._language: str | None = self.options.language
+        self._language_settled = self.options.language is not None
+        self._partial_text = ""
+        self._partial_id = ""
+
+    # -- the stage contract -------------------------------------------------------
+
+    def push(self, chunk: AudioChunk) -> list[RecognizerEvent]:
+        """Take the next audio (any length); return the events it made ready."""
+        events: list[RecognizerEvent] = []
+        self.stats.audio_seconds += chunk.duration
+        self._unframed = np.concatenate([self._unframed, chunk.samples.astype(np.float32)])
+        probabilities = self._vad.push(chunk.samples.astype(np.float32))
+        for probability in probabilities:
+            frame = self._unframed[:FRAME_SAMPLES]
+            self._unframed = self._unframed[FRAME_SAMPLES:]
+            events.extend(self._frame(frame, float(probability)))
+        if self._should_decode():
+            events.extend(self._decode(final=False))
+        return events
+
+    def flush(self) -> list[RecognizerEvent]:
+        """End of stream: decode what is pending, make everything final, close the sentence."""
+        events: list[RecognizerEvent] = []
+        if self._gate.active:
+            if len(self._unframed):
+                self._append(self._unframed)
+                self._unframed = np.zeros(0, dtype=np.float32)
+            events.extend(self._end_utterance())
+        events.extend(self._segmenter.close())
+        return events
+
+    # -- frames and utterances ---------------------------------------------------------
+
+    @property
+    def _frame_start(self) -> float:
+        return self._frames_seen * FRAME_SAMPLES / SAMPLE_RATE
+
+    def _frame(self, frame: Float32Array, probability: float) -> list[RecognizerEvent]:
+        events: list[RecognizerEvent] = []
+        transition = self._gate.step(probability)
+        if transition == "start":
+            events.extend(self._start_utterance())
+        if self._gate.active or transition == "end":
+            self._append(frame)
+        else:
+            self._keep_preroll(frame)
+        self._frames_seen += 1
+        if transition == "end":
+            events.extend(self._end_utterance())
+        return events
+
+    def _keep_preroll(self, frame: Float32Array) -> None:
+        self._preroll.append(frame)
+        keep = max(1, round(self.options.vad.preroll * SAMPLE_RATE / FRAME_SAMPLES))
+        del self._preroll[:-keep]
+
+    def _append(self, samples: Float32Array) -> None:
+        self._window.append(samples)
+        self._window_samples += len(samples)
+        self._undecoded_samples += len(samples)
+
+    def _start_utterance(self) -> list[RecognizerEvent]:
+        events: list[RecognizerEvent] = []
+        preroll = self._preroll
+        self._preroll = []
+        preroll_samples = sum(len(p) for p in preroll)
+        self._window = list(preroll)
+        self._window_samples = preroll_samples
+        self._undecoded_samples = preroll_samples
+        self._window_start = self._frame_start - preroll_samples / SAMPLE_RATE
+        self._window_final = []
+        self._stabilizer.reset()
+        last_end = self._segmenter.last_word_end
+        if last_end is not None and self._frame_start - last_end >= self.options.pause_closes_sentence:
+            events.extend(self._segmenter.close())
+        if self.options.language is None:
+            self._language_settled = False  # the speaker may have switched language
+        return events
+
+    def _end_utterance(self) -> list[RecognizerEvent]:
+        events: list[RecognizerEvent] = []
+        if self._gate.enough_speech or self._gate.active:
+            events.extend(self._decode(final=True))
+        self.stats.speech_seconds += self._gate.speech_seconds
+        tail = self._window[-max(1, round(self.options.vad.preroll * SAMPLE_RATE / FRAME_SAMPLES)) :]
+        self._window, self._window_samples, self._undecoded_samples = [], 0, 0
+        self._history = (self._history + join_words(self._window_final) + " ")[-1000:]
+        self._window_final = []
+        self._preroll = list(tail)
+        return events
+
+    def _should_decode(self) -> bool:
+        return (
+            self._gate.active
+            and self._gate.enough_speech
+            and self._window_samples >= self.options.min_window * SAMPLE_RATE
+            and self._undecoded_samples >= self.options.step * SAMPLE_RATE
+        )
+
+    # -- decoding ----------------------------------------------------------------------
+
+    def _decode(self, *, final: bool) -> list[RecognizerEvent]:
+        if self._window_samples == 0:
+            return []
+        audio = np.concatenate(self._window)
+        self._undecoded_samples = 0
+        prefix_words = self._window_final
+        hypothesis = self._decoder.decode(
+            audio,
+            prompt=self._prompt(),
+            prefix="".join(w.text for w in prefix_words),
+            language=self._language if self._language_settled else None,
+        )
+        self.stats.decodes += 1
+        language = self._settle_language(hypothesis, len(audio) / SAMPLE_RATE)
+        words = self._clean(hypothesis, len(audio) / SAMPLE_RATE, final=final)
+        if final:
+            newly_final, tentative = self._stabilizer.flush(words), []
+        else:
+            newly_final, tentative = self._stabilizer.update(words)
+            overlong = len(audio) > self.options.max_window * SAMPLE_RATE
+            if overlong and not self._window_final and not newly_final:
+                # Nothing agreed on in a long window: take the latest hypothesis as
+                # final rather than let the window, and decoding cost, grow.
+                newly_final, tentative = self._stabilizer.flush(words), []
+        events: list[RecognizerEvent] = list(self._segmenter.push(newly_final, language))
+        self._window_final.extend(newly_final)
+        events.extend(self._partial(tentative, language))
+        if not final:
+            self._trim_window()
+        return events
+
+    def _prompt(self) -> str:
+        return self._history[-self.options.prompt_chars :].strip()
+
+    def _settle_language(self, hypothesis: Hypothesis, window_seconds: float) -> str:
+        if self._language_settled and self._language is not None:
+            return self._language
+        confident = hypothesis.language_probability >= self.options.language_confidence
+        if confident or self._language is None:
+            self._language = hypothesis.language
+        if confident and window_seconds >= 2.0:
+            self._language_settled = True
+        return self._language or hypothesis.language
+
+    def _clean(self, hypothesis: Hypothesis, window_seconds: float, *, final: bool) -> list[Word]:
+        """Hypothesis words in stream time, minus what Whisper is known to invent."""
+        o = self.options
+        looping = hypothesis.compression_ratio > o.max_compression_ratio
+        silent = (
+            hypothesis.no_speech_probability > o.max_no_speech
+            and hypothesis.avg_logprob < o.min_avg_logprob
+        )
+        if looping or silent:
+            self.stats.dropped_hypotheses += 1
+            log.debug("dropped a hypothesis (looping=%s, silent=%s)", looping, silent)
+            return []
+        words = [
+            replace(
+                w,
+                start=round(self._window_start + w.start, 3),
+                end=round(self._window_start + min(w.end, window_seconds), 3),
+            )
+            for w in hypothesis.words
+            if w.start < window_seconds - 0.05  # nothing from the padded silence
+        ]
+        words = self._monotonic(trim_repetition(words))
+        doubtful = hypothesis.no_speech_probability > 0.3 or hypothesis.avg_logprob < -0.7
+        if not self._window_final and final and is_phantom(words, doubtful=doubtful):
+            log.debug("dropped a phantom phrase: %r", join_words(words))
+            return []
+        return words
+
+    def _monotonic(self, words: Sequence[Word]) -> list[Word]:
+        """Word times never go backwards, and never before the last final word."""
+        floor = self._window_final[-1].end if self._window_final else self._window_start
+        out: list[Word] = []
+        for w in words:
+            start = max(w.start, floor)
+            end = max(w.end, start)
+            out.append(replace(w, start=start, end=end))
+            floor = end
+        return out
+
+    def _partial(self, tentative: Sequence[Word], language: str) -> list[RecognizerEvent]:
+        text = join_words(tentative)
+        caption_id = self._segmenter.next_caption_id
+        if text == self._partial_text and (caption_id == self._partial_id or not text):
+            return []
+        self._partial_text, self._partial_id = text, caption_id
+        if tentative:
+            start, end = tentative[0].start, tentative[-1].end
+        else:  # an empty partial clears the tentative text where the last final ended
+            start = end = self._window_final[-1].end if self._window_final else self._window_start
+        return [
+            CaptionEvent(
+                kind="partial",
+                id=caption_id,
+                start=start,
+                end=end,
+                text=text,
+                lang=language,
+                words=tuple(tentative),
+                sentence_id=self._segmenter.open_sentence_id,
+            )
+        ]
+
+    def _trim_window(self) -> None:
+        seconds = self._window_samples / SAMPLE_RATE
+        if seconds <= self.options.trim_after or not self._window_final:
+            return
+        cut = None
+        for i, word in enumerate(self._window_final):
+            if ends_sentence(word):
+                cut = i + 1
+        if cut is None and seconds > self.options.max_window:
+            cut = len(self._window_final)
+        if cut is None:
+            return
+        cut_time = self._window_final[cut - 1].end
+        self._history = (self._history + join_words(self._window_final[:cut]) + " ")[-1000:]
+        self._window_final = self._window_final[cut:]
+        drop = int(round((cut_time - self._window_start) * SAMPLE_RATE))
+        audio = np.concatenate(self._window)[drop:]
+        self._window = [audio]
+        self._window_samples = len(audio)
+        self._window_start = cut_time

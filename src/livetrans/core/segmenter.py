@@ -1,0 +1,136 @@
+"""Final words → final caption events and whole sentences.
+
+A sentence ends at sentence-final punctuation (``. ! ? 。 ！ ？ …``, abbreviations
+such as "Mr." excepted), when it grows past a length limit (then it is cut at
+the word that crosses the limit), or when the recogniser closes it: a long pause, a
+change of language, or the end of the stream.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..types import CaptionEvent, SentenceEvent, Word
+from .stabilizer import join_words
+
+_SENTENCE_END_RE = re.compile(r"[.!?。！？…]+[\"'”’»)\]]*$")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof sr jr st vs etc e.g i.e u.s u.k no sra sr srta dra".split()
+)
+
+
+@dataclass(frozen=True)
+class SegmenterOptions:
+    max_words: int = 40  # a sentence with more words than this is cut
+    max_chars_cjk: int = 80  # the same for scripts written without spaces
+    max_duration: float = 20.0  # seconds; a sentence longer than this is cut
+
+
+def ends_sentence(word: Word) -> bool:
+    text = word.text.strip()
+    if not _SENTENCE_END_RE.search(text):
+        return False
+    bare = text.rstrip(".").casefold()
+    return not (text.endswith(".") and bare in _ABBREVIATIONS)
+
+
+def _is_cjk(text: str) -> bool:
+    return any(
+        "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af"
+        for ch in text
+    )
+
+
+class SentenceSegmenter:
+    """Stage: runs of final words in → final CaptionEvents and SentenceEvents out."""
+
+    def __init__(self, options: SegmenterOptions | None = None) -> None:
+        self.options = options or SegmenterOptions()
+        self._words: list[Word] = []
+        self._caption_ids: list[str] = []
+        self._lang = ""
+        self._next_caption = 1
+        self._next_sentence = 1
+
+    @property
+    def next_caption_id(self) -> str:
+        """The id the next final will carry (partials announce it)."""
+        return f"c{self._next_caption}"
+
+    @property
+    def open_sentence_id(self) -> str:
+        return f"s{self._next_sentence}"
+
+    @property
+    def has_open_sentence(self) -> bool:
+        return bool(self._words)
+
+    @property
+    def last_word_end(self) -> float | None:
+        return self._words[-1].end if self._words else None
+
+    def push(self, words: Sequence[Word], lang: str) -> list[CaptionEvent | SentenceEvent]:
+        """Take newly final words (in order); return their finals and any closed sentences."""
+        events: list[CaptionEvent | SentenceEvent] = []
+        if self._words and lang != self._lang:
+            events.extend(self.close())
+        self._lang = lang
+        run: list[Word] = []
+        for word in words:
+            run.append(word)
+            self._words.append(word)
+            if ends_sentence(word) or self._too_long():
+                events.append(self._final(run))
+                run = []
+                events.extend(self._close_sentence())
+        if run:
+            events.append(self._final(run))
+        return events
+
+    def close(self) -> list[CaptionEvent | SentenceEvent]:
+        """Close the open sentence, if any (a pause, a language change, the end)."""
+        return self._close_sentence() if self._words else []
+
+    def flush(self) -> list[CaptionEvent | SentenceEvent]:
+        return self.close()
+
+    def _too_long(self) -> bool:
+        text = join_words(self._words)
+        too_long = (
+            len(text) > self.options.max_chars_cjk
+            if _is_cjk(text)
+            else len(self._words) > self.options.max_words
+        )
+        return too_long or self._words[-1].end - self._words[0].start > self.options.max_duration
+
+    def _final(self, run: list[Word]) -> CaptionEvent:
+        caption_id = self.next_caption_id
+        self._next_caption += 1
+        self._caption_ids.append(caption_id)
+        return CaptionEvent(
+            kind="final",
+            id=caption_id,
+            start=run[0].start,
+            end=run[-1].end,
+            text=join_words(run),
+            lang=self._lang,
+            words=tuple(run),
+            sentence_id=self.open_sentence_id,
+        )
+
+    def _close_sentence(self) -> list[CaptionEvent | SentenceEvent]:
+        words, self._words = self._words, []
+        caption_ids, self._caption_ids = self._caption_ids, []
+        sentence = SentenceEvent(
+            id=self.open_sentence_id,
+            start=words[0].start,
+            end=words[-1].end,
+            text=join_words(words),
+            lang=self._lang,
+            words=tuple(words),
+            caption_ids=tuple(caption_ids),
+        )
+        self._next_sentence += 1
+        return [sentence]

@@ -1,0 +1,175 @@
+"""Replaying audio through the streaming path as if it were live, and offline.
+
+Two clocks:
+
+- ``clock="real"``: the audio is released at real time through the asyncio
+  :class:`~livetrans.pipeline.LivePipeline`, exactly as a broadcast would be.
+- ``clock="virtual"``: the same recogniser, driven synchronously. Audio "arrives"
+  by a simulated clock that advances with real time, and each model call moves the
+  clock on by the wall time it really took. What the recogniser sees (how much
+  audio is pending at each decode) is what it would see live, so the latencies
+  match a real-time run, without waiting through silence. Long streams use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from ..core.stabilizer import join_words
+from ..pipeline import EventStamper, LivePipeline, PipelineConfig, SpeechModels
+from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, Event, Float32Array, Word
+
+Clock = Literal["real", "virtual"]
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    events: tuple[Event, ...]  # as emitted, stamped with seq and emitted_at
+    text: str  # the finals joined
+    lang: str  # the language of most final words ("" if none)
+    duration: float  # audio seconds
+    wall_time: float  # seconds the replay took
+    compute_time: float  # seconds spent in recognition calls
+    rtf: float  # compute_time / duration
+    peak_rss_mb: float  # the process's peak resident memory so far
+
+
+@dataclass(frozen=True)
+class OfflineResult:
+    words: tuple[Word, ...]
+    text: str
+    lang: str
+    compute_time: float
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def finals_text(events: tuple[Event, ...] | list[Event]) -> str:
+    words = [
+        w for e in events if isinstance(e, CaptionEvent) and e.kind == "final" for w in e.words
+    ]
+    return join_words(words)
+
+
+def _main_language(events: tuple[Event, ...]) -> str:
+    counts: dict[str, int] = {}
+    for e in events:
+        if isinstance(e, CaptionEvent) and e.kind == "final":
+            counts[e.lang] = counts.get(e.lang, 0) + len(e.words)
+    return max(counts, key=lambda k: counts[k]) if counts else ""
+
+
+def _chunks(audio: Float32Array, chunk_seconds: float) -> list[AudioChunk]:
+    step = int(chunk_seconds * SAMPLE_RATE)
+    return [AudioChunk(audio[i : i + step], i / SAMPLE_RATE) for i in range(0, len(audio), step)]
+
+
+def _replay_virtual(
+    audio: Float32Array, config: PipelineConfig, models: SpeechModels, chunk_seconds: float
+) -> tuple[list[Event], float]:
+    recognizer = models.recognizer(config.recognizer_options())
+    chunks = _chunks(audio, chunk_seconds)
+    now = 0.0  # simulated seconds since the first sample was released
+    stamper = EventStamper(0, lambda: now)
+    events: list[Event] = []
+    compute = 0.0
+    i = 0
+    while i < len(chunks):
+        now = max(now, chunks[i].end)  # wait for the next chunk if idle
+        ready = [c for c in chunks[i:] if c.end <= now + 1e-9]
+        i += len(ready)
+        batch = AudioChunk(audio[int(ready[0].start * SAMPLE_RATE) : int(round(ready[-1].end * SAMPLE_RATE))], ready[0].start)
+        started = time.perf_counter()
+        out = recognizer.push(batch)
+        spent = time.perf_counter() - started
+        compute += spent
+        now += spent
+        events.extend(stamper.stamp(e) for e in out)
+    started = time.perf_counter()
+    out = recognizer.flush()
+    spent = time.perf_counter() - started
+    compute += spent
+    now += spent
+    events.extend(stamper.stamp(e) for e in out)
+    return events, compute
+
+
+async def _paced(audio: Float32Array, chunk_seconds: float) -> AsyncIterator[AudioChunk]:
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    for chunk in _chunks(audio, chunk_seconds):
+        delay = t0 + chunk.end - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield chunk
+
+
+def _replay_real(
+    audio: Float32Array, config: PipelineConfig, models: SpeechModels, chunk_seconds: float
+) -> tuple[list[Event], float]:
+    pipeline = LivePipeline(config, models=models)
+
+    async def collect() -> list[Event]:
+        return [e async for e in pipeline.run(_paced(audio, chunk_seconds))]
+
+    events = asyncio.run(collect())
+    return events, pipeline.compute_seconds
+
+
+def replay(
+    audio: Float32Array,
+    *,
+    config: PipelineConfig,
+    models: SpeechModels,
+    clock: Clock = "virtual",
+    chunk_seconds: float = 0.1,
+) -> ReplayResult:
+    """Stream ``audio`` (16 kHz mono float32) through the recogniser as if live."""
+    started = time.perf_counter()
+    run = _replay_virtual if clock == "virtual" else _replay_real
+    events, compute = run(audio, config, models, chunk_seconds)
+    duration = len(audio) / SAMPLE_RATE
+    stamped = tuple(events)
+    return ReplayResult(
+        events=stamped,
+        text=finals_text(stamped),
+        lang=_main_language(stamped),
+        duration=duration,
+        wall_time=time.perf_counter() - started,
+        compute_time=compute,
+        rtf=compute / duration if duration else 0.0,
+        peak_rss_mb=peak_rss_mb(),
+    )
+
+
+def offline_transcribe(
+    audio: Float32Array, *, config: PipelineConfig, models: SpeechModels
+) -> OfflineResult:
+    """The same model, offline: VAD + batched decoding (the quality ceiling)."""
+    started = time.perf_counter()
+    transcript = models.whisper.transcribe_offline(audio, language=config.language)
+    return OfflineResult(
+        words=transcript.words,
+        text=join_words(transcript.words),
+        lang=transcript.language,
+        compute_time=time.perf_counter() - started,
+    )
+
+
+def shift_events(events: tuple[Event, ...], seconds: float) -> tuple[Event, ...]:
+    """Events with stream times moved by ``seconds`` (for clips placed in a long stream)."""
+    out: list[Event] = []
+    for e in events:
+        words = tuple(replace(w, start=w.start + seconds, end=w.end + seconds) for w in getattr(e, "words", ()))
+        if words:
+            out.append(replace(e, start=e.start + seconds, end=e.end + seconds, words=words))  # type: ignore[call-arg]
+        else:
+            out.append(replace(e, start=e.start + seconds, end=e.end + seconds))
+    return tuple(out)

@@ -1,0 +1,210 @@
+"""Wiring: one stream's audio → recognition (→ translation) → stamped events.
+
+This is the one place that schedules blocking model work off the event loop:
+recognition runs in a worker thread and always gets all the audio that arrived
+while it was busy (so it catches up instead of falling further behind);
+translation, when asked for, runs in its own worker thread behind a bounded
+queue, so recognition never waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+from .asr.silero import SileroSession
+from .asr.whisper import Device, Task, WhisperEngine
+from .core.recognizer import RecognizerOptions, StreamingRecognizer
+from .types import AudioChunk, CaptionEvent, Event, SentenceEvent, TranslationEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    model: str = "base"  # a catalog name, hub id or local CTranslate2 Whisper folder
+    device: Device = "cpu"  # cpu: int8; cuda: float16
+    language: str | None = None  # source language; None detects it per utterance
+    task: Task = "transcribe"  # translate: Whisper's own any-language → English
+    targets: tuple[str, ...] = ()  # translation target languages
+    mt_model: str | None = None  # translation model spec (see docs/translation.md)
+    mt_engine: Literal["ctranslate2", "transformers"] = "ctranslate2"
+    glossary: Path | None = None  # terms to keep or translate as given
+    cpu_threads: int = 0  # 0: CTranslate2's default (all cores)
+    recognizer: RecognizerOptions = field(default_factory=RecognizerOptions)
+
+    def recognizer_options(self) -> RecognizerOptions:
+        return replace(self.recognizer, language=self.language)
+
+
+class SentenceTranslator(Protocol):
+    """What the pipeline needs of the translation stage (livetrans.mt)."""
+
+    def push(self, sentence: SentenceEvent) -> list[TranslationEvent]: ...
+
+
+@dataclass
+class SpeechModels:
+    """The loaded speech models, shared by every stream of a process."""
+
+    whisper: WhisperEngine
+    vad: SileroSession
+
+    @classmethod
+    def load(cls, config: PipelineConfig, *, progress: bool = True) -> SpeechModels:
+        from .models import resolve_whisper_model
+
+        path = resolve_whisper_model(config.model, progress=progress)
+        whisper = WhisperEngine(
+            path, device=config.device, cpu_threads=config.cpu_threads, task=config.task
+        )
+        whisper.check_language(config.language)
+        return cls(whisper=whisper, vad=SileroSession())
+
+    def recognizer(self, options: RecognizerOptions) -> StreamingRecognizer:
+        return StreamingRecognizer(self.whisper, self.vad.stream(), options)
+
+
+class EventStamper:
+    """Gives durable events consecutive seqs and every event its emission time."""
+
+    def __init__(self, seq_base: int, clock: Callable[[], float]) -> None:
+        self.seq = seq_base
+        self._clock = clock
+
+    def stamp(self, event: Event) -> Event:
+        if isinstance(event, CaptionEvent) and event.kind == "partial":
+            return replace(event, seq=self.seq, emitted_at=self._clock())
+        self.seq += 1
+        return replace(event, seq=self.seq, emitted_at=self._clock())
+
+
+def _join_chunks(chunks: Sequence[AudioChunk]) -> AudioChunk:
+    if len(chunks) == 1:
+        return chunks[0]
+    return AudioChunk(np.concatenate([c.samples for c in chunks]), chunks[0].start)
+
+
+class LivePipeline:
+    """Runs one stream; make one per stream, share :class:`SpeechModels` between them."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        *,
+        models: SpeechModels | None = None,
+        translator: SentenceTranslator | None = None,
+        translation_queue: int = 64,
+    ) -> None:
+        self.config = config
+        self.models = models or SpeechModels.load(config)
+        self.translator = translator
+        self.translation_queue = translation_queue
+        self.audio_seconds = 0.0  # audio taken in so far
+        self.compute_seconds = 0.0  # wall time spent in recognition
+
+    @property
+    def real_time_factor(self) -> float:
+        return self.compute_seconds / self.audio_seconds if self.audio_seconds else 0.0
+
+    async def run(
+        self, audio: AsyncIterator[AudioChunk], *, seq_base: int = 0
+    ) -> AsyncIterator[Event]:
+        """Events as they become ready; returns after the audio ends and all is flushed.
+
+        ``emitted_at`` counts from the moment the first audio sample was released:
+        the first chunk's arrival minus its duration.
+        """
+        recognizer = self.models.recognizer(self.config.recognizer_options())
+        out: asyncio.Queue[Event | None] = asyncio.Queue()
+        pending: list[AudioChunk] = []
+        arrived = asyncio.Event()
+        audio_done = asyncio.Event()
+        origin: list[float] = []
+        stamper = EventStamper(seq_base, lambda: time.monotonic() - origin[0])
+
+        async def take_audio() -> None:
+            async for chunk in audio:
+                if not origin:
+                    origin.append(time.monotonic() - chunk.duration)
+                pending.append(chunk)
+                arrived.set()
+            audio_done.set()
+            arrived.set()
+
+        sentences: asyncio.Queue[SentenceEvent | None] = asyncio.Queue(self.translation_queue)
+
+        async def recognise() -> None:
+            while True:
+                await arrived.wait()
+                arrived.clear()
+                if pending:
+                    batch = _join_chunks(pending)
+                    pending.clear()
+                    await self._publish(
+                        await self._timed(recognizer.push, batch), out, sentences
+                    )
+                    self.audio_seconds += batch.duration
+                if audio_done.is_set() and not pending:
+                    break
+            await self._publish(await self._timed(recognizer.flush), out, sentences)
+            await sentences.put(None)
+
+        async def translate() -> None:
+            assert self.translator is not None
+            while (sentence := await sentences.get()) is not None:
+                for event in await asyncio.to_thread(self.translator.push, sentence):
+                    await out.put(event)
+
+        async def produce() -> None:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(take_audio())
+                    group.create_task(recognise())
+                    if self.translator is not None:
+                        group.create_task(translate())
+                    else:
+                        group.create_task(self._drain(sentences))
+            finally:
+                await out.put(None)
+
+        producer = asyncio.create_task(produce())
+        try:
+            while (event := await out.get()) is not None:
+                yield stamper.stamp(event)
+            await producer  # re-raise what failed inside
+        finally:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+
+    async def _timed(self, fn: Callable[..., list[Event]], *args: object) -> list[Event]:
+        started = time.perf_counter()
+        try:
+            return await asyncio.to_thread(fn, *args)
+        finally:
+            self.compute_seconds += time.perf_counter() - started
+
+    async def _publish(
+        self,
+        events: Sequence[Event],
+        out: asyncio.Queue[Event | None],
+        sentences: asyncio.Queue[SentenceEvent | None],
+    ) -> None:
+        for event in events:
+            await out.put(event)
+            if isinstance(event, SentenceEvent):
+                await sentences.put(event)
+
+    @staticmethod
+    async def _drain(sentences: asyncio.Queue[SentenceEvent | None]) -> None:
+        while await sentences.get() is not None:
+            pass
