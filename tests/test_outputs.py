@@ -1,0 +1,166 @@
+"""OutputWriter: files appear only on commit, and nothing is left behind otherwise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import srt
+import webvtt
+
+from livetrans.errors import LivetransError
+from livetrans.outputs import OutputWriter
+from livetrans.types import CaptionEvent, Cue, Event, SentenceEvent, TranslationEvent, Word
+
+EVENTS: list[Event] = [
+    CaptionEvent(
+        kind="final",
+        id="c1",
+        start=0.0,
+        end=1.2,
+        text="Hola a todos.",
+        lang="es",
+        words=(Word(0.0, 0.5, "Hola"), Word(0.5, 1.2, " a todos.")),
+        seq=1,
+    ),
+    SentenceEvent(id="s1", start=0.0, end=1.2, text="Hola a todos.", lang="es", seq=2),
+    TranslationEvent(
+        id="s1", lang="en", source_lang="es", text="Hello everyone.", start=0.0, end=1.2, seq=3
+    ),
+]
+CUES_ES = [Cue(0.0, 1.2, ("Hola a todos.",), "es"), Cue(1.5, 3.0, ("¿Qué tal?",), "es")]
+CUES_EN = [Cue(0.0, 1.2, ("Hello everyone & <friends>.",), "en")]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones included) with its content."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def write_all(writer: OutputWriter) -> None:
+    for event in EVENTS:
+        writer.write_event(event)
+    writer.write_cues("es", CUES_ES[:1])
+    writer.write_cues("es", CUES_ES[1:])
+    writer.write_cues("en", CUES_EN)
+
+
+def test_commit_writes_every_file_under_its_documented_name(tmp_path: Path) -> None:
+    writer = OutputWriter(tmp_path, "talk", ["srt", "vtt", "jsonl"], ["es", "en"])
+    write_all(writer)
+    written = writer.commit()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["talk.en.srt", "talk.en.vtt", "talk.es.srt", "talk.es.vtt", "talk.jsonl"]
+    assert sorted(p.name for p in written) == names
+
+    es = list(srt.parse((tmp_path / "talk.es.srt").read_text(encoding="utf-8")))
+    assert [(p.index, p.content) for p in es] == [(1, "Hola a todos."), (2, "¿Qué tal?")]
+    en = webvtt.read(str(tmp_path / "talk.en.vtt")).captions
+    assert [c.raw_text for c in en] == ["Hello everyone &amp; &lt;friends&gt;."]
+    lines = (tmp_path / "talk.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["caption", "sentence", "translation"]
+    assert json.loads(lines[0])["words"][1] == {
+        "start": 0.5,
+        "end": 1.2,
+        "text": " a todos.",
+        "probability": 1.0,
+    }
+
+
+def test_files_are_utf8_with_unix_newlines(tmp_path: Path) -> None:
+    with OutputWriter(tmp_path, "talk", ["srt"], ["es"]) as writer:
+        writer.write_cues("es", CUES_ES)
+    data = (tmp_path / "talk.es.srt").read_bytes()
+    assert b"\r" not in data
+    assert "¿Qué tal?".encode() in data
+
+
+def test_a_with_block_that_ends_normally_commits(tmp_path: Path) -> None:
+    with OutputWriter(tmp_path, "talk", ["vtt", "jsonl"]) as writer:
+        write_all(writer)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "talk.en.vtt",
+        "talk.es.vtt",
+        "talk.jsonl",
+    ]
+
+
+def test_declared_languages_get_files_even_without_cues(tmp_path: Path) -> None:
+    with OutputWriter(tmp_path, "talk", ["srt", "vtt"], ["fr"]):
+        pass
+    assert (tmp_path / "talk.fr.srt").read_text() == ""
+    assert (tmp_path / "talk.fr.vtt").read_text() == "WEBVTT\n\n"
+
+
+def test_abort_leaves_the_folder_exactly_as_it_was(tmp_path: Path) -> None:
+    (tmp_path / "talk.es.srt").write_text("an older file\n")
+    (tmp_path / "notes.txt").write_text("keep me\n")
+    before = snapshot(tmp_path)
+    writer = OutputWriter(tmp_path, "talk", ["srt", "vtt", "jsonl"], ["es"])
+    write_all(writer)
+    assert snapshot(tmp_path) != before  # temporary files exist meanwhile
+    assert snapshot(tmp_path)["talk.es.srt"] == b"an older file\n"
+    writer.abort()
+    assert snapshot(tmp_path) == before
+    writer.abort()  # a second abort is harmless
+
+
+def test_an_exception_in_the_with_block_removes_everything_and_propagates(tmp_path: Path) -> None:
+    out = tmp_path / "runs" / "today"
+    before = snapshot(tmp_path)
+    writer = OutputWriter(out, "talk", ["srt", "vtt", "jsonl"], ["es", "en"])
+    with pytest.raises(KeyError), writer:
+        write_all(writer)
+        raise KeyError("boom")
+    assert snapshot(tmp_path) == before
+    assert not (tmp_path / "runs").exists()  # folders the writer made are gone too
+
+
+def test_jsonl_is_on_disk_line_by_line_before_commit(tmp_path: Path) -> None:
+    writer = OutputWriter(tmp_path, "talk", ["jsonl"])
+    writer.write_event(EVENTS[0])
+    (temp,) = [p for p in tmp_path.iterdir()]
+    assert temp.name.startswith(".talk.jsonl.") and temp.name.endswith(".tmp")
+    assert json.loads(temp.read_text(encoding="utf-8"))["id"] == "c1"
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_formats_not_asked_for_are_not_written(tmp_path: Path) -> None:
+    with OutputWriter(tmp_path, "talk", ["srt"]) as writer:
+        write_all(writer)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["talk.en.srt", "talk.es.srt"]
+
+
+def test_writing_after_commit_is_an_error(tmp_path: Path) -> None:
+    writer = OutputWriter(tmp_path, "talk", ["jsonl"])
+    writer.commit()
+    with pytest.raises(RuntimeError, match="already committed"):
+        writer.write_event(EVENTS[0])
+
+
+@pytest.mark.parametrize(
+    "base, formats, lang",
+    [
+        ("talk", ["srt", "docx"], "es"),
+        ("../talk", ["srt"], "es"),
+        ("talk", ["srt"], "../es"),
+        ("", ["srt"], "es"),
+    ],
+)
+def test_bad_names_and_formats_are_refused_before_anything_is_written(
+    tmp_path: Path, base: str, formats: list[str], lang: str
+) -> None:
+    with pytest.raises(LivetransError), OutputWriter(tmp_path, base, formats, [lang]) as writer:
+        writer.write_cues(lang, CUES_ES)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(LivetransError, match="cannot create output folder"):
+        OutputWriter(blocker / "sub", "talk", ["srt"])
