@@ -95,26 +95,28 @@ def _write_container(
     with av.open(str(path), "w") as out:
         video = out.add_stream("mpeg4", rate=10) if with_video else None
         if video is not None:
+            assert isinstance(video, av.VideoStream)
             video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        audio = out.add_stream(audio_codec, rate=44_100) if audio_codec else None
-        if audio is not None:
+        if audio_codec is not None:
+            audio = out.add_stream(audio_codec, rate=44_100)
+            assert isinstance(audio, av.AudioStream)
             audio.layout = "stereo"
-            tone = _sine(440, seconds, 44_100)
-            stereo = np.repeat(tone, 2)[np.newaxis, :]
+            stereo = np.repeat(_sine(440, seconds, 44_100), 2)[np.newaxis, :]
             step = 1024
             for i in range(0, stereo.shape[1] // 2, step):
                 block = np.ascontiguousarray(stereo[:, 2 * i : 2 * (i + step)])
-                frame = av.AudioFrame.from_ndarray(block, format="flt", layout="stereo")
-                frame.sample_rate, frame.pts = 44_100, i
-                frame.time_base = Fraction(1, 44_100)
-                out.mux(audio.encode(frame))
+                sound = av.AudioFrame.from_ndarray(block, format="flt", layout="stereo")
+                sound.sample_rate, sound.pts = 44_100, i
+                sound.time_base = Fraction(1, 44_100)
+                out.mux(audio.encode(sound))
             out.mux(audio.encode(None))
         if video is not None:
+            assert isinstance(video, av.VideoStream)
             for i in range(int(seconds * 10)):
                 image = np.full((48, 64, 3), i * 10 % 255, dtype=np.uint8)
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-                frame.pts = i
-                out.mux(video.encode(frame))
+                picture = av.VideoFrame.from_ndarray(image, format="rgb24")
+                picture.pts = i
+                out.mux(video.encode(picture))
             out.mux(video.encode(None))
 
 
@@ -208,6 +210,9 @@ def test_stdin_pcm_is_decoded_from_raw_bytes() -> None:
         load_audio("-", stdin=io.BytesIO(b""))
 
 
+NOT_AUDIO = r"^cannot decode .*: not an audio file or unsupported format$"
+
+
 def _write_video_only(path: Path) -> None:
     _write_container(path, None, True, seconds=0.5)
 
@@ -217,13 +222,16 @@ def _write_video_only(path: Path) -> None:
     [
         (None, r"^no such file: .*missing\.wav$"),
         (lambda p: p.mkdir(), r"is a directory, not an audio file"),
-        (lambda p: p.write_text("hello, I am text\n" * 20), r"^cannot decode .*: not an audio file or unsupported format$"),
-        (lambda p: p.write_bytes(JFK.read_bytes()[:3000]), r"^cannot decode .*: not an audio file or unsupported format$"),
+        (lambda p: p.write_text("hello, I am text\n" * 20), NOT_AUDIO),
+        (lambda p: p.write_bytes(JFK.read_bytes()[:3000]), NOT_AUDIO),
         (lambda p: p.write_bytes(b""), r"holds no audio \(the file is empty\)$"),
-        (lambda p: sf.write(p, np.zeros(0, np.float32), 16_000, format="WAV"), r"holds no audio$"),
+        (lambda p: sf.write(p, np.zeros(0, np.float32), 16_000, format="WAV"), "holds no audio$"),
         (_write_video_only, r"has no audio stream"),
     ],
-    ids=["missing", "directory", "text-as-wav", "truncated-flac", "zero-bytes", "zero-samples", "no-audio-stream"],
+    ids=[
+        "missing", "directory", "text-as-wav", "truncated-flac", "zero-bytes", "zero-samples",
+        "no-audio-stream",
+    ],
 )
 def test_bad_input_gives_one_line_input_error(tmp_path: Path, make: object, message: str) -> None:
     path = tmp_path / ("video.mkv" if make is _write_video_only else "missing.wav")
@@ -245,7 +253,8 @@ def _closed_port() -> int:
 def test_unreachable_url_fails_fast(template: str) -> None:
     url = template.format(_closed_port())
     t0 = time.monotonic()
-    with pytest.raises(InputError, match=r"^cannot open stream URL: .*\(check the address / network\)$"):
+    expected = r"^cannot open stream URL: .*\(check the address / network\)$"
+    with pytest.raises(InputError, match=expected):
         list(iter_audio_chunks(url))
     assert time.monotonic() - t0 < 5
 
@@ -261,6 +270,50 @@ def test_silent_server_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(InputError, match=r"^cannot open stream URL: .*no answer within 1 s"):
             list(iter_audio_chunks(url))
         assert time.monotonic() - t0 < 4
+
+
+def _mpegts_tone(seconds: float) -> bytes:
+    """A real MPEG-TS byte stream with 48 kHz stereo MP2 audio, as a broadcaster sends it."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mpegts") as out:
+        stream = out.add_stream("mp2", rate=48_000)
+        assert isinstance(stream, av.AudioStream)
+        stream.layout = "stereo"
+        tone = (np.repeat(_sine(440, seconds, 48_000), 2) * 32767).astype(np.int16)
+        for i in range(0, len(tone) // 2, 1152):
+            block = np.ascontiguousarray(tone[np.newaxis, 2 * i : 2 * (i + 1152)])
+            frame = av.AudioFrame.from_ndarray(block, format="s16", layout="stereo")
+            frame.sample_rate, frame.pts = 48_000, i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return buf.getvalue()
+
+
+def test_udp_listener_waits_for_its_sender_and_decodes_incrementally(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Listen-mode inputs are exempt from the open timeout: the sender may start later."""
+    monkeypatch.setattr(sources, "URL_OPEN_TIMEOUT", 0.5)
+    data = _mpegts_tone(3.0)
+    port = _closed_port()
+
+    def send_later() -> None:
+        time.sleep(1.0)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            for i in range(0, len(data), 1316):
+                udp.sendto(data[i : i + 1316], ("127.0.0.1", port))
+                time.sleep(0.0005)
+
+    threading.Thread(target=send_later, daemon=True).start()
+    chunks: list[AudioChunk] = []
+    for chunk in iter_audio_chunks(f"udp://127.0.0.1:{port}"):
+        chunks.append(chunk)
+        if len(chunks) == 10:
+            break  # a live stream has no end; stop after 1 s of audio
+    _assert_contiguous(chunks)
+    audio = np.concatenate([c.samples for c in chunks])
+    assert len(audio) == SAMPLE_RATE
+    assert _peak_hz(audio[4000:]) == pytest.approx(440, abs=4)
 
 
 async def _drain(spec: Path, live: bool) -> tuple[float, list[AudioChunk]]:

@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 PcmFormat = Literal["s16le", "f32le"]
 STDIN_SPEC = "-"
 URL_OPEN_TIMEOUT = 5.0  # s, to connect to a stream URL and read its header
-URL_READ_TIMEOUT = 10.0  # s, without data before a live stream counts as stopped
+# s without data before a live stream counts as stopped; HLS segments can be 10 s
+# long, so its demuxer may legitimately wait about that long for the next one
+URL_READ_TIMEOUT = 20.0
 MAX_PCM_RATE = 384_000  # Hz
 MAX_PCM_CHANNELS = 64
 _PCM_DTYPES: dict[str, np.dtype[np.generic]] = {
@@ -150,18 +152,7 @@ class PcmDecoder:
         *,
         chunk_seconds: float | None = None,
     ) -> None:
-        if not isinstance(sample_rate, int) or not 1_000 <= sample_rate <= MAX_PCM_RATE:
-            raise InputError(
-                f"bad PCM sample rate {sample_rate!r}: give an integer from 1000 to {MAX_PCM_RATE} Hz"
-            )
-        if not isinstance(channels, int) or not 1 <= channels <= MAX_PCM_CHANNELS:
-            raise InputError(
-                f"bad PCM channel count {channels!r}: give an integer from 1 to {MAX_PCM_CHANNELS}"
-            )
-        if sample_format not in _PCM_DTYPES:
-            raise InputError(
-                f"bad PCM sample format {sample_format!r}: use one of {', '.join(get_args(PcmFormat))}"
-            )
+        _check_pcm(sample_rate, channels, sample_format)
         self.sample_rate = sample_rate
         self.channels = channels
         self.sample_format: PcmFormat = sample_format
@@ -205,6 +196,16 @@ class PcmDecoder:
         return chunks + self._chunks.flush()
 
 
+def _check_pcm(rate: int, channels: int, sample_format: str) -> None:
+    formats = ", ".join(get_args(PcmFormat))
+    if not isinstance(rate, int) or not 1_000 <= rate <= MAX_PCM_RATE:
+        raise InputError(f"bad PCM sample rate {rate!r}: give 1000 to {MAX_PCM_RATE} Hz")
+    if not isinstance(channels, int) or not 1 <= channels <= MAX_PCM_CHANNELS:
+        raise InputError(f"bad PCM channel count {channels!r}: give 1 to {MAX_PCM_CHANNELS}")
+    if sample_format not in _PCM_DTYPES:
+        raise InputError(f"bad PCM sample format {sample_format!r}: use one of {formats}")
+
+
 def _join(arrays: list[Float32Array]) -> Float32Array:
     if not arrays:
         return np.zeros(0, dtype=np.float32)
@@ -217,14 +218,23 @@ def _chunk_samples(chunk_seconds: float) -> int:
     return max(1, round(chunk_seconds * SAMPLE_RATE))
 
 
+def _waits_for_sender(url: str) -> bool:
+    """Listen-mode URLs (udp/rtp input, ?listen=1, mode=listener) wait for a sender to start."""
+    scheme, _, rest = url.partition("://")
+    query = rest.partition("?")[2].lower()
+    return scheme.lower() in {"udp", "rtp"} or "listen=1" in query or "mode=listener" in query
+
+
 def _open_container(spec: str) -> av.container.InputContainer:
     if is_stream_url(spec):
         scheme = spec.split("://", 1)[0].lower()
+        listening = _waits_for_sender(spec)
+        options = {} if listening else {"rw_timeout": str(int(URL_READ_TIMEOUT * 1_000_000))}
         try:
             return av.open(
                 spec,
-                options={"rw_timeout": str(int(URL_READ_TIMEOUT * 1_000_000))},  # us
-                timeout=(URL_OPEN_TIMEOUT, URL_READ_TIMEOUT),
+                options=options,  # rw_timeout in microseconds
+                timeout=(None if listening else URL_OPEN_TIMEOUT, URL_READ_TIMEOUT),
             )
         except av.error.ProtocolNotFoundError as e:
             raise InputError(
