@@ -71,6 +71,8 @@ def test_base_is_joined_verified_loaded_and_then_reused(cache: Path) -> None:
     mtime_ns = (folder / "model.bin").stat().st_mtime_ns
     assert resolve_whisper_model("base") == folder
     assert (folder / "model.bin").stat().st_mtime_ns == mtime_ns  # not joined again
+    listed = {s.name: s for s in list_models()}["base"]
+    assert (listed.status, listed.path) == ("installed", folder)
 
     from faster_whisper import WhisperModel
 
@@ -150,9 +152,12 @@ def test_local_folder_resolves_and_incomplete_folder_says_what_is_missing(tmp_pa
 
 
 @pytest.mark.parametrize("spec", ["small", "Systran/faster-whisper-large-v3"])
-def test_hub_model_offline_fails_fast_with_hint(cache: Path, unreachable_hub: str, spec: str) -> None:
+def test_hub_model_offline_fails_fast_with_hint(
+    cache: Path, unreachable_hub: str, spec: str
+) -> None:
     t0 = time.monotonic()
-    with pytest.raises(ModelNotInstalledError, match=r"hub is unreachable: connect to the network or pass --model"):
+    hint = r"hub is unreachable: connect to the network or pass --model"
+    with pytest.raises(ModelNotInstalledError, match=hint):
         resolve_whisper_model(spec, progress=False)
     assert time.monotonic() - t0 < 10
     hub_dir = cache / "whisper" / "hub"

@@ -178,12 +178,14 @@ def _resolve_catalog(entry: CatalogEntry, *, download: bool, progress: bool) -> 
         if folder is not None:
             return _check_folder(folder, str(folder))
     elif entry.parts:
+        dest = cache_dir() / "whisper" / entry.name
+        if _joined_complete(entry, dest):
+            return dest  # joined earlier; the packages may even be gone since
         parts = [_package_path(p) for p in entry.parts]
         files = [_package_path(f) for f in entry.files]
         found_parts = [p for p in parts if p is not None]
         found_files = [f for f in files if f is not None]
         if len(found_parts) == len(parts) and len(found_files) == len(files):
-            dest = cache_dir() / "whisper" / entry.name
             return join_model_parts(found_parts, found_files, dest, sha256=entry.sha256)
     if entry.hub is None:
         raise ModelNotInstalledError(f"model {entry.name!r} is not installed: {entry.install_hint}")
@@ -192,6 +194,11 @@ def _resolve_catalog(entry: CatalogEntry, *, download: bool, progress: bool) -> 
     return _from_hub(
         entry.hub, dest, name=entry.name, hint=hint, download=download, progress=progress
     )
+
+
+def _joined_complete(entry: CatalogEntry, dest: Path) -> bool:
+    names = ["model.bin", *(ref.rsplit("/", 1)[-1] for ref in entry.files)]
+    return all((dest / name).is_file() for name in names)
 
 
 def _package_path(ref: str) -> Path | None:
@@ -305,7 +312,9 @@ def _from_hub(
     if not download:
         raise ModelNotInstalledError(f"model {name!r} is not installed: {hint}")
     if hub_offline():
-        raise ModelNotInstalledError(f"model {name!r} is not installed and HF_HUB_OFFLINE is set: {hint}")
+        raise ModelNotInstalledError(
+            f"model {name!r} is not installed and HF_HUB_OFFLINE is set: {hint}"
+        )
     import huggingface_hub
     from huggingface_hub import errors as hub_errors
     from tqdm.auto import tqdm
@@ -326,7 +335,9 @@ def _from_hub(
             tqdm_class=None if progress else _SilentTqdm,
         )
     except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError) as e:
-        raise ModelError(f"no model {repo_id!r} on the hub: check the name") from e
+        raise ModelError(
+            f"no model {repo_id!r} on the hub (nor a local folder of that name): check the name"
+        ) from e
     except hub_errors.LocalEntryNotFoundError as e:  # offline, refused, timed out
         raise ModelNotInstalledError(
             f"model {name!r} is not installed and the hub is unreachable: {hint}"
@@ -337,23 +348,26 @@ def _from_hub(
         raise ModelError(f"cannot write model files to {dest}: {e.strerror or e}") from e
     missing = missing_model_files(dest)
     if missing:
-        raise ModelError(f"hub repo {repo_id!r} lacks {', '.join(missing)}: not a CTranslate2 Whisper model")
+        raise ModelError(
+            f"hub repo {repo_id!r} lacks {', '.join(missing)}: not a CTranslate2 Whisper model"
+        )
     (dest / _HUB_DONE_MARKER).write_text(repo_id + "\n", encoding="utf-8")
     return dest
 
 
 def _status(entry: CatalogEntry) -> ModelStatus:
     def make(status: InstallStatus, path: Path | None, note: str) -> ModelStatus:
-        return ModelStatus(entry.name, entry.source, entry.languages, entry.size_mb, status, path, note)
+        return ModelStatus(
+            entry.name, entry.source, entry.languages, entry.size_mb, status, path, note
+        )
 
     if entry.folder is not None and (folder := _package_path(entry.folder)) is not None:
         return make("installed", folder, f"from {', '.join(entry.packages)}")
     if entry.parts:
         dest = cache_dir() / "whisper" / entry.name
-        parts = [_package_path(p) for p in (*entry.parts, *entry.files)]
-        if all(p is not None for p in parts):
-            if (dest / "model.bin").is_file():
-                return make("installed", dest, "joined from PyPI packages")
+        if _joined_complete(entry, dest):
+            return make("installed", dest, "joined from PyPI packages")
+        if all(_package_path(p) is not None for p in (*entry.parts, *entry.files)):
             return make("installed", None, "PyPI packages present; joined on first use")
     hub_dest = cache_dir() / "whisper" / "hub" / (entry.hub or "").replace("/", "--")
     if entry.hub is not None and _hub_complete(hub_dest):

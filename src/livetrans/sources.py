@@ -157,19 +157,14 @@ class PcmDecoder:
         self.channels = channels
         self.sample_format: PcmFormat = sample_format
         self._dtype = _PCM_DTYPES[sample_format]
-        self._frame_bytes = self._dtype.itemsize * channels
+        self.frame_bytes = self._dtype.itemsize * channels  # one sample of every channel
         self._partial = b""
         self._resampler = _MonoResampler() if sample_rate != SAMPLE_RATE else None
         self._chunks = _Rechunker(_chunk_samples(chunk_seconds) if chunk_seconds else None)
 
-    @property
-    def frame_bytes(self) -> int:
-        """Bytes in one interleaved sample frame (all channels)."""
-        return self._frame_bytes
-
     def push(self, data: bytes) -> list[AudioChunk]:
         data = self._partial + bytes(data)
-        whole = len(data) - len(data) % self._frame_bytes
+        whole = len(data) - len(data) % self.frame_bytes
         self._partial = data[whole:]
         if not whole:
             return []
@@ -297,17 +292,6 @@ def _decode_container(spec: str, chunker: _Rechunker) -> Generator[AudioChunk, N
             raise InputError(f"cannot decode {spec}: the audio data is corrupt")
 
 
-def _decode_stdin(
-    stdin: BinaryIO, decoder: PcmDecoder, chunker: _Rechunker, read_bytes: int
-) -> Generator[AudioChunk, None, None]:
-    read = getattr(stdin, "read1", stdin.read)
-    while data := read(read_bytes):
-        for chunk in decoder.push(data):
-            yield from chunker.push(chunk.samples)
-    for chunk in decoder.flush():
-        yield from chunker.push(chunk.samples)
-
-
 def _iter_chunks(
     spec: str,
     chunk_samples: int | None,
@@ -319,16 +303,19 @@ def _iter_chunks(
     chunker = _Rechunker(chunk_samples)
     if spec == STDIN_SPEC:
         decoder = PcmDecoder(pcm_rate, pcm_channels, pcm_format)
-        read_bytes = decoder.frame_bytes * max(1, pcm_rate // 20)  # 50 ms of input
         source = stdin if stdin is not None else sys.stdin.buffer
-        yield from _decode_stdin(source, decoder, chunker, read_bytes)
-        name = "stdin"
+        read = getattr(source, "read1", source.read)  # read1: return what a pipe has
+        read_bytes = decoder.frame_bytes * max(1, pcm_rate // 20)  # 50 ms of input
+        while data := read(read_bytes):
+            for chunk in decoder.push(data):
+                yield from chunker.push(chunk.samples)
+        for chunk in decoder.flush():
+            yield from chunker.push(chunk.samples)
     else:
         yield from _decode_container(spec, chunker)
-        name = spec
     yield from chunker.flush()
     if chunker.samples_out == 0:
-        raise InputError(f"{name} holds no audio")
+        raise InputError(f"{'stdin' if spec == STDIN_SPEC else spec} holds no audio")
 
 
 def iter_audio_chunks(
