@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from itertools import pairwise
 
@@ -337,3 +338,46 @@ def test_options_change_the_limits() -> None:
     )
     assert len(cues) >= 3
     check_track(cues, options)
+
+
+def random_stream(rng: random.Random, count: int) -> list[Event]:
+    """Sentences of 1-60 words with uneven pace, pauses and overlapping word times,
+    each followed by a Chinese translation."""
+    items: list[Event] = []
+    clock = 0.0
+    for k in range(count):
+        words = []
+        for i in range(rng.randint(1, 60)):
+            clock += rng.choice([-0.05, 0.0, 0.02, 0.1, 0.4, 1.5])
+            clock = max(clock, 0.0)
+            length = rng.uniform(0.05, 1.2)
+            token = "".join(rng.choice("abcdefghijklmnop") for _ in range(rng.randint(1, 12)))
+            token += rng.choice(["", "", "", ",", "."])
+            words.append(Word(clock, clock + length, (" " if i else "") + token))
+            clock += length
+        text = "".join(w.text for w in words)
+        items.append(SentenceEvent(str(k), words[0].start, clock, text, "en", tuple(words)))
+        chinese = "".join(rng.choice("我们今天讨论新的预算，。") for _ in range(len(words) * 2))
+        items.append(TranslationEvent(str(k), "zh", "en", chinese, words[0].start, clock))
+        clock += rng.choice([0.0, 0.1, 0.5, 3.0])
+    return items
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_streams_keep_every_rule(seed: int) -> None:
+    """Invariants on random streams: limits, order, gaps, text kept, minimum duration and
+    reading speed reached whenever the next cue leaves room, streaming == offline."""
+    items = random_stream(random.Random(seed), 12)
+    builder = CueBuilder()
+    streamed = [cue for item in items for cue in builder.push(item)] + builder.flush()
+    assert streamed == build_cues(items)
+    for lang in ("en", "zh"):
+        track = [c for c in streamed if c.lang == lang]
+        check_track(track)
+        texts = [i.text for i in items if isinstance(i, (SentenceEvent, TranslationEvent)) and i.lang == lang]
+        assert squash("".join(c.text for c in track)) == squash("".join(texts))
+        for cue, after in zip(track, track[1:] + [None]):
+            room = float("inf") if after is None else after.start - OPTIONS.min_gap - cue.start
+            chars = sum(len(line) for line in cue.lines)
+            wanted = min(max(OPTIONS.min_duration, chars / OPTIONS.max_cps), OPTIONS.max_duration)
+            assert cue.end - cue.start >= min(wanted, room) - 0.0015, (cue, after)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,18 @@ def test_an_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(LivetransError, match="cannot create output folder"):
         OutputWriter(blocker / "sub", "talk", ["srt"])
+
+
+def test_a_folder_that_refuses_files_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Permission denied on the temporary file: a LivetransError naming the file, nothing left."""
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "open", refuse)
+        with pytest.raises(LivetransError, match="cannot write talk.es.srt .*Permission denied"):
+            OutputWriter(tmp_path, "talk", ["srt"], ["es"])
+    assert list(tmp_path.iterdir()) == []

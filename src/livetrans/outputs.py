@@ -51,7 +51,12 @@ class _TempFile:
         self.final = final
         self.path = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp")
         # O_EXCL: never write into someone else's file; 0o666 so the umask applies
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as e:
+            raise LivetransError(
+                f"cannot write {final.name} in {final.parent}: {e.strerror}"
+            ) from e
         self.file: TextIO = open(fd, "w", encoding="utf-8", newline="\n")
 
     def commit(self) -> None:
@@ -99,7 +104,7 @@ def _check_language(lang: str) -> str:
 
 
 class OutputWriter:
-    """Writes subtitle files and the JSONL event log of one run, all or nothing."""
+    """Writes the subtitle files and JSONL event log of one run; none is in place before commit."""
 
     def __init__(
         self,
