@@ -87,6 +87,11 @@ class EventStamper:
         return replace(event, seq=self.seq, emitted_at=self._clock())
 
 
+def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_failure(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 def _join_chunks(chunks: Sequence[AudioChunk]) -> AudioChunk:
     if len(chunks) == 1:
         return chunks[0]
@@ -173,6 +178,10 @@ class LivePipeline:
                         group.create_task(translate())
                     else:
                         group.create_task(self._drain(sentences))
+            except BaseExceptionGroup as group_error:
+                # One stage failed and the others were cancelled: report that one
+                # failure as itself (an InputError stays an InputError).
+                raise _first_failure(group_error) from None
             finally:
                 await out.put(None)
 

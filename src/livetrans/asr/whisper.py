@@ -9,7 +9,8 @@ Two ways in:
   clips — measured, see docs/benchmarks.md), forces the already committed words as
   a decoder prefix, and aligns words to audio with cross-attention.
 - :meth:`WhisperEngine.transcribe_offline` is the fastest whole-file path: Silero VAD
-  plus batched decoding (faster-whisper's ``BatchedInferencePipeline``).
+  cuts speech into windows that are decoded in batches, each window's language
+  detected on its own.
 """
 
 from __future__ import annotations
@@ -45,11 +46,23 @@ _LANGUAGE_PROMPTS = {"zh": "以下是普通话的句子。"}
 
 
 @dataclass(frozen=True)
-class OfflineTranscript:
-    words: tuple[Word, ...]
+class OfflineWindow:
+    """One stretch of speech decoded on its own, in its own language."""
+
     language: str
-    language_probability: float
+    words: tuple[Word, ...]  # stream times
+
+
+@dataclass(frozen=True)
+class OfflineTranscript:
+    windows: tuple[OfflineWindow, ...]
+    language: str  # the language of most words
+    language_probability: float  # the share of words in that language
     duration: float
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for window in self.windows for w in window.words)
 
 
 def compression_ratio(text: str) -> float:
@@ -195,38 +208,124 @@ class WhisperEngine:
         *,
         language: str | None = None,
         batch_size: int = 8,
+        beam_size: int = 5,
         progress: Callable[[float], None] | None = None,
     ) -> OfflineTranscript:
-        """Whole-file transcription: VAD + batched decoding, words with times.
+        """Whole-file transcription: Silero VAD cuts speech into windows of at most
+        ~19 s, decoded ``batch_size`` at a time with beam search. With no fixed
+        language each window's language is detected on its own, so a file where
+        the speaker switches language is captioned in both.
 
         ``progress`` is called with the audio seconds done so far.
         """
-        from faster_whisper import BatchedInferencePipeline
-
-        pipeline = BatchedInferencePipeline(model=self._model)
-        initial_prompt = _LANGUAGE_PROMPTS.get(language or "", None)
-        with self._lock:
-            segments, info = pipeline.transcribe(
-                audio,
-                language=language,
-                task=self.task,
-                batch_size=batch_size,
-                word_timestamps=True,
-                vad_filter=True,
-                initial_prompt=initial_prompt,
-                condition_on_previous_text=False,
-            )
-            words: list[Word] = []
-            for segment in segments:  # lazy: consume here, inside the worker thread
-                words.extend(_word(w._asdict()) for w in segment.words or [])
-                if progress is not None:
-                    progress(float(segment.end))
+        spans = speech_spans(audio)
+        windows: list[OfflineWindow] = []
+        languages: dict[str, float] = {}
+        for first in range(0, len(spans), batch_size):
+            batch = spans[first : first + batch_size]
+            chunks = [audio[start:end] for start, end in batch]
+            with self._lock:
+                decoded = self._decode_batch(chunks, language, beam_size)
+            for (start, _), (window_words, window_language) in zip(batch, decoded):
+                offset = start / SAMPLE_RATE
+                shifted = tuple(
+                    Word(round(w.start + offset, 3), round(w.end + offset, 3), w.text, w.probability)
+                    for w in window_words
+                )
+                if shifted:
+                    windows.append(OfflineWindow(window_language, shifted))
+                languages[window_language] = languages.get(window_language, 0.0) + len(window_words)
+            if progress is not None:
+                progress(batch[-1][1] / SAMPLE_RATE)
+        main = max(languages, key=lambda k: languages[k]) if languages else (language or "en")
+        total = sum(languages.values()) or 1.0
         return OfflineTranscript(
-            words=tuple(words),
-            language=str(info.language),
-            language_probability=float(info.language_probability),
-            duration=float(info.duration),
+            windows=tuple(windows),
+            language=main,
+            language_probability=languages.get(main, 0.0) / total,
+            duration=len(audio) / SAMPLE_RATE,
         )
+
+    def _decode_batch(
+        self, windows: list[Float32Array], language: str | None, beam_size: int
+    ) -> list[tuple[list[Word], str]]:
+        features = np.stack([self._features(w) for w in windows])
+        encoder_output = self._model.encode(features)
+        if language is not None or not self.multilingual:
+            languages = [language or "en"] * len(windows)
+        else:
+            languages = [str(r[0][0])[2:-2] for r in self._model.model.detect_language(encoder_output)]
+        out: list[tuple[list[Word], str]] = [([], lang) for lang in languages]
+        for lang in dict.fromkeys(languages):
+            index = [i for i, l in enumerate(languages) if l == lang]
+            group_output = encoder_output if len(index) == len(windows) else self._model.encode(features[index])
+            for i, window_words in zip(index, self._generate_group(group_output, [windows[i] for i in index], lang, beam_size)):
+                out[i] = (window_words, lang)
+        return out
+
+    def _features(self, window: Float32Array) -> Any:
+        samples = _BUCKETS_S[0] * SAMPLE_RATE
+        padded = np.pad(window[:samples], (0, max(0, samples - len(window))))
+        return self._model.feature_extractor(padded, padding=0)[:, : samples // _HOP_SAMPLES]
+
+    def _generate_group(
+        self, encoder_output: Any, windows: list[Float32Array], language: str, beam_size: int
+    ) -> list[list[Word]]:
+        tokenizer = self._tokenizer(language)
+        prompt = _LANGUAGE_PROMPTS.get(language, "") if self.task == "transcribe" else ""
+        previous = tokenizer.encode(" " + prompt) if prompt else []
+        prompt_tokens = self._model.get_prompt(tokenizer, previous, without_timestamps=True)
+        results = self._model.model.generate(
+            encoder_output,
+            [prompt_tokens] * len(windows),
+            beam_size=beam_size,
+            max_length=min(448, len(prompt_tokens) + int(_MAX_TOKENS_PER_S * 20) + 8),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )
+        token_lists: list[list[int]] = []
+        for result in results:
+            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+            avg_logprob = float(result.scores[0]) / (len(tokens) + 1)
+            looping = compression_ratio(tokenizer.decode(tokens)) > 2.4
+            silent = float(result.no_speech_prob) > 0.6 and avg_logprob < -1.0
+            token_lists.append([] if looping or silent else tokens)
+        keep = [i for i, t in enumerate(token_lists) if t]
+        words: list[list[Word]] = [[] for _ in windows]
+        if not keep:
+            return words
+        frames = [len(windows[i]) // _HOP_SAMPLES for i in keep]
+        if len(keep) != len(windows):
+            encoder_output = self._model.encode(np.stack([self._features(windows[i]) for i in keep]))
+        aligned = self._model.find_alignment(tokenizer, [token_lists[i] for i in keep], encoder_output, frames)
+        for i, alignment in zip(keep, aligned):
+            duration = len(windows[i]) / SAMPLE_RATE
+            words[i] = [_word(w) for w in alignment if float(w["start"]) < duration]
+        return words
+
+
+def speech_spans(
+    audio: Float32Array, max_seconds: float = 19.0, max_join_gap: float = 1.0
+) -> list[tuple[int, int]]:
+    """Sample ranges of speech (Silero VAD), joined into windows of at most
+    ``max_seconds`` (they fit the 20 s encoder input). Speech separated by a pause
+    longer than ``max_join_gap`` stays apart: after a pause the speaker may have
+    switched language, and each window's language is detected on its own."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200, max_speech_duration_s=max_seconds)
+    limit = int(max_seconds * SAMPLE_RATE)
+    spans: list[tuple[int, int]] = []
+    for segment in get_speech_timestamps(audio, options):
+        start, end = int(segment["start"]), int(segment["end"])
+        joinable = spans and start - spans[-1][1] <= max_join_gap * SAMPLE_RATE
+        if joinable and end - spans[-1][0] <= limit:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, min(end, start + limit)))
+    return spans
 
 
 def _word(aligned: dict[str, Any]) -> Word:

@@ -1,0 +1,189 @@
+"""``livetrans transcribe``: files and streams to captions, subtitle files and JSONL.
+
+Two paths:
+
+- offline (a file, no ``--live``): the fastest way through a file. Silero VAD plus
+  batched Whisper decoding, a progress bar, then sentences, translations and cues.
+- live (``--live``, a stream URL, or stdin): the streaming pipeline at real time,
+  captions printed as they come; files are written as it goes and committed at the
+  end (also after Ctrl-C, so nothing already captioned is lost).
+
+Either way the files appear only once complete: a failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from .core.cues import CueBuilder
+from .core.events import event_to_json
+from .core.segmenter import SentenceSegmenter
+from .errors import InputError, LivetransError
+from .outputs import OutputWriter
+from .pipeline import EventStamper, LivePipeline, PipelineConfig, SentenceTranslator, SpeechModels
+from .sources import STDIN_SPEC, audio_source, is_stream_url, load_audio
+from .types import CaptionEvent, Event, SentenceEvent, TranslationEvent
+
+
+def build_translator(config: PipelineConfig, source_language: str | None) -> SentenceTranslator | None:
+    """The translation stage for ``config.targets``, or None when nothing is to be translated."""
+    if not config.targets:
+        return None
+    from .mt import build_translation_stage
+
+    return build_translation_stage(config, source_language)
+
+
+def check_input(spec: str) -> None:
+    """Fail before any model loads when a file input is plainly missing."""
+    if spec == STDIN_SPEC or is_stream_url(spec):
+        return
+    path = Path(spec)
+    if not path.exists():
+        raise InputError(f"no such file: {spec}")
+    if not path.is_file():
+        raise InputError(f"not a file: {spec}")
+
+
+def _base_name(spec: str) -> str:
+    if spec == STDIN_SPEC:
+        return "stdin"
+    name = Path(spec.split("?")[0].rstrip("/")).stem
+    return name or "stream"
+
+
+def _writer(spec: str, config: PipelineConfig, args: argparse.Namespace, languages: Iterable[str]) -> OutputWriter:
+    return OutputWriter(args.output_dir, _base_name(spec), args.format, languages)
+
+
+class CaptionPrinter:
+    """Captions on a terminal: the sentence grows in place, a line per finished one."""
+
+    def __init__(self, mode: str, out: TextIO) -> None:
+        self.mode = mode
+        self.out = out
+        self.tty = out.isatty()
+        self._final_text = ""
+
+    def show(self, event: Event) -> None:
+        if self.mode == "jsonl":
+            print(event_to_json(event), file=self.out, flush=True)
+        elif self.mode == "text":
+            self._text(event)
+
+    def _text(self, event: Event) -> None:
+        if isinstance(event, CaptionEvent):
+            if event.kind == "final":
+                self._final_text = f"{self._final_text} {event.text}".strip()
+            if self.tty:
+                tail = event.text if event.kind == "partial" else ""
+                line = f"{self._final_text} \x1b[2m{tail}\x1b[0m".rstrip()
+                self.out.write(f"\r\x1b[K[{event.lang}] {line}")
+                self.out.flush()
+        elif isinstance(event, SentenceEvent):
+            self._final_text = ""
+            prefix = "\r\x1b[K" if self.tty else ""
+            print(f"{prefix}[{event.start:7.2f} → {event.end:7.2f}] {event.lang}: {event.text}", file=self.out, flush=True)
+        elif isinstance(event, TranslationEvent):
+            print(f"{'':21}{event.lang}: {event.text}", file=self.out, flush=True)
+
+
+def run_offline(spec: str, config: PipelineConfig, args: argparse.Namespace) -> int:
+    if spec == STDIN_SPEC or is_stream_url(spec):
+        # A stream has no end to batch towards: caption it as it comes.
+        import asyncio
+
+        return asyncio.run(run_live(spec, config, args, paced=False))
+    check_input(spec)
+    audio = load_audio(spec)
+    models = SpeechModels.load(config)
+    started = time.monotonic()
+    duration = len(audio) / 16_000
+    from tqdm import tqdm
+
+    with tqdm(total=round(duration, 1), unit="s", desc="transcribing", disable=None, file=sys.stderr) as bar:
+        transcript = models.whisper.transcribe_offline(
+            audio, language=config.language, progress=lambda done: bar.update(round(min(done, duration) - bar.n, 1))
+        )
+        bar.update(round(duration - bar.n, 1))
+    translator = build_translator(config, transcript.language)
+    segmenter = SentenceSegmenter(config.recognizer.segmenter)
+    stamper = EventStamper(0, lambda: time.monotonic() - started)
+    events: list[Event] = []
+    recognised: list[Event] = []
+    for window in transcript.windows:
+        recognised.extend(segmenter.push(window.words, window.language))
+    recognised.extend(segmenter.close())
+    for event in recognised:
+        events.append(stamper.stamp(event))
+        if translator is not None and isinstance(event, SentenceEvent):
+            events.extend(stamper.stamp(t) for t in translator.push(event))
+    spoken = [w.language for w in transcript.windows] or [transcript.language]
+    languages = list(dict.fromkeys([*spoken, *config.targets]))
+    cues = CueBuilder()
+    with _writer(spec, config, args, languages) as writer:
+        for event in events:
+            writer.write_event(event)
+            if isinstance(event, (SentenceEvent, TranslationEvent)):
+                _write_cues(writer, cues.push(event))
+        _write_cues(writer, cues.flush())
+        paths = writer.commit()
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _write_cues(writer: OutputWriter, cues: Iterable[object]) -> None:
+    by_lang: dict[str, list[object]] = {}
+    for cue in cues:
+        by_lang.setdefault(cue.lang, []).append(cue)  # type: ignore[attr-defined]
+    for lang, items in by_lang.items():
+        writer.write_cues(lang, items)  # type: ignore[arg-type]
+
+
+async def run_live(spec: str, config: PipelineConfig, args: argparse.Namespace, *, paced: bool = True) -> int:
+    import asyncio
+
+    check_input(spec)
+    models = await asyncio.to_thread(SpeechModels.load, config)
+    translator = await asyncio.to_thread(build_translator, config, config.language)
+    pipeline = LivePipeline(config, models=models, translator=translator)
+    printer = CaptionPrinter(args.print_mode, sys.stdout)
+    languages = [config.language] if config.language else []
+    writer = _writer(spec, config, args, [*languages, *config.targets])
+    cues = CueBuilder()
+    source = audio_source(
+        spec,
+        live=paced,
+        pcm_rate=args.pcm_rate,
+        pcm_channels=args.pcm_channels,
+        pcm_format=args.pcm_format,
+    )
+    try:
+        async for event in pipeline.run(source):
+            printer.show(event)
+            writer.write_event(event)
+            if isinstance(event, (SentenceEvent, TranslationEvent)):
+                _write_cues(writer, cues.push(event))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        _write_cues(writer, cues.flush())
+        writer.commit()
+        raise
+    except BaseException:
+        writer.abort()
+        raise
+    _write_cues(writer, cues.flush())
+    paths = writer.commit()
+    if args.print_mode == "text":
+        print(f"real-time factor {pipeline.real_time_factor:.2f}", file=sys.stderr)
+        for path in paths:
+            print(path, file=sys.stderr)
+    return 0
+
+
+__all__ = ["run_live", "run_offline", "CaptionPrinter", "LivetransError"]
