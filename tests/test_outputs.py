@@ -180,3 +180,12 @@ def test_a_folder_that_refuses_files_is_a_clear_error(
         with pytest.raises(LivetransError, match="cannot write talk.es.srt .*Permission denied"):
             OutputWriter(tmp_path, "talk", ["srt"], ["es"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cues_of_several_languages_go_to_their_own_files(tmp_path: Path) -> None:
+    with OutputWriter(tmp_path, "talk", ["srt"]) as writer:
+        writer.write_all_cues([CUES_ES[0], CUES_EN[0], CUES_ES[1]])
+    es = list(srt.parse((tmp_path / "talk.es.srt").read_text(encoding="utf-8")))
+    en = list(srt.parse((tmp_path / "talk.en.srt").read_text(encoding="utf-8")))
+    assert [p.content for p in es] == ["Hola a todos.", "¿Qué tal?"]
+    assert [p.content for p in en] == ["Hello everyone & <friends>."]

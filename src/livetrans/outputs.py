@@ -177,6 +177,14 @@ class OutputWriter:
         for subtitle_file in self._language(lang):
             subtitle_file.write(cues)
 
+    def write_all_cues(self, cues: Iterable[Cue]) -> None:
+        """Append cues of any languages (as ``CueBuilder`` returns them), each to its own files."""
+        by_lang: dict[str, list[Cue]] = {}
+        for cue in cues:
+            by_lang.setdefault(cue.lang, []).append(cue)
+        for lang, lang_cues in by_lang.items():
+            self.write_cues(lang, lang_cues)
+
     def _temps(self) -> list[_TempFile]:
         temps = [f.temp for f in self._subtitles.values()]
         return temps + ([self._jsonl] if self._jsonl is not None else [])
