@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
+import http.server
 import io
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -272,6 +276,60 @@ def test_silent_server_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
         assert time.monotonic() - t0 < 4
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_hls_over_http_is_decoded(tmp_path: Path) -> None:
+    """An HLS playlist served by a real local HTTP server, as a broadcaster's CDN would."""
+    with av.open(
+        str(tmp_path / "index.m3u8"), "w", format="hls",
+        options={"hls_time": "1", "hls_playlist_type": "vod"},
+    ) as out:
+        stream = out.add_stream("aac", rate=44_100)
+        assert isinstance(stream, av.AudioStream)
+        stream.layout = "mono"
+        tone = _sine(440, 3.0, 44_100)[np.newaxis, :]
+        for i in range(0, tone.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(tone[:, i : i + 1024]), format="flt", layout="mono"
+            )
+            frame.sample_rate, frame.pts, frame.time_base = 44_100, i, Fraction(1, 44_100)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    assert len(list(tmp_path.glob("*.ts"))) >= 3
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.m3u8"
+        chunks = list(iter_audio_chunks(url))
+    finally:
+        server.shutdown()
+        server.server_close()
+    _assert_contiguous(chunks)
+    audio = np.concatenate([c.samples for c in chunks])
+    assert len(audio) / SAMPLE_RATE == pytest.approx(3.0, abs=0.1)
+    assert _peak_hz(audio) == pytest.approx(440, abs=2)
+
+
+def test_real_stdin_pipe_is_read(tmp_path: Path) -> None:
+    """``-`` reads the process's own stdin (here a file piped into a fresh interpreter)."""
+    raw = tmp_path / "tone.f32"
+    raw.write_bytes(_pcm_bytes(_sine(440, 0.75, 8_000), 1, "f32le"))
+    code = (
+        "from livetrans.sources import load_audio;"
+        "print(len(load_audio('-', pcm_rate=8000, pcm_format='f32le')))"
+    )
+    with open(raw, "rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-c", code], stdin=stdin, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == pytest.approx(0.75 * SAMPLE_RATE, abs=16)
+
+
 def _mpegts_tone(seconds: float) -> bytes:
     """A real MPEG-TS byte stream with 48 kHz stereo MP2 audio, as a broadcaster sends it."""
     buf = io.BytesIO()
@@ -351,6 +409,28 @@ def test_stopping_the_consumer_ends_the_decoding_thread() -> None:
         return got
 
     assert len(asyncio.run(take_two())) == 2
+    deadline = time.monotonic() + 2
+    while set(_source_threads()) - before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not set(_source_threads()) - before
+
+
+def test_cancelling_the_consumer_task_ends_the_decoding_thread() -> None:
+    before = set(_source_threads())
+
+    async def cancel_midway() -> None:
+        async def consume() -> None:
+            async for _ in audio_source(JFK, live=True):
+                pass
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.3)
+        assert set(_source_threads()) - before, "the decoding thread should be running"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_midway())
     deadline = time.monotonic() + 2
     while set(_source_threads()) - before and time.monotonic() < deadline:
         time.sleep(0.02)

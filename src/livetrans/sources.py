@@ -395,7 +395,7 @@ class _ChunkPump:
             with contextlib.closing(self._make_chunks()) as chunks:
                 for chunk in chunks:
                     while not self._slots.acquire(timeout=self._POLL):
-                        if self._stop.is_set():
+                        if self._stop.is_set() or loop.is_closed():
                             return
                     if self._stop.is_set():
                         return
