@@ -1,0 +1,207 @@
+"""Streams, viewers and fan-out (pure, synchronous: no sockets, no asyncio).
+
+One :class:`StreamState` per stream owns the seq counter, the in-memory tail of
+durable events, the journal writer and the viewers. ``publish`` encodes an
+event once, journals it if durable, and offers it to every viewer whose
+language filter matches; it never blocks on a viewer. The socket shell wakes
+each viewer's sender through the ``wake`` callback it registered.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from ..core.events import event_to_dict
+from ..types import CaptionEvent, Event, TranslationEvent
+from .protocol import ViewerRequest, dumps, end_message, viewer_wants
+from .viewer_queue import QueueItem, ViewerQueue
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MEMORY_EVENTS = 10_000  # durable events kept in memory for fast resume
+DEFAULT_MAX_DURABLE_QUEUE = 500  # durable events a viewer may fall behind before it is closed
+
+
+class JournalWriter(Protocol):
+    def append(self, line: bytes) -> None: ...
+    def append_record(self, record: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Durable:
+    """A durable event as kept in memory: enough to filter and resend it."""
+
+    seq: int
+    type: str
+    lang: str
+    payload: bytes
+
+
+@dataclass(eq=False)
+class Viewer:
+    id: int
+    stream: str
+    request: ViewerRequest
+    queue: ViewerQueue
+    wake: Callable[[], None]
+    address: str = ""
+    replay_upto: int = 0  # durable seqs <= this come from replay, later ones from the queue
+    last_sent_seq: int = 0  # the shell updates this as it sends durable events
+
+
+def _durable_of(event: Event) -> bool:
+    return not (isinstance(event, CaptionEvent) and event.kind == "partial")
+
+
+@dataclass
+class StreamState:
+    name: str
+    journal: JournalWriter | None = None
+    memory_events: int = DEFAULT_MEMORY_EVENTS
+    live: bool = False
+    source_lang: str | None = None
+    languages: list[str] = field(default_factory=list)
+    last_seq: int = 0
+    sessions: int = 0
+    started_at: float | None = None  # unix seconds of the live session's start
+    audio_seconds: float = 0.0  # audio fed to the pipeline in the live session
+    processing_started: float | None = None  # monotonic, for the real-time factor
+    latest_latency: float | None = None  # emitted_at - end of the last final
+    viewers: dict[int, Viewer] = field(default_factory=dict)
+    memory: deque[Durable] = field(default_factory=deque)
+    on_latency: Callable[[str, float], None] | None = None
+
+    # ------------------------------------------------------------------ session
+
+    def begin(self, source_lang: str | None, languages: list[str]) -> int:
+        """Start a live session; returns the seq base the pipeline continues from."""
+        if self.live:
+            raise RuntimeError(f"stream {self.name!r} is already live")
+        self.live = True
+        self.sessions += 1
+        self.source_lang = source_lang
+        self.languages = list(languages)
+        self.started_at = time.time()
+        self.processing_started = time.monotonic()
+        self.audio_seconds = 0.0
+        if self.journal is not None:
+            self.journal.append_record(
+                {
+                    "type": "session",
+                    "stream": self.name,
+                    "seq_base": self.last_seq,
+                    "source_lang": source_lang,
+                    "languages": self.languages,
+                    "started_at": round(self.started_at, 3),
+                }
+            )
+        return self.last_seq
+
+    def end(self, reason: str) -> None:
+        """End the live session: every viewer gets ``end`` after what it already has."""
+        message = end_message(self.name, self.last_seq, reason)
+        if self.journal is not None and self.live:
+            self.journal.append_record(message)
+        self.live = False
+        payload = dumps(message).encode("utf-8")
+        for viewer in list(self.viewers.values()):
+            viewer.queue.offer(QueueItem(payload, control=True, enqueued_at=time.monotonic()))
+            viewer.wake()
+
+    @property
+    def realtime_factor(self) -> float | None:
+        """Wall seconds per audio second the pipeline consumed (>1: falling behind)."""
+        if not self.live or self.processing_started is None or self.audio_seconds <= 0:
+            return None
+        return (time.monotonic() - self.processing_started) / self.audio_seconds
+
+    # ------------------------------------------------------------------ publish
+
+    def publish(self, event: Event) -> int:
+        """Fan one pipeline event out; returns how many viewers it was queued for.
+
+        Durable events must arrive with seq = last_seq + 1 (the pipeline numbers
+        them from the seq base ``begin`` returned); anything else is a bug
+        upstream and is renumbered with a warning rather than breaking resume.
+        """
+        durable = _durable_of(event)
+        data = event_to_dict(event)
+        if durable:
+            expected = self.last_seq + 1
+            if data["seq"] != expected:
+                logger.warning(
+                    "stream %s: event seq %s, expected %d; renumbered", self.name, data["seq"], expected
+                )
+                data["seq"] = expected
+            self.last_seq = expected
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        lang = event.lang
+        if durable:
+            if self.journal is not None:
+                self.journal.append(payload)
+            self.memory.append(Durable(self.last_seq, event.type, lang, payload))
+            while len(self.memory) > self.memory_events:
+                self.memory.popleft()
+            if isinstance(event, (TranslationEvent, CaptionEvent)) and self.on_latency is not None:
+                kind = "translation" if isinstance(event, TranslationEvent) else event.kind
+                self.on_latency(kind, event.emitted_at - event.end)
+            if isinstance(event, CaptionEvent):
+                self.latest_latency = event.emitted_at - event.end
+        caption_id = event.id if isinstance(event, CaptionEvent) else ""
+        item_seq = int(data["seq"])
+        now = time.monotonic()
+        cache: dict[tuple[str | None, bool], bool] = {}
+        queued = 0
+        for viewer in list(self.viewers.values()):
+            key = (viewer.request.lang, viewer.request.source)
+            wants = cache.get(key)
+            if wants is None:
+                wants = cache[key] = viewer_wants(viewer.request, event.type, lang)
+            if not wants:
+                continue
+            item = QueueItem(payload, seq=item_seq, durable=durable, caption_id=caption_id, enqueued_at=now)
+            viewer.queue.offer(item)
+            queued += 1
+            viewer.wake()  # an overflowed queue wakes the sender too, which closes it
+        return queued
+
+    # ------------------------------------------------------------------ viewers
+
+    def add_viewer(self, viewer: Viewer) -> None:
+        """Register a viewer; durable events after ``last_seq`` now reach its queue."""
+        viewer.replay_upto = self.last_seq
+        viewer.last_sent_seq = viewer.request.since if viewer.request.since is not None else self.last_seq
+        self.viewers[viewer.id] = viewer
+
+    def remove_viewer(self, viewer: Viewer) -> None:
+        self.viewers.pop(viewer.id, None)
+
+    def replay_from_memory(self, viewer: Viewer) -> list[Durable] | None:
+        """The viewer's replay (since < seq <= replay_upto) from memory, or None if memory
+        does not reach back far enough (then read the journal)."""
+        since = viewer.request.since
+        if since is None or since >= viewer.replay_upto:
+            return []
+        if not self.memory or self.memory[0].seq > since + 1:
+            return None
+        return [
+            d
+            for d in self.memory
+            if since < d.seq <= viewer.replay_upto and viewer_wants(viewer.request, d.type, d.lang)
+        ]
+
+
+class ViewerIds:
+    """Process-unique viewer ids."""
+
+    def __init__(self) -> None:
+        self._next = itertools.count(1)
+
+    def new(self) -> int:
+        return next(self._next)

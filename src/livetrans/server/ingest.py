@@ -1,0 +1,176 @@
+"""One encoder connection: ``start``, binary PCM, ``end`` -> a live stream (socket shell).
+
+The encoder's PCM goes through ``sources.PcmDecoder`` (any rate and channel
+count, s16le or f32le -> 16 kHz mono) into a bounded queue that the stream's
+pipeline reads; when the pipeline falls behind, the queue fills and reading
+the socket pauses, so TCP flow control slows the encoder instead of memory
+growing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, AsyncIterator
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ..errors import InputError, LivetransError, ProtocolError
+from ..sources import PcmDecoder
+from ..types import AudioChunk
+from .protocol import (
+    CloseCode,
+    IngestStart,
+    Route,
+    bearer_token,
+    check_stream_name,
+    dumps,
+    error_message,
+    parse_ingest_start,
+    parse_json_message,
+    pcm_problem,
+)
+
+if TYPE_CHECKING:
+    from .app import CaptionServer
+
+logger = logging.getLogger(__name__)
+
+AUDIO_QUEUE_CHUNKS = 64
+
+
+async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route) -> None:
+    query = route.query or {}
+    assert ws.request is not None
+    if not server.token_ok(bearer_token(ws.request.headers, query), server.config.token):
+        await server.reject(
+            ws, CloseCode.UNAUTHORIZED,
+            "missing or wrong token: send 'Authorization: Bearer <token>' or ?token=<token>",
+        )
+        return
+    try:
+        name = check_stream_name(route.stream)
+    except ProtocolError as e:
+        await server.reject(ws, CloseCode.BAD_REQUEST, str(e))
+        return
+    existing = server.streams.get(name)
+    if existing is not None and existing.live:
+        await server.reject(ws, CloseCode.STREAM_BUSY, f"stream {name!r} already has an encoder; pick another name")
+        return
+    if server.pipeline_factory is None:
+        await server.reject(ws, CloseCode.INTERNAL_ERROR, "this server runs no pipeline; ingest is disabled")
+        return
+    try:
+        start = await _receive_start(server, ws)
+    except ProtocolError as e:
+        server.metrics.protocol_errors.inc(1, ("ingest",))
+        await _send_quietly(ws, dumps(error_message("bad_start", str(e))))
+        await server.reject(ws, CloseCode.BAD_REQUEST, str(e))
+        return
+    except ConnectionClosed:
+        return
+    if server.streams.get(name) is not None and server.streams[name].live:  # raced with another encoder
+        await server.reject(ws, CloseCode.STREAM_BUSY, f"stream {name!r} already has an encoder; pick another name")
+        return
+
+    decoder = PcmDecoder(start.sample_rate, start.channels, start.sample_format)
+    chunks: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=AUDIO_QUEUE_CHUNKS)
+
+    async def audio() -> AsyncIterator[AudioChunk]:
+        while (chunk := await chunks.get()) is not None:
+            yield chunk
+
+    task = server.start_stream(name, audio(), source_lang=start.language, targets=start.targets)
+    await _send_quietly(ws, dumps({"type": "started", "stream": name, "seq_base": server.streams[name].last_seq}))
+    bad_pcm: str | None = None
+    try:
+        bad_pcm = await _pump_audio(server, ws, start, decoder, chunks, task)
+    finally:
+        for chunk in decoder.flush():
+            await chunks.put(chunk)
+        await chunks.put(None)
+    try:
+        last_seq = await task
+    except Exception as e:  # the pipeline's failure is logged by run_stream
+        await _send_quietly(ws, dumps(error_message("pipeline_failed", f"the pipeline stopped: {e}")))
+        await server.reject(ws, CloseCode.INTERNAL_ERROR, "pipeline failed; see the server log")
+        return
+    if bad_pcm is not None:
+        await server.reject(ws, CloseCode.BAD_REQUEST, bad_pcm)
+        return
+    await _send_quietly(ws, dumps({"type": "end", "stream": name, "last_seq": last_seq, "reason": "input ended"}))
+    await ws.close(CloseCode.NORMAL, "stream ended")
+
+
+async def _receive_start(server: CaptionServer, ws: ServerConnection) -> IngestStart:
+    try:
+        message = await asyncio.wait_for(ws.recv(), server.config.start_timeout)
+    except asyncio.TimeoutError as e:
+        raise ProtocolError(f"no start message within {server.config.start_timeout:g} s") from e
+    if isinstance(message, bytes):
+        raise ProtocolError("audio before the start message: send {\"type\":\"start\",...} first")
+    data = parse_json_message(message)
+    if data["type"] != "start":
+        raise ProtocolError(f"expected a start message first, got {data['type']!r}")
+    start = parse_ingest_start(data)
+    if start.targets is not None:
+        unserved = [t for t in start.targets if t not in server.config.targets]
+        if unserved:
+            served = ", ".join(server.config.targets) or "no languages"
+            raise ProtocolError(
+                f"start: this server does not translate to {', '.join(unserved)}; it serves {served} "
+                "(restart it with --to to add more)"
+            )
+    return start
+
+
+async def _pump_audio(
+    server: CaptionServer,
+    ws: ServerConnection,
+    start: IngestStart,
+    decoder: PcmDecoder,
+    chunks: asyncio.Queue[AudioChunk | None],
+    task: asyncio.Task[int],
+) -> str | None:
+    """Read the encoder until ``end`` or disconnect; returns a fatal PCM problem, if any."""
+    received = 0  # bytes of PCM so far, to find sample boundaries for the sanity check
+    try:
+        async for message in ws:
+            if task.done():
+                return None  # the pipeline stopped; the caller reports why
+            if isinstance(message, bytes):
+                problem = pcm_problem(start, message, received)
+                received += len(message)
+                if problem is not None:
+                    server.metrics.protocol_errors.inc(1, ("ingest",))
+                    await _send_quietly(ws, dumps(error_message("bad_audio", problem)))
+                    return problem
+                try:
+                    for chunk in decoder.push(message):
+                        await chunks.put(chunk)
+                except InputError as e:
+                    return str(e)
+                continue
+            try:
+                data = parse_json_message(message)
+                if data["type"] == "end":
+                    return None
+                if data["type"] == "start":
+                    raise ProtocolError("already started: send audio, then {\"type\":\"end\"}")
+                raise ProtocolError(f"unknown message type {data['type']!r}: ingest takes start, binary audio, end")
+            except ProtocolError as e:
+                server.metrics.protocol_errors.inc(1, ("ingest",))
+                await _send_quietly(ws, dumps(error_message("bad_message", str(e))))
+    except ConnectionClosed:
+        logger.info("encoder disconnected without an end message; ending the stream")
+    except LivetransError as e:
+        return str(e)
+    return None
+
+
+async def _send_quietly(ws: ServerConnection, text: str) -> None:
+    try:
+        await ws.send(text)
+    except ConnectionClosed:
+        pass
