@@ -149,6 +149,8 @@ def test_local_folder_resolves_and_incomplete_folder_says_what_is_missing(tmp_pa
         resolve_whisper_model("./does-not-exist")
     with pytest.raises(ModelError, match=r"^unknown model 'gigantic': use one of .*base"):
         resolve_whisper_model("gigantic")
+    with pytest.raises(ModelError, match=r"^no model given"):
+        resolve_whisper_model("  ")
 
 
 @pytest.mark.parametrize("spec", ["small", "Systran/faster-whisper-large-v3"])

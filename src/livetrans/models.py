@@ -141,6 +141,8 @@ def resolve_whisper_model(spec: str, *, download: bool = True, progress: bool = 
     """
     spec = spec.strip()
     catalog = load_catalog()
+    if not spec:
+        raise ModelError("no model given: pass a name from `livetrans models list`, or a folder")
     if spec in catalog:
         return _resolve_catalog(catalog[spec], download=download, progress=progress)
     path = Path(spec).expanduser()
