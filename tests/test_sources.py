@@ -190,6 +190,13 @@ def test_pcm_decoder_fixed_chunks_and_partial_frame_wait() -> None:
     assert [c.start for c in chunks] == pytest.approx([0.0, 0.1, 0.2, 0.3])
 
 
+def test_pcm_decoder_replaces_non_finite_floats() -> None:
+    data = np.array([0.25, np.nan, np.inf, -np.inf], dtype="<f4").tobytes()
+    decoder = PcmDecoder(16_000, 1, "f32le")
+    (chunk,) = decoder.push(data)
+    assert chunk.samples.tolist() == [0.25, 0.0, 1.0, -1.0]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

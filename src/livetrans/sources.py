@@ -160,7 +160,7 @@ class PcmDecoder:
         self.frame_bytes = self._dtype.itemsize * channels  # one sample of every channel
         self._partial = b""
         self._resampler = _MonoResampler() if sample_rate != SAMPLE_RATE else None
-        self._chunks = _Rechunker(_chunk_samples(chunk_seconds) if chunk_seconds else None)
+        self._chunks = _Rechunker(None if chunk_seconds is None else _chunk_samples(chunk_seconds))
 
     def push(self, data: bytes) -> list[AudioChunk]:
         data = self._partial + bytes(data)
@@ -172,6 +172,8 @@ class PcmDecoder:
         mono = interleaved.reshape(-1, self.channels).astype(np.float32)
         if self.sample_format == "s16le":
             mono /= 32768.0
+        else:  # a client's float stream may hold NaN/inf, which would poison the model
+            np.nan_to_num(mono, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
         mono = mono.mean(axis=1, dtype=np.float32) if self.channels > 1 else mono[:, 0]
         if self._resampler is None:
             return self._chunks.push(mono)
