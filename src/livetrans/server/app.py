@@ -251,12 +251,36 @@ class CaptionServer:
         on_event: Callable[[Event], None] | None = None,
     ) -> int:
         """Run one live session of ``name`` from ``audio`` to its end; returns the last seq."""
+        return await self.start_stream(name, audio, source_lang=source_lang, targets=targets, on_event=on_event)
+
+    def start_stream(
+        self,
+        name: str,
+        audio: AsyncIterator[AudioChunk],
+        *,
+        source_lang: str | None = None,
+        targets: tuple[str, ...] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> asyncio.Task[int]:
+        """Make ``name`` live now and run its pipeline as a task (cancelled on stop)."""
         if self.pipeline_factory is None:
             raise RuntimeError("this server has no pipeline factory: it cannot run streams from audio")
         targets = self.config.targets if targets is None else targets
         source_lang = source_lang or self.config.source_lang
         pipeline = self.pipeline_factory(source_lang, targets)
         stream = self.open_session(name, source_lang, targets)
+        task = asyncio.create_task(self._run_session(stream, pipeline, audio, on_event), name=f"stream-{name}")
+        self._stream_tasks.add(task)
+        task.add_done_callback(self._stream_tasks.discard)
+        return task
+
+    async def _run_session(
+        self,
+        stream: StreamState,
+        pipeline: PipelineRunner,
+        audio: AsyncIterator[AudioChunk],
+        on_event: Callable[[Event], None] | None,
+    ) -> int:
         reason = "input ended"
 
         async def counted() -> AsyncIterator[AudioChunk]:
@@ -274,18 +298,11 @@ class CaptionServer:
             raise
         except Exception:
             reason = "pipeline error (see the server log)"
-            logger.exception("stream %s: pipeline failed", name)
+            logger.exception("stream %s: pipeline failed", stream.name)
             raise
         finally:
-            self.end_session(name, reason)
+            self.end_session(stream.name, reason)
         return stream.last_seq
-
-    def start_stream(self, name: str, audio: AsyncIterator[AudioChunk], **kwargs: object) -> asyncio.Task[int]:
-        """``run_stream`` as a task the server cancels on stop."""
-        task = asyncio.create_task(self.run_stream(name, audio, **kwargs), name=f"stream-{name}")  # type: ignore[arg-type]
-        self._stream_tasks.add(task)
-        task.add_done_callback(self._stream_tasks.discard)
-        return task
 
     async def _sync_journals(self) -> None:
         interval = max(self.config.fsync_interval, 0.05)

@@ -73,15 +73,19 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
     if server.streams.get(name) is not None and server.streams[name].live:  # raced with another encoder
         await server.reject(ws, CloseCode.STREAM_BUSY, f"stream {name!r} already has an encoder; pick another name")
         return
-
     decoder = PcmDecoder(start.sample_rate, start.channels, start.sample_format)
     chunks: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=AUDIO_QUEUE_CHUNKS)
 
     async def audio() -> AsyncIterator[AudioChunk]:
         while (chunk := await chunks.get()) is not None:
             yield chunk
+    try:
+        task = server.start_stream(name, audio(), source_lang=start.language, targets=start.targets)
+    except LivetransError as e:  # e.g. a language pair the translation model cannot do
+        await _send_quietly(ws, dumps(error_message("bad_start", str(e))))
+        await server.reject(ws, CloseCode.BAD_REQUEST, str(e))
+        return
 
-    task = server.start_stream(name, audio(), source_lang=start.language, targets=start.targets)
     await _send_quietly(ws, dumps({"type": "started", "stream": name, "seq_base": server.streams[name].last_seq}))
     bad_pcm: str | None = None
     try:
