@@ -1,0 +1,239 @@
+"""Glossary terms and protected spans that must come out of translation exactly.
+
+Before translation every protected span is replaced by a numbered placeholder
+``[1]``, ``[2]``...; after translation each placeholder is replaced by the span (or,
+for a glossary term, by its translation for the target language). Protected:
+
+- glossary terms (the user's file): brands kept as is, or terms with a translation
+  per language;
+- URLs, e-mail addresses, @handles and #hashtags;
+- currency amounts (¥199, $19.99, US$5, 19,99 €), percentages (50%, 12,5 %);
+- numbers (1,299.00, 3.5, 10:30) and codes with digits (5G, A380, H100);
+- emoji (including ZWJ sequences, skin tones and flags).
+
+Why ``[n]``: it is plain ASCII that every NLLB/M2M/Marian SentencePiece vocabulary
+spells with a few common pieces (no <unk>), it holds no word a model would
+translate, and bracketed numbers (citation marks) are copied through in the
+training data. Restoring is tolerant: spaces inside the brackets and full-width
+brackets (［1］, 【1】) that a model may write for CJK targets are accepted. If a
+placeholder is lost, its span is appended at the end of the sentence (deterministic,
+logged) so a price or a name is never silently dropped; duplicated placeholders
+keep their first position; invented ones are removed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import GlossaryError, LanguageError
+from .languages import resolve_language
+
+log = logging.getLogger(__name__)
+
+_NUM = r"(?<![\d.,])\d{1,3}(?:[,.\u00a0\u202f]\d{3})+(?:[.,]\d+)?|(?<![\d.,])\d+(?:[.,]\d+)?"
+_CURRENCY = r"(?:[A-Z]{1,3}\$|[$€£¥￥₩₹₽₺₫฿₱₪])"
+_CURRENCY_CODE = r"(?:USD|EUR|GBP|JPY|CNY|RMB|HKD|TWD|KRW|INR|RUB|BRL|MXN|CHF|CAD|AUD)"
+_EMOJI_CHAR = r"[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF]"
+_EMOJI_MOD = r"[\uFE0F\U0001F3FB-\U0001F3FF]*"
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("url", re.compile(r"(?:https?://|www\.)[^\s<>\"'）】]+[^\s<>\"'）】.,;:!?)]")),
+    ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    ("url", re.compile(
+        r"(?<![\w@.])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|net|org|io|co|tv|cn|jp|de|fr|es"
+        r"|uk|us|app|shop|live|ly|gg|me)(?:/[^\s]*[^\s.,;:!?)])?(?![\w])"
+    )),
+    ("handle", re.compile(r"(?<![\w@])@[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?")),
+    ("hashtag", re.compile(r"(?<![\w#])#[^\W\d_][\w]*")),
+    ("money", re.compile(rf"{_CURRENCY}\s?(?:{_NUM})|(?:{_NUM})\s?(?:{_CURRENCY}|{_CURRENCY_CODE}\b)")),
+    ("money", re.compile(rf"\b{_CURRENCY_CODE}\s?(?:{_NUM})")),
+    ("percent", re.compile(rf"(?:{_NUM})\s?[%％‰]")),
+    ("time", re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")),
+    ("code", re.compile(r"(?<![\w])(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w])")),
+    ("number", re.compile(_NUM)),
+    ("emoji", re.compile(rf"(?:[\U0001F1E6-\U0001F1FF]{{2}}|{_EMOJI_CHAR}{_EMOJI_MOD}"
+                         rf"(?:\u200D{_EMOJI_CHAR}{_EMOJI_MOD})*)+")),
+)
+_PLACEHOLDER_RE = re.compile(r"[\[［【]\s*(\d{1,3})\s*[\]］】]")
+_NO_SPACE_SCRIPTS = ("Hans", "Hant", "Jpan", "Thai", "Khmr", "Mymr", "Laoo", "Tibt")
+
+
+@dataclass(frozen=True)
+class GlossaryTerm:
+    """A term to protect: kept as is, or given per target language (FLORES codes)."""
+
+    term: str
+    translations: Mapping[str, str] = field(default_factory=dict)
+    source: str | None = None  # FLORES code of the language it is matched in; None: any
+    ignore_case: bool = False
+
+    def output(self, target_flores: str) -> str:
+        return self.translations.get(target_flores, self.term)
+
+
+@dataclass(frozen=True)
+class Span:
+    """One protected piece of the source text."""
+
+    start: int
+    end: int
+    text: str
+    kind: str
+    term: GlossaryTerm | None = None
+
+    def output(self, target_flores: str) -> str:
+        return self.term.output(target_flores) if self.term else self.text
+
+
+@dataclass(frozen=True)
+class Masked:
+    """Source text with placeholders, and the spans they stand for (placeholder i+1 = spans[i])."""
+
+    text: str
+    spans: tuple[Span, ...]
+
+
+class Glossary:
+    """A user's glossary; an empty one still protects numbers, URLs, handles, emoji."""
+
+    def __init__(self, terms: Iterable[GlossaryTerm] = ()) -> None:
+        self.terms = tuple(sorted(terms, key=lambda t: -len(t.term)))  # longest first
+        self._patterns = [(t, _term_pattern(t)) for t in self.terms]
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def mask(self, text: str, source: str) -> Masked:
+        """Replace protected spans of ``text`` (in language ``source``) with placeholders."""
+        src = resolve_language(source).flores
+        taken: list[Span] = []
+        for term, pattern in self._patterns:
+            if term.source is None or term.source == src:
+                _claim(taken, pattern, text, "term", term)
+        for kind, pattern in _PATTERNS:
+            _claim(taken, pattern, text, kind, None)
+        spans = tuple(sorted(taken, key=lambda s: s.start))
+        parts, pos = [], 0
+        for i, span in enumerate(spans, start=1):
+            parts.append(text[pos : span.start])
+            parts.append(f"[{i}]")
+            pos = span.end
+        parts.append(text[pos:])
+        return Masked("".join(parts), spans)
+
+    def restore(self, masked: Masked, translated: str, target: str) -> str:
+        """Put the protected spans back into ``translated`` (a translation of masked.text)."""
+        tgt = resolve_language(target).flores
+        seen: set[int] = set()
+
+        def put_back(match: re.Match[str]) -> str:
+            index = int(match.group(1)) - 1
+            if not 0 <= index < len(masked.spans) or index in seen:
+                return ""  # invented, or a duplicate: the span goes where it came first
+            seen.add(index)
+            return masked.spans[index].output(tgt)
+
+        out = _PLACEHOLDER_RE.sub(put_back, translated) if masked.spans else translated
+        lost = [s for i, s in enumerate(masked.spans) if i not in seen]
+        if lost:
+            log.warning(
+                "translation into %s lost %d protected span(s) %s; appending them",
+                target, len(lost), [s.text for s in lost],
+            )
+            sep = "" if tgt.endswith(_NO_SPACE_SCRIPTS) else " "
+            out = out.rstrip() + "".join(sep + s.output(tgt) for s in lost)
+        return re.sub(r"[ \t]{2,}", " ", out).strip()
+
+
+def _term_pattern(term: GlossaryTerm) -> re.Pattern[str]:
+    body = re.escape(term.term)
+    if re.match(r"\w", term.term[0]) and term.term[0].isascii():
+        body = r"(?<!\w)" + body
+    if re.match(r"\w", term.term[-1]) and term.term[-1].isascii():
+        body += r"(?!\w)"
+    return re.compile(body, re.IGNORECASE if term.ignore_case else 0)
+
+
+def _claim(
+    taken: list[Span], pattern: re.Pattern[str], text: str, kind: str, term: GlossaryTerm | None
+) -> None:
+    for match in pattern.finditer(text):
+        start, end = match.span()
+        if start == end or any(start < s.end and s.start < end for s in taken):
+            continue
+        taken.append(Span(start, end, match.group(0), kind, term))
+
+
+def load_glossary(path: str | Path) -> Glossary:
+    """Read a glossary file: ``.json`` or ``.csv`` (see docs/translation.md)."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise GlossaryError(f"cannot read glossary {path}: {e}") from e
+    if path.suffix.lower() == ".csv":
+        return Glossary(_csv_terms(text, path))
+    if path.suffix.lower() == ".json":
+        return Glossary(_json_terms(text, path))
+    raise GlossaryError(f"glossary {path} must be a .json or .csv file")
+
+
+def _make_term(
+    term: Any, translations: Mapping[str, Any], source: Any, ignore_case: Any, where: str
+) -> GlossaryTerm:
+    if not isinstance(term, str) or not term.strip():
+        raise GlossaryError(f"{where}: a glossary entry needs a non-empty 'term'")
+    try:
+        mapped = {
+            resolve_language(str(code)).flores: str(value)
+            for code, value in translations.items()
+            if str(value).strip()
+        }
+        src = resolve_language(str(source)).flores if source else None
+    except LanguageError as e:
+        raise GlossaryError(f"{where}: {e}") from e
+    flag = str(ignore_case).strip().lower() in ("1", "true", "yes")
+    return GlossaryTerm(term.strip(), mapped, src, flag)
+
+
+def _json_terms(text: str, path: Path) -> list[GlossaryTerm]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise GlossaryError(f"glossary {path} is not valid JSON: {e}") from e
+    items = data.get("terms") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise GlossaryError(f"glossary {path} must hold a list of terms or {{\"terms\": [...]}}")
+    terms = []
+    for i, item in enumerate(items):
+        where = f"glossary {path}, entry {i + 1}"
+        if isinstance(item, str):
+            terms.append(_make_term(item, {}, None, False, where))
+        elif isinstance(item, dict):
+            translations = item.get("translations", {})
+            if not isinstance(translations, dict):
+                raise GlossaryError(f"{where}: 'translations' must map language codes to text")
+            terms.append(_make_term(item.get("term"), translations, item.get("source"),
+                                    item.get("ignore_case", False), where))
+        else:
+            raise GlossaryError(f"{where}: expected a string or an object with 'term'")
+    return terms
+
+
+def _csv_terms(text: str, path: Path) -> list[GlossaryTerm]:
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or "term" not in [f.strip() for f in reader.fieldnames]:
+        raise GlossaryError(f"glossary {path} needs a header row with a 'term' column")
+    terms = []
+    for line, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "") for k, v in row.items()}
+        langs = {k: v for k, v in row.items() if k not in ("term", "source", "ignore_case") and k}
+        terms.append(_make_term(row.get("term"), langs, row.get("source"),
+                                row.get("ignore_case", ""), f"glossary {path}, line {line}"))
+    return terms

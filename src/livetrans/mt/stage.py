@@ -1,0 +1,136 @@
+"""TranslationStage: each final sentence into every target language, as TranslationEvents.
+
+Pure orchestration over a :class:`Translator` (no model import here): protect spans,
+one batched call for all the targets that need one, restore spans, cache. The
+pipeline runs it in its own worker thread behind a bounded queue so recognition is
+never held up by translation.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from ..errors import LanguageError
+from ..types import SentenceEvent, TranslationEvent
+from .base import Translator
+from .glossary import Glossary
+from .languages import resolve_language
+
+log = logging.getLogger(__name__)
+
+
+def normalize_text(text: str) -> str:
+    """The cache key form of a sentence: NFC, whitespace collapsed, ends stripped."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
+
+
+class TranslationStage:
+    """SentenceEvent in, one TranslationEvent per target language out.
+
+    - A target in the sentence's own language is skipped: that viewer reads the source.
+    - Sentences repeated word for word (slogans, prices) come from an LRU cache keyed
+      on (source language, normalized text, target); ``cache_hits``/``cache_misses``
+      count them.
+    - A sentence in a source language the model lacks (a detected language switch) is
+      skipped with a warning and counted in ``skipped``; pairs are checked up front
+      with :meth:`check`.
+    ``seq`` and ``emitted_at`` are left for the pipeline to stamp.
+    """
+
+    def __init__(
+        self,
+        translator: Translator,
+        targets: Sequence[str],
+        *,
+        glossary: Glossary | None = None,
+        cache_size: int = 1024,
+    ) -> None:
+        if not targets:
+            raise LanguageError("no target language given: pass --to with codes such as es,fr")
+        self.translator = translator
+        self.targets = tuple(t.strip() for t in targets)
+        self._flores = {t: resolve_language(t).flores for t in self.targets}
+        self.glossary = glossary if glossary is not None else Glossary()
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self.skipped = 0
+        self.calls = 0  # translator calls made (one per sentence with any miss)
+
+    def check(self, source: str | None) -> None:
+        """Refuse, before any audio, a pair the model cannot do (LanguageError)."""
+        self.translator.check_pairs(source, self.targets)
+
+    def push(self, sentence: SentenceEvent) -> list[TranslationEvent]:
+        text = normalize_text(sentence.text)
+        if not text:
+            return []
+        try:
+            src = resolve_language(sentence.lang).flores
+        except LanguageError:
+            return self._skip(sentence, "unknown language code")
+        wanted = [t for t in self.targets if self._flores[t] != src]
+        results: dict[str, str] = {}
+        misses: list[str] = []
+        for target in wanted:
+            cached = self._cache_get((src, text, self._flores[target]))
+            if cached is None:
+                misses.append(target)
+            else:
+                results[target] = cached
+        if misses:
+            try:
+                self.translator.check_pairs(sentence.lang, misses)
+            except LanguageError as e:
+                return self._skip(sentence, str(e))
+            masked = self.glossary.mask(text, sentence.lang)
+            translated = self.translator.translate_batch([masked.text], sentence.lang, misses)
+            self.calls += 1
+            for target in misses:
+                out = self.glossary.restore(masked, translated[target][0], target)
+                results[target] = out
+                self._cache_put((src, text, self._flores[target]), out)
+        return [
+            TranslationEvent(
+                id=sentence.id,
+                lang=target,
+                source_lang=sentence.lang,
+                text=results[target],
+                start=sentence.start,
+                end=sentence.end,
+            )
+            for target in wanted
+        ]
+
+    def flush(self) -> list[TranslationEvent]:
+        return []  # every sentence is translated when pushed: nothing is held back
+
+    def _skip(self, sentence: SentenceEvent, why: str) -> list[TranslationEvent]:
+        self.skipped += 1
+        log.warning("not translating sentence %s (%s): %s", sentence.id, sentence.lang, why)
+        return []
+
+    def _cache_get(self, key: tuple[str, str, str]) -> str | None:
+        if self.cache_size <= 0:
+            self.cache_misses += 1
+            return None
+        value = self._cache.get(key)
+        if value is None:
+            self.cache_misses += 1
+            return None
+        self._cache.move_to_end(key)
+        self.cache_hits += 1
+        return value
+
+    def _cache_put(self, key: tuple[str, str, str], value: str) -> None:
+        if self.cache_size <= 0:
+            return
+        self._cache[key] = value
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
