@@ -46,8 +46,8 @@ def sentence(n: int, seq: int, lang: str = "en") -> SentenceEvent:
                          caption_ids=(f"c{n}",), seq=seq, emitted_at=float(n) + 1.2)
 
 
-def translation(n: int, seq: int, lang: str) -> TranslationEvent:
-    return TranslationEvent(id=f"s{n}", lang=lang, source_lang="en", text=f"{lang}-palabra{n}.",
+def translation(n: int, seq: int, lang: str, text: str = "") -> TranslationEvent:
+    return TranslationEvent(id=f"s{n}", lang=lang, source_lang="en", text=text or f"{lang}-palabra{n}.",
                             start=float(n), end=float(n) + 0.5, seq=seq, emitted_at=float(n) + 1.5)
 
 
