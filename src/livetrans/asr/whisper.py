@@ -41,6 +41,10 @@ _BUCKETS_S = (20, 30)
 _HOP_SAMPLES = 160  # Whisper's mel hop: 100 frames a second
 _MAX_TOKENS_PER_S = 12  # a generous ceiling on speech rate; stops runaway loops early
 
+# faster-whisper's defaults: punctuation that joins the following / preceding word.
+_PREPEND_PUNCTUATION = "\"'“¿([{-"
+_APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
+
 # Prompts that nudge Whisper towards the script viewers of that language expect.
 _LANGUAGE_PROMPTS = {"zh": "以下是普通话的句子。"}
 
@@ -144,11 +148,12 @@ class WhisperEngine:
         features = features[:, : bucket_samples // _HOP_SAMPLES]
         return self._model.encode(features), len(window) // _HOP_SAMPLES
 
-    def _detect(self, encoder_output: Any) -> tuple[str, float]:
+    def _detect(self, encoder_output: Any) -> list[tuple[str, float]]:
+        """The most likely languages, best first."""
         if not self.multilingual:
-            return "en", 1.0
-        token, probability = self._model.model.detect_language(encoder_output)[0][0]
-        return str(token)[2:-2], float(probability)
+            return [("en", 1.0)]
+        ranked = self._model.model.detect_language(encoder_output)[0][:5]
+        return [(str(token)[2:-2], float(p)) for token, p in ranked]
 
     def decode(
         self,
@@ -161,10 +166,8 @@ class WhisperEngine:
         """Decode one window (at most 30 s) with ``prefix`` forced as its first words."""
         with self._lock:
             encoder_output, num_frames = self._encode(audio)
-            if language is None:
-                language, language_probability = self._detect(encoder_output)
-            else:
-                language_probability = 1.0
+            ranked = self._detect(encoder_output) if language is None else [(language, 1.0)]
+            language, language_probability = ranked[0]
             tokenizer = self._tokenizer(language)
             if not prompt and self.task == "transcribe":
                 prompt = _LANGUAGE_PROMPTS.get(language, "")
@@ -190,13 +193,14 @@ class WhisperEngine:
             avg_logprob = float(result.scores[0]) / (n_generated + 1)
             text = tokenizer.decode(tokens)
             aligned = self._model.find_alignment(tokenizer, [tokens], encoder_output, num_frames)
-        words = [_word(w) for w in (aligned[0] if aligned else [])]
+        words = _words(aligned[0] if aligned else [])
         split = _prefix_word_count(words, prefix)
         return Hypothesis(
             prefix_words=tuple(words[:split]),
             words=tuple(words[split:]),
             language=language,
             language_probability=language_probability,
+            language_probabilities=tuple(ranked),
             no_speech_probability=float(result.no_speech_prob),
             avg_logprob=avg_logprob,
             compression_ratio=compression_ratio(text),
@@ -302,7 +306,7 @@ class WhisperEngine:
         aligned = self._model.find_alignment(tokenizer, [token_lists[i] for i in keep], encoder_output, frames)
         for i, alignment in zip(keep, aligned):
             duration = len(windows[i]) / SAMPLE_RATE
-            words[i] = [_word(w) for w in alignment if float(w["start"]) < duration]
+            words[i] = [w for w in _words(alignment) if w.start < duration]
         return words
 
 
@@ -326,6 +330,14 @@ def speech_spans(
         else:
             spans.append((start, min(end, start + limit)))
     return spans
+
+
+def _words(alignment: list[dict[str, Any]]) -> list[Word]:
+    """Aligned words with punctuation joined to its word, as faster-whisper does."""
+    from faster_whisper.transcribe import merge_punctuations
+
+    merge_punctuations(alignment, _PREPEND_PUNCTUATION, _APPEND_PUNCTUATION)
+    return [_word(w) for w in alignment if w["word"]]
 
 
 def _word(aligned: dict[str, Any]) -> Word:

@@ -54,6 +54,7 @@ class Hypothesis:
     no_speech_probability: float
     avg_logprob: float
     compression_ratio: float
+    language_probabilities: tuple[tuple[str, float], ...] = ()  # the top few, best first
 
 
 class Decoder(Protocol):
@@ -75,7 +76,12 @@ class RecognizerOptions:
     max_window: float = 18.0  # seconds: past this, cut at the last final word
     agreement: int = 2  # LocalAgreement-n
     prompt_chars: int = 200  # final text before the window given as the prompt
-    language_confidence: float = 0.5  # below this a detection keeps the previous language
+    # Language detection on a second or two of speech is unreliable (Whisper base took
+    # French for English until 3 s), so nothing becomes final before it is settled:
+    language_sure: float = 0.9  # a detection this confident settles it at once
+    language_confirm: float = 0.7  # ... this confident, if it repeats the previous utterance's
+    language_window: float = 3.0  # seconds of window after which a majority detection settles it
+    language_votes_until: float = 5.0  # seconds after which the votes so far decide
     pause_closes_sentence: float = 1.5  # seconds of pause that close an open sentence
     max_compression_ratio: float = 2.4  # above: a repetition loop, the decode is dropped
     max_no_speech: float = 0.6  # with low log-probability: not speech, dropped
@@ -116,9 +122,12 @@ class StreamingRecognizer:
         self._window_start = 0.0  # stream seconds of the window's first sample
         self._undecoded_samples = 0
         self._window_final: list[Word] = []  # final words inside the window
-        self._history = ""  # final text before the window (the prompt)
+        self._history = ""  # final text before the window, in _history_language
+        self._history_language: str | None = None
         self._language: str | None = self.options.language
         self._language_settled = self.options.language is not None
+        self._previous_language: str | None = None
+        self._language_votes: dict[str, float] = {}
         self._partial_text = ""
         self._partial_id = ""
 
@@ -195,6 +204,8 @@ class StreamingRecognizer:
             events.extend(self._segmenter.close())
         if self.options.language is None:
             self._language_settled = False  # the speaker may have switched language
+            self._previous_language = self._language
+            self._language_votes = {}
         return events
 
     def _end_utterance(self) -> list[RecognizerEvent]:
@@ -204,7 +215,7 @@ class StreamingRecognizer:
         self.stats.speech_seconds += self._gate.speech_seconds
         tail = self._window[-max(1, round(self.options.vad.preroll * SAMPLE_RATE / FRAME_SAMPLES)) :]
         self._window, self._window_samples, self._undecoded_samples = [], 0, 0
-        self._history = (self._history + join_words(self._window_final) + " ")[-1000:]
+        self._remember(self._window_final)
         self._window_final = []
         self._preroll = list(tail)
         return events
@@ -223,22 +234,30 @@ class StreamingRecognizer:
         if self._window_samples == 0:
             return []
         audio = np.concatenate(self._window)
+        seconds = len(audio) / SAMPLE_RATE
         self._undecoded_samples = 0
-        prefix_words = self._window_final
+        if final and not self._language_settled and self._language_votes:
+            self._settle(max(self._language_votes, key=lambda k: self._language_votes[k]))
         hypothesis = self._decoder.decode(
             audio,
             prompt=self._prompt(),
-            prefix="".join(w.text for w in prefix_words),
+            prefix="".join(w.text for w in self._window_final),
             language=self._language if self._language_settled else None,
         )
         self.stats.decodes += 1
-        language = self._settle_language(hypothesis, len(audio) / SAMPLE_RATE)
-        words = self._clean(hypothesis, len(audio) / SAMPLE_RATE, final=final)
+        words = self._clean(hypothesis, seconds, final=final)
+        if not self._language_settled:
+            self._vote(hypothesis, seconds, final=final)
+            if self._language_settled and hypothesis.language != self._language:
+                words = []  # decoded in a language we just ruled out
+        language = self._language or hypothesis.language
         if final:
             newly_final, tentative = self._stabilizer.flush(words), []
+        elif not self._language_settled:
+            newly_final, tentative = [], words  # show it, but commit nothing yet
         else:
             newly_final, tentative = self._stabilizer.update(words)
-            overlong = len(audio) > self.options.max_window * SAMPLE_RATE
+            overlong = seconds > self.options.max_window
             if overlong and not self._window_final and not newly_final:
                 # Nothing agreed on in a long window: take the latest hypothesis as
                 # final rather than let the window, and decoding cost, grow.
@@ -250,18 +269,41 @@ class StreamingRecognizer:
             self._trim_window()
         return events
 
-    def _prompt(self) -> str:
-        return self._history[-self.options.prompt_chars :].strip()
+    def _vote(self, hypothesis: Hypothesis, window_seconds: float, *, final: bool) -> None:
+        o = self.options
+        ranked = hypothesis.language_probabilities or (
+            (hypothesis.language, hypothesis.language_probability),
+        )
+        for lang, probability in ranked:
+            self._language_votes[lang] = self._language_votes.get(lang, 0.0) + probability * window_seconds
+        top, p = hypothesis.language, hypothesis.language_probability
+        if (
+            p >= o.language_sure
+            or (top == self._previous_language and p >= o.language_confirm)
+            or (window_seconds >= o.language_window and p >= 0.5)
+        ):
+            self._settle(top)
+        elif final or window_seconds >= o.language_votes_until:
+            self._settle(max(self._language_votes, key=lambda k: self._language_votes[k]))
 
-    def _settle_language(self, hypothesis: Hypothesis, window_seconds: float) -> str:
-        if self._language_settled and self._language is not None:
-            return self._language
-        confident = hypothesis.language_probability >= self.options.language_confidence
-        if confident or self._language is None:
-            self._language = hypothesis.language
-        if confident and window_seconds >= 2.0:
-            self._language_settled = True
-        return self._language or hypothesis.language
+    def _settle(self, language: str) -> None:
+        self._language = language
+        self._language_settled = True
+        self._stabilizer.reset()
+
+    def _remember(self, words: Sequence[Word]) -> None:
+        if not words:
+            return
+        if self._language != self._history_language:
+            self._history, self._history_language = "", self._language
+        self._history = (self._history + " " + join_words(words))[-1000:]
+
+    def _prompt(self) -> str:
+        """Final text before the window, only if it is in this utterance's language:
+        a prompt in another language makes Whisper translate into that language."""
+        if not self._language_settled or self._language != self._history_language:
+            return ""
+        return self._history[-self.options.prompt_chars :].strip()
 
     def _clean(self, hypothesis: Hypothesis, window_seconds: float, *, final: bool) -> list[Word]:
         """Hypothesis words in stream time, minus what Whisper is known to invent."""
@@ -338,7 +380,7 @@ class StreamingRecognizer:
         if cut is None:
             return
         cut_time = self._window_final[cut - 1].end
-        self._history = (self._history + join_words(self._window_final[:cut]) + " ")[-1000:]
+        self._remember(self._window_final[:cut])
         self._window_final = self._window_final[cut:]
         drop = int(round((cut_time - self._window_start) * SAMPLE_RATE))
         audio = np.concatenate(self._window)[drop:]

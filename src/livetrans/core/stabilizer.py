@@ -24,10 +24,22 @@ def word_key(text: str) -> str:
     return "".join(ch for ch in folded if ch.isalnum())
 
 
+_SENTENCE_END = re.compile(r"[.!?。！？…]+[\"'”’»)\]]*$")
+
+
+def agreement_key(text: str) -> str:
+    """What must agree between hypotheses: the word, and whether it ends a sentence.
+
+    Whisper ends a hypothesis cut mid-sentence with a full stop or "!"; the
+    punctuation must be confirmed by the next hypothesis like the word itself.
+    """
+    return word_key(text) + ("." if _SENTENCE_END.search(text.strip()) else "")
+
+
 def _common_prefix_length(a: Sequence[Word], b: Sequence[Word]) -> int:
     n = 0
     for x, y in zip(a, b):
-        if word_key(x.text) != word_key(y.text):
+        if agreement_key(x.text) != agreement_key(y.text):
             break
         n += 1
     return n

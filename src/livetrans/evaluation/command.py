@@ -100,10 +100,14 @@ def run_eval(args: argparse.Namespace) -> int:
         long_minutes=args.long_minutes, clock=args.clock, language_hint=args.language_hint,
     )  # fmt: skip
     started = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    checkpoint = args.out / "results.partial.jsonl"
+    checkpoint.unlink(missing_ok=True)
     report = run_suite(
-        options, samples_dir, quick=args.quick,
+        options, samples_dir, quick=args.quick, checkpoint=checkpoint,
         progress=lambda i, n, name: _progress(i, n, name, started),
     )  # fmt: skip
+    checkpoint.unlink(missing_ok=True)
     written = write_report(report, args.out)
     print(markdown_table(summary_rows(report["conditions"])))
     print("\n".join(str(p) for p in written))

@@ -13,6 +13,7 @@ stream was being recognised (sampled at every push), not the process's lifetime 
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import time
@@ -305,7 +306,7 @@ def run_condition(condition: Condition, models: SpeechModels, options: SuiteOpti
         peak_rss_mb=round(max(rss) if rss else streamed.peak_rss_mb, 1),
     )
     if spec.kind == "long":
-        result.update(long_stream_measures(condition, streamed.events, offline.words, observed.rss_samples))
+        result.update(long_stream_measures(condition, streamed.events, offline_words, observed.rss_samples))
         result["snr_db"] = spec.snr_db
     return result
 
@@ -317,8 +318,13 @@ def run_suite(
     quick: bool = False,
     models: SpeechModels | None = None,
     progress: Progress | None = None,
+    checkpoint: Path | None = None,
 ) -> dict[str, Any]:
-    """Every selected condition, streamed and offline; the report dict (see report.write_report)."""
+    """Every selected condition, streamed and offline; the report dict (see report.write_report).
+
+    With ``checkpoint``, each condition's result is also appended to that JSON-lines
+    file as soon as it is done, so a long run that is stopped still leaves its results.
+    """
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     load_at_start = list(psutil.getloadavg())
@@ -340,6 +346,9 @@ def run_suite(
             spec.name, result["stream_error"], result["offline_error"], result["metric"],
             result["stream_words"], result["rtf"],
         )  # fmt: skip
+        if checkpoint is not None:
+            with checkpoint.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(result, ensure_ascii=False) + "\n")
         if spec.kind == "long":
             long = result
         else:
