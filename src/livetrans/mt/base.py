@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from ..errors import LanguageError
-from .languages import Language, resolve_language
+from .languages import Language, language_from_flores, resolve_language
 
 Family = Literal["nllb", "m2m100", "marian"]
 
@@ -50,7 +50,8 @@ class ModelInfo:
 
     def describe_pairs(self) -> str:
         if self.family == "marian":
-            return f"it only translates {self.source} → {self.target}"
+            src, tgt = (language_from_flores(c or "").code for c in (self.source, self.target))
+            return f"it only translates {src} → {tgt}"
         return f"it knows {len(self.languages)} languages"
 
 

@@ -8,15 +8,16 @@ sentencepiece are needed at run time (no torch).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ModelError
 from .base import DecodeOptions, ModelInfo, check_pairs
-from .languages import resolve_language
+from .languages import language_from_flores, resolve_language
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ class CTranslate2Translator:
         import ctranslate2
         import sentencepiece as spm
 
-        self.info = info
+        self.info = dataclasses.replace(info, path=model_dir)
+        self.model_dir = model_dir
         self.options = options
         self.compute_type = compute_type or default_compute_type(device)
         try:
@@ -76,6 +78,7 @@ class CTranslate2Translator:
             )
         except (RuntimeError, OSError) as e:
             raise ModelError(f"cannot read the SentencePiece model {src_file.name} in {model_dir}: {e}") from e
+        self._normalize = _marian_normalizer(info) if info.family == "marian" else None
         log.info(
             "CTranslate2 %s model %s on %s (%s, %d×%d threads)",
             info.family, info.name, device, self.compute_type, inter_threads, intra_threads,
@@ -92,8 +95,12 @@ class CTranslate2Translator:
         return token
 
     def _source_tokens(self, text: str, source_token: str | None) -> list[str]:
-        pieces: list[str] = self._sp_source.encode(text, out_type=str)
-        pieces = pieces[: self.options.max_input_tokens]
+        if self._normalize is not None and text:
+            text = self._normalize(text)
+        sp = self._sp_source
+        ids: list[int] = sp.encode(text)[: self.options.max_input_tokens]
+        # Pieces by id, so a character the model lacks reads <unk> (as transformers has it).
+        pieces = [sp.id_to_piece(i) if i != sp.unk_id() else "<unk>" for i in ids]
         return ([source_token] if source_token else []) + pieces + ["</s>"]
 
     def translate_tokens(
@@ -138,3 +145,16 @@ class CTranslate2Translator:
         """Target pieces to text, dropping special and language tokens."""
         kept = [t for t in tokens if t not in _SPECIALS and not _NON_TEXT_RE.match(t)]
         return str(self._sp_target.decode_pieces(kept)).strip()
+
+
+def _marian_normalizer(info: ModelInfo) -> Callable[[str], str] | None:
+    """Moses punctuation normalization, as transformers' MarianTokenizer applies it."""
+    try:
+        from sacremoses import MosesPunctNormalizer
+    except ImportError:
+        log.warning("sacremoses is not installed: Marian input is not punctuation-normalized")
+        return None
+    normalize: Callable[[str], str] = MosesPunctNormalizer(
+        language_from_flores(info.source or "").code
+    ).normalize
+    return normalize

@@ -41,6 +41,7 @@ _HUB_DONE = ".livetrans-complete"
 _HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _HUB_PATTERNS = ("*.json", "*.model", "*.spm", "*.txt")  # configs, vocabularies, tokenizers
 _NETWORK_HINT = "connect to the network once, or pass --mt-model /path/to/model-folder"
+_NETWORK_ERRORS = ("TransportError", "ConnectionError", "Timeout", "TimeoutException")
 Quantization = Literal["int8", "int8_float16", "float16", "float32"]
 
 
@@ -199,7 +200,9 @@ def _download(hub: str, dest: Path, *, name: str, progress: bool) -> None:
     endpoint = os.environ.get("HF_ENDPOINT") or None  # read now, not at import
     log.info("downloading %s from the hub into %s", hub, dest)
     try:
-        files = huggingface_hub.HfApi(endpoint=endpoint).list_repo_files(hub)
+        # model_info fails at once when the hub is unreachable (list_repo_files retries).
+        info = huggingface_hub.HfApi(endpoint=endpoint).model_info(hub)
+        files = [s.rfilename for s in info.siblings or []]
         # One copy of the weights: safetensors when the repo has them, else the .bin.
         weights = [f for f in files if f.endswith(".safetensors")] or [
             f for f in files if f.startswith("pytorch_model") and f.endswith((".bin", ".json"))
@@ -223,7 +226,7 @@ def _download(hub: str, dest: Path, *, name: str, progress: bool) -> None:
     except OSError as e:
         raise ModelError(f"cannot write model files to {dest}: {e.strerror or e}") from e
     except Exception as e:  # httpx/requests connection errors: the hub is unreachable
-        if type(e).__name__ in ("ConnectError", "ConnectionError", "ConnectTimeout", "TimeoutException"):
+        if any(c.__name__ in _NETWORK_ERRORS for c in type(e).__mro__):
             raise ModelNotInstalledError(
                 f"translation model {name!r} is not installed and the hub is unreachable:"
                 f" {_NETWORK_HINT}"
