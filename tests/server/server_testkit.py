@@ -11,9 +11,13 @@ from typing import Any, TypeVar
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from livetrans.pipeline import PipelineConfig
 from livetrans.types import CaptionEvent, SentenceEvent, TranslationEvent, Word
 
 T = TypeVar("T")
+
+# tiny.en installs from PyPI with the project's model extras and loads fastest on CPU.
+INGEST_MODEL = PipelineConfig(model="tiny.en", language="en")
 
 TEST_TIMEOUT = 60.0  # seconds: a hung test fails instead of blocking CI
 

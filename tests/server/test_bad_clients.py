@@ -24,7 +24,7 @@ class ChunkCounter:
     def __init__(self, source_lang: str | None, targets: tuple[str, ...]) -> None:
         self.lang = source_lang or "en"
 
-    async def run(self, audio: AsyncIterator[AudioChunk], seq_base: int = 0) -> AsyncIterator[Event]:
+    async def run(self, audio: AsyncIterator[AudioChunk], *, seq_base: int = 0) -> AsyncIterator[Event]:
         seq = seq_base
         async for chunk in audio:
             seq += 1

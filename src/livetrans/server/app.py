@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 class PipelineRunner(Protocol):
-    def run(self, audio: AsyncIterator[AudioChunk], seq_base: int = 0) -> AsyncIterator[Event]: ...
+    def run(self, audio: AsyncIterator[AudioChunk], *, seq_base: int = 0) -> AsyncIterator[Event]: ...
 
 
 # (source language or None for auto, target languages) -> a pipeline for one session
@@ -110,7 +110,7 @@ class ServerMetrics:
                 collect=lambda: [((s.name,), s.audio_seconds) for s in streams.values() if s.live])
         r.gauge(
             "livetrans_realtime_factor",
-            "Wall seconds per audio second consumed by the pipeline (>1: falling behind)",
+            "Recognition compute seconds per audio second (>1: cannot keep up with real time)",
             ("stream",),
             collect=lambda: [
                 ((s.name,), rtf) for s in streams.values() if (rtf := s.realtime_factor) is not None
@@ -131,6 +131,7 @@ class CaptionServer:
         self._server: Server | None = None
         self._sync_task: asyncio.Task[None] | None = None
         self._stream_tasks: set[asyncio.Task[int]] = set()
+        self.viewer_tasks: set[asyncio.Task[object]] = set()
         if config.journal_dir is not None:
             for name in known_streams(config.journal_dir):
                 self._load_stream(name)
@@ -166,6 +167,12 @@ class CaptionServer:
         for journal in self.journals.values():
             await asyncio.to_thread(journal.close)
         self.journals.clear()
+
+    async def drain(self, grace: float = 5.0) -> None:
+        """Give viewers of ended streams up to ``grace`` seconds to receive their ``end``."""
+        tasks = [t for t in self.viewer_tasks if not t.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
 
     async def __aenter__(self) -> CaptionServer:
         await self.start()
@@ -282,6 +289,8 @@ class CaptionServer:
         on_event: Callable[[Event], None] | None,
     ) -> int:
         reason = "input ended"
+        if isinstance(getattr(pipeline, "real_time_factor", None), float):
+            stream.compute_rtf = lambda: float(pipeline.real_time_factor)  # type: ignore[attr-defined]
 
         async def counted() -> AsyncIterator[AudioChunk]:
             async for chunk in audio:

@@ -76,6 +76,7 @@ class StreamState:
     viewers: dict[int, Viewer] = field(default_factory=dict)
     memory: deque[Durable] = field(default_factory=deque)
     on_latency: Callable[[str, float], None] | None = None
+    compute_rtf: Callable[[], float] | None = None  # the pipeline's own compute/audio ratio
 
     # ------------------------------------------------------------------ session
 
@@ -90,6 +91,7 @@ class StreamState:
         self.started_at = time.time()
         self.processing_started = time.monotonic()
         self.audio_seconds = 0.0
+        self.compute_rtf = None
         if self.journal is not None:
             self.journal.append_record(
                 {
@@ -116,8 +118,14 @@ class StreamState:
 
     @property
     def realtime_factor(self) -> float | None:
-        """Wall seconds per audio second the pipeline consumed (>1: falling behind)."""
-        if not self.live or self.processing_started is None or self.audio_seconds <= 0:
+        """Compute seconds per audio second (>1: cannot keep up); the pipeline's own figure
+        when it keeps one, else wall seconds per audio second consumed."""
+        if not self.live:
+            return None
+        if self.compute_rtf is not None:
+            value = self.compute_rtf()
+            return value if value > 0 else None
+        if self.processing_started is None or self.audio_seconds <= 0:
             return None
         return (time.monotonic() - self.processing_started) / self.audio_seconds
 

@@ -84,6 +84,10 @@ async def serve_viewer(server: CaptionServer, ws: ServerConnection, route: Route
         address=server.address_of(ws),
     )
     stream.add_viewer(viewer)
+    this_task = asyncio.current_task()
+    if this_task is not None:
+        server.viewer_tasks.add(this_task)
+        this_task.add_done_callback(server.viewer_tasks.discard)
     sender = asyncio.create_task(_send_loop(server, ws, stream, viewer, wake), name=f"viewer-{viewer.id}")
     try:
         await _read_loop(server, ws, sender)

@@ -1,0 +1,166 @@
+"""``livetrans serve``: the caption server, optionally fed from a file, URL or stdin.
+
+    livetrans serve --input samples/demo.flac --live --to es,fr
+
+prints the overlay and WebSocket URLs, prints captions as they become final,
+and (with ``--input``) ends when the input ends unless ``--keep-serving``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from ..errors import InputError
+from .app import CaptionServer, ServerConfig
+from .protocol import ProtocolError, check_stream_name
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8765
+
+
+def default_journal_dir() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "livetrans" / "journal"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from ..cli import add_model_options
+
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the live caption server (WebSocket ingest and captions, overlay, metrics)",
+        description="Live caption server. Encoders push audio to /v1/streams/NAME/ingest; viewers and the "
+        "OBS overlay read /v1/streams/NAME/captions. See docs/protocol.md and docs/overlay.md.",
+    )
+    serve.add_argument("--input", metavar="URL|FILE|-", default=None,
+                       help="start a stream from this source (a file, a stream URL, or - for PCM on stdin)")
+    serve.add_argument("--live", action="store_true", help="pace a file --input at real time, like a broadcast")
+    serve.add_argument("--stream", default="main", help="name of the --input stream (default: main)")
+    serve.add_argument("--keep-serving", action="store_true",
+                       help="keep serving after the --input ends (default: exit when it ends)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0: any free port)")
+    serve.add_argument("--token", default=os.environ.get("LIVETRANS_TOKEN"),
+                       help="bearer token encoders must send to ingest (default: $LIVETRANS_TOKEN, else a random one, printed)")
+    serve.add_argument("--viewer-token", default=os.environ.get("LIVETRANS_VIEWER_TOKEN"),
+                       help="token viewers and the overlay must send (?token=); default: captions are public")
+    serve.add_argument("--journal-dir", type=Path, default=None,
+                       help=f"per-stream journals for resume across restarts (default: {default_journal_dir()})")
+    serve.add_argument("--no-journal", action="store_true", help="keep events in memory only")
+    serve.add_argument("--fsync-interval", type=float, default=1.0,
+                       help="seconds between journal fsyncs; 0 syncs every event (default: 1)")
+    serve.add_argument("--max-connections-per-address", type=int, default=32,
+                       help="WebSocket connections one client address may hold (default: 32; 0: no limit)")
+    serve.add_argument("--viewer-queue", type=int, default=500,
+                       help="finals a viewer may fall behind before it is told to resume (default: 500)")
+    serve.add_argument("--print", dest="print_mode", choices=("text", "jsonl", "none"), default="text",
+                       help="what to print of the --input stream's captions (default: text)")
+    serve.add_argument("--pcm-rate", type=int, default=16_000, help="stdin PCM sample rate (default: 16000)")
+    serve.add_argument("--pcm-channels", type=int, default=1)
+    serve.add_argument("--pcm-format", choices=("s16le", "f32le"), default="s16le")
+    add_model_options(serve)
+    serve.set_defaults(handler=run_serve)
+
+
+def server_config(args: argparse.Namespace) -> ServerConfig:
+    kwargs: dict[str, object] = {}
+    if args.token:
+        kwargs["token"] = args.token
+    journal = None if args.no_journal else (args.journal_dir or default_journal_dir())
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        viewer_token=args.viewer_token or None,
+        journal_dir=journal,
+        fsync_interval=args.fsync_interval,
+        max_connections_per_address=max(0, args.max_connections_per_address),
+        max_durable_queue=max(1, args.viewer_queue),
+        source_lang=args.language,
+        targets=tuple(args.to),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        check_stream_name(args.stream)
+    except ProtocolError as e:
+        raise InputError(f"--stream: {e}") from e
+    if args.input is not None and args.input != "-":
+        from ..transcribe import check_input
+
+        check_input(args.input)
+    return asyncio.run(_serve(args))
+
+
+def announce(server: CaptionServer, stream: str, languages: list[str], viewer_token: str | None) -> list[str]:
+    """The lines that tell a user where everything is (printed at startup)."""
+    query = {"stream": stream}
+    if viewer_token:
+        query["token"] = viewer_token
+    lines = [f"livetrans server on {server.base_url}"]
+    name = quote(stream, safe="")
+    for lang in languages or [""]:
+        q = dict(query, lang=lang) if lang else query
+        label = lang or "source"
+        lines.append(f"  overlay ({label}): {server.base_url}/overlay?{urlencode(q)}")
+    captions = f"{server.ws_url}/v1/streams/{name}/captions"
+    lines.append(f"  captions WebSocket: {captions}?lang=<{'|'.join(languages) or 'code'}>&since=<seq>")
+    lines.append(f"  ingest WebSocket:   {server.ws_url}/v1/streams/<name>/ingest  (Authorization: Bearer {server.config.token})")
+    lines.append(f"  streams: {server.base_url}/v1/streams   metrics: {server.base_url}/metrics")
+    return lines
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from ..cli import pipeline_config
+    from .pipelines import load_pipeline_factory
+
+    config = server_config(args)
+    pipe_config = pipeline_config(args)
+    print(f"loading models ({pipe_config.model})...", file=sys.stderr, flush=True)
+    factory = await asyncio.to_thread(load_pipeline_factory, pipe_config)
+    server = CaptionServer(config, pipeline_factory=factory)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            pass
+    async with server:
+        languages = ([pipe_config.language] if pipe_config.language else []) + list(pipe_config.targets)
+        for line in announce(server, args.stream, languages, config.viewer_token):
+            print(line, flush=True)
+        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
+        stream_task = None
+        if args.input is not None:
+            from ..sources import audio_source
+            from ..transcribe import CaptionPrinter
+
+            printer = CaptionPrinter(args.print_mode, sys.stdout)
+            audio = audio_source(args.input, live=args.live, pcm_rate=args.pcm_rate,
+                                 pcm_channels=args.pcm_channels, pcm_format=args.pcm_format)
+            stream_task = server.start_stream(args.stream, audio, on_event=printer.show)
+            if not args.keep_serving:
+                waiters.append(stream_task)  # type: ignore[arg-type]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            if waiter is not stream_task:
+                waiter.cancel()
+        if stream_task is not None and stream_task.done():
+            last_seq = stream_task.result()  # re-raises what the pipeline raised
+            await server.drain(grace=5.0)
+            compute_rtf = server.streams[args.stream].compute_rtf
+            rtf = f", real-time factor {compute_rtf():.2f}" if compute_rtf is not None else ""
+            print(f"stream {args.stream} ended at seq {last_seq}{rtf}", file=sys.stderr)
+        elif stop.is_set():
+            print("stopping", file=sys.stderr)
+    return 0

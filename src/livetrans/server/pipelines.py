@@ -1,0 +1,68 @@
+"""The real pipeline behind the server: one LivePipeline per stream session, models shared.
+
+Speech models load once per process (``SpeechModels``); a translation stage is
+built once per (source language, targets) and shared by the sessions that ask
+for the same, behind a lock, since each pipeline calls it from its own worker
+thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+
+from ..pipeline import LivePipeline, PipelineConfig, SentenceTranslator, SpeechModels
+from ..types import SentenceEvent, TranslationEvent
+from .app import PipelineFactory, PipelineRunner
+
+logger = logging.getLogger(__name__)
+
+
+class LockedTranslator:
+    """A translation stage shared between streams: one sentence at a time."""
+
+    def __init__(self, inner: SentenceTranslator) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+
+    def push(self, sentence: SentenceEvent) -> list[TranslationEvent]:
+        with self._lock:
+            return self._inner.push(sentence)
+
+
+class LivePipelineFactory:
+    """``PipelineFactory`` over the real pipeline; build it once per server process."""
+
+    def __init__(self, config: PipelineConfig, models: SpeechModels) -> None:
+        self.config = config
+        self.models = models
+        self._translators: dict[tuple[str | None, tuple[str, ...]], SentenceTranslator | None] = {}
+
+    def translator(self, source_lang: str | None, targets: tuple[str, ...]) -> SentenceTranslator | None:
+        """Build (or reuse) the translation stage; blocking the first time: call it at startup
+        for the default streams so an encoder's start does not wait for a model load."""
+        key = (source_lang, tuple(targets))
+        if key not in self._translators:
+            if not targets:
+                self._translators[key] = None
+            else:
+                from ..transcribe import build_translator
+
+                config = replace(self.config, language=source_lang, targets=tuple(targets))
+                stage = build_translator(config, source_lang)
+                self._translators[key] = LockedTranslator(stage) if stage is not None else None
+                logger.info("translation to %s ready", ", ".join(targets))
+        return self._translators[key]
+
+    def __call__(self, source_lang: str | None, targets: tuple[str, ...]) -> PipelineRunner:
+        config = replace(self.config, language=source_lang, targets=tuple(targets))
+        return LivePipeline(config, models=self.models, translator=self.translator(source_lang, targets))
+
+
+def load_pipeline_factory(config: PipelineConfig) -> PipelineFactory:
+    """Load the speech models (slow) and the default translation stage."""
+    models = SpeechModels.load(config)
+    factory = LivePipelineFactory(config, models)
+    factory.translator(config.language, config.targets)
+    return factory
