@@ -34,7 +34,7 @@ class TransformersTranslator:
     ) -> None:
         try:
             import torch
-            from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig
+            from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
         except ImportError as e:
             raise ModelError(
                 "the transformers engine needs torch and transformers:"
@@ -60,7 +60,7 @@ class TransformersTranslator:
         self._pad = int(config.pad_token_id)
         # Replace the checkpoint's generation defaults (beam 5, forced EOS at the length
         # limit...): generate() merges them into any config we pass, changing the decode.
-        self._model.generation_config = GenerationConfig(
+        self._model.generation_config = _generation_config(
             decoder_start_token_id=self._decoder_start, eos_token_id=self._eos, pad_token_id=self._pad
         )
         log.info("transformers %s model %s on cpu (float32, %d threads)", info.family, info.name, threads)
@@ -86,8 +86,6 @@ class TransformersTranslator:
         self, texts: Sequence[str], source: str, targets: Sequence[str]
     ) -> dict[str, list[list[int]]]:
         """Output ids per target and text (decoder start dropped, language token first)."""
-        from transformers import GenerationConfig
-
         self.check_pairs(source, targets)
         if not texts or not targets:
             return {t: [] for t in targets}
@@ -104,7 +102,7 @@ class TransformersTranslator:
             starts = [[self._decoder_start, lid] for lid in lang_ids for _ in texts]
             inputs["decoder_input_ids"] = torch.tensor(starts, dtype=torch.long)
             prefix_len = 1
-        generation = GenerationConfig(
+        generation = _generation_config(
             decoder_start_token_id=self._decoder_start,
             eos_token_id=self._eos,
             pad_token_id=self._pad,
@@ -147,3 +145,10 @@ class TransformersTranslator:
             t: [s.strip() for s in decode(rows, skip_special_tokens=True)] if rows else []
             for t, rows in ids.items()
         }
+
+
+def _generation_config(**kwargs: Any) -> Any:
+    from transformers import GenerationConfig
+
+    make: Any = GenerationConfig  # untyped in transformers
+    return make(**kwargs)

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ TINY = Dims()
 # facebook/nllb-200-distilled-600M's config.json
 NLLB_600M = Dims(d_model=1024, encoder_layers=12, decoder_layers=12, heads=16, ffn=4096,
                  vocab_size=256206, init_std=0.02)
+
+
+def _as_kwargs(**kwargs: Any) -> dict[str, Any]:
+    return kwargs  # config classes take extra keys (tokenizer_class) their stubs omit
 
 
 def train_sentencepiece(
@@ -81,7 +86,7 @@ def build_nllb_checkpoint(
     tokenizer = NllbTokenizer.from_pretrained(str(path))
     tokenizer.add_tokens(list(FAIRSEQ_LANGUAGE_CODES), special_tokens=True)
     torch.manual_seed(seed)
-    config = M2M100Config(
+    config = M2M100Config(**_as_kwargs(
         vocab_size=dims.vocab_size or len(tokenizer),
         d_model=dims.d_model,
         encoder_layers=dims.encoder_layers,
@@ -98,8 +103,9 @@ def build_nllb_checkpoint(
         eos_token_id=2,
         decoder_start_token_id=2,
         tokenizer_class="NllbTokenizer",
-    )
-    model = M2M100ForConditionalGeneration(config).eval()
+    ))
+    model: Any = M2M100ForConditionalGeneration(config)
+    model.eval()
     model.save_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
     log.info("built a random NLLB checkpoint (%d parameters) in %s",
@@ -161,7 +167,8 @@ def build_marian_checkpoint(
         decoder_start_token_id=pad,
         share_encoder_decoder_embeddings=True,
     )
-    model = MarianMTModel(config).eval()
+    model: Any = MarianMTModel(config)
+    model.eval()
     model.save_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
     return path
