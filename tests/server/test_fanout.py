@@ -65,8 +65,12 @@ def test_viewers_on_different_languages_get_their_events() -> None:
     assert {m["lang"] for m in got["fr"].of_type("translation")} == {"fr"}
     for source_viewer in ("source", "en"):
         assert got[source_viewer].of_type("translation") == []
-        # Published in one burst: each final supersedes its still-queued partial.
-        assert [m["kind"] for m in got[source_viewer].of_type("caption")] == ["final"] * 3
+        captions = got[source_viewer].of_type("caption")
+        assert [m["id"] for m in captions if m["kind"] == "final"] == ["c1", "c2", "c3"]
+        # A partial arrives only before its own final (or is superseded while queued).
+        for before, after in zip(captions, captions[1:]):
+            if before["kind"] == "partial":
+                assert after["kind"] == "final" and after["id"] == before["id"]
     assert got["all"].durable_seqs() == list(range(1, 13))
     # Each viewer's durable seqs rise strictly: nothing twice, nothing out of order.
     for received in got.values():
@@ -196,19 +200,26 @@ def test_a_slow_viewer_does_not_delay_the_others() -> None:
     assert slow.durable_seqs() + again.durable_seqs() == list(range(1, events + 1))
 
 
-def test_partials_newest_wins_and_finals_supersede() -> None:
-    """Partials published in a burst collapse to the newest; a final drops its own partial."""
+def test_partials_newest_wins_for_a_backlogged_viewer() -> None:
+    """Behind a stalled socket, a burst of partials collapses to the newest; finals all arrive."""
+    big = " " + "y" * 16_000
 
     async def scenario() -> Received:
-        async with CaptionServer(config()) as server:
+        async with CaptionServer(config(max_durable_queue=1000)) as server:
             stream = server.open_session("main", "en", ())
-            ws, _ = await open_viewer(f"{server.ws_url}/v1/streams/main/captions")
-            for k in range(50):  # no await between: all 50 are queued before the sender runs
-                server.publish(stream, caption("partial", 1, 0, text=f" draft{k}"))
-            server.publish(stream, caption("partial", 2, 0, text=" next"))
-            server.publish(stream, caption("final", 2, 1))
+            url = f"{server.ws_url}/v1/streams/main/captions"
+            ws, _ = await open_viewer(url, sock=_small_receive_buffer_socket(server.port), max_queue=1,
+                                      max_size=None)
+            for n in range(1, 201):  # ~3 MB: more than the socket buffers take, so a backlog forms
+                server.publish(stream, caption("final", n, n, text=big))
+            for k in range(50):
+                server.publish(stream, caption("partial", 201, 200, text=f" draft{k}"))
+            server.publish(stream, caption("partial", 202, 200, text=" next"))
             server.end_session("main", "input ended")
             return await collect(ws)
 
     got = run(scenario())
-    assert [(m["type"], m.get("kind")) for m in got.messages] == [("caption", "final"), ("end", None)]
+    assert got.durable_seqs() == list(range(1, 201))
+    partials = [m["text"] for m in got.of_type("caption") if m["kind"] == "partial"]
+    assert partials == [" next"]
+    assert got.messages[-1]["type"] == "end"

@@ -60,6 +60,11 @@ class ServerConfig:
     start_timeout: float = 10.0  # seconds an encoder has to send its start message
 
 
+def _log_sync_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("journal fsync failed: %s", future.exception())
+
+
 class ServerMetrics:
     def __init__(self, server: CaptionServer) -> None:
         r = self.registry = Registry()
@@ -238,8 +243,8 @@ class CaptionServer:
         stream.end(reason)
         journal = self.journals.get(name)
         if journal is not None:
-            task = asyncio.get_running_loop().run_in_executor(None, journal.sync)
-            task.add_done_callback(lambda f: f.exception() and logger.error("fsync failed: %s", f.exception()))
+            future = asyncio.get_running_loop().run_in_executor(None, journal.sync)
+            future.add_done_callback(_log_sync_failure)
 
     def publish(self, stream: StreamState, event: Event) -> None:
         if isinstance(event, CaptionEvent) and event.kind == "final" and stream.source_lang is None:

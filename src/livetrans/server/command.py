@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from ..errors import InputError
+from ..errors import InputError, ProtocolError
 from .app import CaptionServer, ServerConfig
-from .protocol import ProtocolError, check_stream_name
+from .protocol import check_stream_name
 
 logger = logging.getLogger(__name__)
 

@@ -141,6 +141,10 @@ class Histogram(_Metric):
     def count(self, labels: Sequence[str] = ()) -> int:
         return sum(self._counts.get(self._key(labels), []))
 
+    def bucket_counts(self, labels: Sequence[str] = ()) -> list[int]:
+        """Observations per bucket (not cumulative), the last one past the largest bound."""
+        return list(self._counts.get(self._key(labels), [0] * (len(self.buckets) + 1)))
+
     def samples(self) -> list[str]:
         lines: list[str] = []
         for key in sorted(self._counts):

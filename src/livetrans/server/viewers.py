@@ -7,8 +7,9 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from ..errors import ProtocolError
 from .hub import Durable, StreamState, Viewer
@@ -16,6 +17,7 @@ from .protocol import (
     MAX_VIEWER_MESSAGE_BYTES,
     CloseCode,
     Route,
+    ViewerRequest,
     bearer_token,
     check_stream_name,
     dumps,
@@ -26,7 +28,7 @@ from .protocol import (
     parse_viewer_query,
     viewer_wants,
 )
-from .viewer_queue import ViewerQueue
+from .viewer_queue import QueueItem, ViewerQueue
 
 if TYPE_CHECKING:
     from .app import CaptionServer
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REPLAY_BATCH = 256  # durable events per await during a replay
+FAST_PATH_BUFFER_BYTES = 16 * 1024  # write straight to the socket only below this backlog
 
 
 async def serve_viewer(server: CaptionServer, ws: ServerConnection, route: Route) -> None:
@@ -66,44 +69,137 @@ async def serve_viewer(server: CaptionServer, ws: ServerConnection, route: Route
         return
     if ws.protocol.max_message_size is not None:
         ws.protocol.max_message_size = MAX_VIEWER_MESSAGE_BYTES
-    wake = asyncio.Event()
-    closing: list[asyncio.Task[None]] = []
-
-    def on_publish() -> None:
-        wake.set()
-        # The sender may be stuck in send() on a stalled socket, so the close starts here.
-        if viewer.queue.overflowed and not closing:
-            closing.append(asyncio.create_task(_close_slow(server, ws, stream, viewer)))
-
-    viewer = Viewer(
-        id=server.viewer_ids.new(),
-        stream=name,
-        request=request,
-        queue=ViewerQueue(server.config.max_durable_queue),
-        wake=on_publish,
-        address=server.address_of(ws),
-    )
-    stream.add_viewer(viewer)
+    session = ViewerSession(server, ws, stream, request)
     this_task = asyncio.current_task()
     if this_task is not None:
         server.viewer_tasks.add(this_task)
         this_task.add_done_callback(server.viewer_tasks.discard)
-    sender = asyncio.create_task(_send_loop(server, ws, stream, viewer, wake), name=f"viewer-{viewer.id}")
+    sender = asyncio.create_task(session.send_loop(), name=f"viewer-{session.viewer.id}")
     try:
         await _read_loop(server, ws, sender)
     finally:
-        stream.remove_viewer(viewer)
-        server.metrics.dropped_partials.inc(viewer.queue.dropped_partials, (name,))
+        stream.remove_viewer(session.viewer)
+        server.metrics.dropped_partials.inc(session.viewer.queue.dropped_partials, (name,))
         if not sender.done():
             sender.cancel()
-        await asyncio.gather(sender, *closing, return_exceptions=True)
+        await asyncio.gather(sender, *session.closing, return_exceptions=True)
 
 
-async def _close_slow(server: CaptionServer, ws: ServerConnection, stream: StreamState, viewer: Viewer) -> None:
-    """Close a viewer whose queue overflowed; everything sent so far still arrives first."""
-    stream.remove_viewer(viewer)  # stop queueing for it at once
-    server.metrics.slow_viewers.inc(1, (stream.name,))
-    await server.reject(ws, CloseCode.VIEWER_TOO_SLOW, f"too slow: reconnect with since={viewer.last_sent_seq}")
+class ViewerSession:
+    """The sending side of one viewer.
+
+    Fast path: when the sender task is idle (replay done, nothing in flight) and
+    the socket's write buffer is short, a publish writes the viewer's message
+    straight into the socket, synchronously (websockets' ``broadcast`` for one
+    connection); no task switch per viewer per event. Otherwise the sender task
+    is woken and sends with back-pressure (``await ws.send``).
+    """
+
+    def __init__(self, server: CaptionServer, ws: ServerConnection, stream: StreamState,
+                 request: ViewerRequest) -> None:
+        self.server = server
+        self.ws = ws
+        self.stream = stream
+        self.wake = asyncio.Event()
+        self.idle = False  # the sender waits for a wake-up with nothing in flight
+        self.closing: list[asyncio.Task[None]] = []
+        self.viewer = Viewer(
+            id=server.viewer_ids.new(),
+            stream=stream.name,
+            request=request,
+            queue=ViewerQueue(server.config.max_durable_queue),
+            wake=self.on_publish,
+            address=server.address_of(ws),
+        )
+        stream.add_viewer(self.viewer)
+
+    def on_publish(self) -> None:
+        queue = self.viewer.queue
+        if queue.overflowed:
+            # The sender may be stuck in send() on a stalled socket, so the close starts here.
+            if not self.closing:
+                self.closing.append(asyncio.create_task(self.close_slow()))
+            self.wake.set()
+            return
+        transport = self.ws.transport
+        if (
+            self.idle
+            and transport is not None
+            and transport.get_write_buffer_size() < FAST_PATH_BUFFER_BYTES
+            and self.ws.protocol.state is State.OPEN
+        ):
+            for item in queue.take():
+                if item.control:  # the end: the sender sends it and closes
+                    queue.offer(item)
+                    break
+                if not self.accept(item):
+                    continue
+                broadcast([self.ws], item.payload, text=True)
+            if not len(queue):
+                return
+        self.wake.set()
+
+    def accept(self, item: QueueItem) -> bool:
+        """Exactly once: skip durables the replay already sent; record what goes out."""
+        if item.durable:
+            if item.seq <= self.viewer.last_sent_seq:
+                return False
+            self.viewer.last_sent_seq = item.seq
+        self.server.metrics.fanout_delay.observe(time.monotonic() - item.enqueued_at)
+        return True
+
+    async def close_slow(self) -> None:
+        """Close a viewer whose queue overflowed; everything sent so far still arrives first."""
+        self.stream.remove_viewer(self.viewer)  # stop queueing for it at once
+        self.server.metrics.slow_viewers.inc(1, (self.stream.name,))
+        await self.server.reject(
+            self.ws, CloseCode.VIEWER_TOO_SLOW, f"too slow: reconnect with since={self.viewer.last_sent_seq}"
+        )
+
+    async def send_loop(self) -> None:
+        ws, stream, viewer = self.ws, self.stream, self.viewer
+        live_at_join = stream.live  # a live stream's end reaches the queue; an idle one's never will
+        try:
+            await ws.send(
+                dumps(
+                    hello_message(
+                        stream=stream.name,
+                        live=live_at_join,
+                        source_lang=stream.source_lang,
+                        languages=stream.languages,
+                        request=viewer.request,
+                        last_seq=viewer.replay_upto,
+                    )
+                )
+            )
+            await _replay(self.server, ws, stream, viewer)
+            if not live_at_join:
+                # Nothing more will come: an idle stream's viewer gets its replay and the end.
+                await ws.send(dumps({"type": "end", "stream": stream.name, "last_seq": stream.last_seq,
+                                     "reason": "stream not live"}))
+                await ws.close(CloseCode.NORMAL, "stream not live")
+                return
+            while True:
+                while items := viewer.queue.take():
+                    for item in items:
+                        if item.control:
+                            await ws.send(item.payload, text=True)
+                            await ws.close(CloseCode.NORMAL, "stream ended")
+                            return
+                        if self.accept(item):
+                            await ws.send(item.payload, text=True)
+                        if viewer.queue.overflowed:
+                            return  # close_slow closes the connection
+                self.wake.clear()
+                self.idle = True
+                try:
+                    await self.wake.wait()
+                finally:
+                    self.idle = False
+                if viewer.queue.overflowed:
+                    return
+        except ConnectionClosed:
+            return
 
 
 async def _read_loop(server: CaptionServer, ws: ServerConnection, sender: asyncio.Task[None]) -> None:
@@ -141,59 +237,6 @@ async def _read_messages(server: CaptionServer, ws: ServerConnection) -> None:
         pass
 
 
-async def _send_payload(server: CaptionServer, ws: ServerConnection, payload: bytes) -> None:
-    await ws.send(payload, text=True)
-
-
-async def _send_loop(
-    server: CaptionServer, ws: ServerConnection, stream: StreamState, viewer: Viewer, wake: asyncio.Event
-) -> None:
-    request = viewer.request
-    live_at_join = stream.live  # a live stream's end reaches the queue; an idle one's never will
-    try:
-        await ws.send(
-            dumps(
-                hello_message(
-                    stream=stream.name,
-                    live=live_at_join,
-                    source_lang=stream.source_lang,
-                    languages=stream.languages,
-                    request=request,
-                    last_seq=viewer.replay_upto,
-                )
-            )
-        )
-        await _replay(server, ws, stream, viewer)
-        if not live_at_join:
-            # Nothing more will come: an idle stream's viewer gets its replay and the end.
-            await ws.send(dumps({"type": "end", "stream": stream.name, "last_seq": stream.last_seq,
-                                 "reason": "stream not live"}))
-            await ws.close(CloseCode.NORMAL, "stream not live")
-            return
-        while True:
-            await wake.wait()
-            wake.clear()
-            if viewer.queue.overflowed:
-                return  # _close_slow closes the connection
-            while items := viewer.queue.take():
-                now = time.monotonic()
-                for item in items:
-                    if item.control:
-                        await _send_payload(server, ws, item.payload)
-                        await ws.close(CloseCode.NORMAL, "stream ended")
-                        return
-                    if item.durable:
-                        if item.seq <= viewer.last_sent_seq:
-                            continue  # already sent by the replay: exactly once
-                        viewer.last_sent_seq = item.seq
-                    server.metrics.fanout_delay.observe(now - item.enqueued_at)
-                    await _send_payload(server, ws, item.payload)
-                    if viewer.queue.overflowed:
-                        return
-    except ConnectionClosed:
-        return
-
-
 async def _replay(server: CaptionServer, ws: ServerConnection, stream: StreamState, viewer: Viewer) -> None:
     since = viewer.request.since
     if since is None or since >= viewer.replay_upto:
@@ -220,5 +263,5 @@ async def _replay(server: CaptionServer, ws: ServerConnection, stream: StreamSta
             if durable.seq <= viewer.last_sent_seq:
                 continue
             viewer.last_sent_seq = durable.seq
-            await _send_payload(server, ws, durable.payload)
+            await ws.send(durable.payload, text=True)
     viewer.last_sent_seq = max(viewer.last_sent_seq, viewer.replay_upto)
