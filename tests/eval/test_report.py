@@ -127,3 +127,22 @@ def test_long_stream_assigns_words_to_utterances_and_pauses() -> None:
     first, second = measures["windows"]
     assert first["words"] == 2 and first["final_median_s"] == pytest.approx(1.0) and first["rss_mb"] == 400.0
     assert second["words"] == 2 and second["rss_mb"] == 420.0
+
+
+def test_eval_command_rerenders_a_saved_report(tmp_path: Path) -> None:
+    """'livetrans eval --render report.json' redraws the report without any model."""
+    from livetrans.cli import main
+
+    saved = tmp_path / "saved.json"
+    meta = {"model": "base", "machine": "test", "seed": 0, "started": "now", "wall_s": 1.0, "clock": "virtual"}
+    saved.write_text(json.dumps({"meta": meta, "conditions": RESULTS, "long": None}))
+    assert main(["eval", "--render", str(saved), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "wer_vs_snr.png").is_file()
+    assert "clean" in (tmp_path / "again" / "report.md").read_text()
+
+
+def test_eval_command_rejects_unknown_group(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from livetrans.cli import main
+
+    assert main(["eval", "--groups", "clean,bogus", "--out", str(tmp_path)]) == 1
+    assert "bogus" in capsys.readouterr().err

@@ -1,0 +1,80 @@
+"""The fast part of the robustness suite, with the real ``base`` model (a couple of minutes on 2 cores).
+
+Thresholds come from measurement (docs/eval.md): short clips carry few words, so a
+single word moves WER by 5-10 points, hence the absolute margins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livetrans.evaluation.conditions import ConditionLibrary, nonspeech_specs, speech_specs
+from livetrans.evaluation.report import pooled_error
+from livetrans.evaluation.suite import SuiteOptions, run_condition
+
+pytestmark = pytest.mark.slow
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+# Clips with enough words to score (16-22 words each), two languages, native and non-native.
+CLIPS = ("jfk_inaugural_1961", "picovoice_test_en", "picovoice_test_es")
+NOISES = ("crowd", "music", "restaurant")
+NOISY_SNR_DB = 10.0
+NONSPEECH_SECONDS = 20.0
+
+NOISE_FACTOR = 1.5  # at 10 dB, WER at most 1.5x the clean WER ...
+NOISE_MARGIN = 0.10  # ... plus 10 points, for short clips
+STREAMING_MARGIN = 0.05  # streaming WER at most 5 points above offline on clean speech
+
+
+@pytest.fixture(scope="module")
+def library() -> ConditionLibrary:
+    return ConditionLibrary(SAMPLES, seed=0)
+
+
+@pytest.fixture(scope="module")
+def models() -> Any:
+    from livetrans.pipeline import PipelineConfig, SpeechModels
+
+    return SpeechModels.load(PipelineConfig(model="base"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def speech_results(library: ConditionLibrary, models: Any) -> list[dict[str, Any]]:
+    clips = [library.clip(key) for key in CLIPS]
+    specs = speech_specs(clips, list(NOISES), (NOISY_SNR_DB,))
+    return [run_condition(library.render(spec), models, SuiteOptions()) for spec in specs]
+
+
+def _describe(results: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"{r['name']}: stream {r['stream_error']:.2f} offline {r['offline_error']:.2f} | {r['stream_text']!r}"
+        for r in results
+    )
+
+
+def test_streaming_wer_close_to_offline_on_clean_speech(speech_results: list[dict[str, Any]]) -> None:
+    clean = [r for r in speech_results if r["kind"] == "clean"]
+    stream, offline = pooled_error(clean, "stream_error"), pooled_error(clean, "offline_error")
+    assert stream is not None and offline is not None
+    assert stream <= offline + STREAMING_MARGIN, _describe(clean)
+
+
+@pytest.mark.parametrize("noise", NOISES)
+def test_wer_at_10db_within_1_5x_clean(noise: str, speech_results: list[dict[str, Any]]) -> None:
+    """Streaming WER with each noise at 10 dB SNR stays near the clean WER (pooled over the clips)."""
+    clean = [r for r in speech_results if r["kind"] == "clean"]
+    noisy = [r for r in speech_results if r["noise"] == noise]
+    clean_wer, noisy_wer = pooled_error(clean, "stream_error"), pooled_error(noisy, "stream_error")
+    assert clean_wer is not None and noisy_wer is not None
+    assert noisy_wer <= NOISE_FACTOR * clean_wer + NOISE_MARGIN, _describe(clean + noisy)
+
+
+@pytest.mark.parametrize("kind", ["noise", "music", "silence"])
+def test_no_words_on_nonspeech(kind: str, library: ConditionLibrary, models: Any) -> None:
+    """Noise, music or silence alone make no captions, streaming or offline."""
+    spec = next(s for s in nonspeech_specs(NONSPEECH_SECONDS) if s.name.endswith(kind))
+    result = run_condition(library.render(spec), models, SuiteOptions())
+    assert (result["stream_words"], result["offline_words"]) == (0, 0), (result["stream_text"], result["offline_text"])
