@@ -21,6 +21,7 @@ def _result(name: str, kind: str, lang: str, stream: float | None, offline: floa
         "synthetic": False, "duration_s": 5.0, "metric": "wer", "ref_units": units,
         "stream_error": stream, "offline_error": offline, "stream_words": units, "offline_words": units,
         "final_latencies": [1.0, 2.0], "partial_latencies": [0.5], "rtf": 0.5, "peak_rss_mb": 400.0,
+        "stream_text": "heard", "offline_text": "heard",
     }  # fmt: skip
     base.update(extra)
     return base
@@ -146,3 +147,19 @@ def test_eval_command_rejects_unknown_group(tmp_path: Path, capsys: pytest.Captu
 
     assert main(["eval", "--groups", "clean,bogus", "--out", str(tmp_path)]) == 1
     assert "bogus" in capsys.readouterr().err
+
+
+def test_worst_markdown_lists_streaming_losses_and_nonspeech_words() -> None:
+    worst = R.worst_markdown(RESULTS)
+    rows = worst.strip().splitlines()[2:]
+    names = [row.split(" | ")[0].lstrip("| ") for row in rows]
+    assert names[0] == "noise/crowd/0dB/en/a"  # lost 30 points, the most
+    assert "clean/en/a" not in names  # streaming equal to offline: not a loss
+    assert names[-1] == "nonspeech/music"
+
+
+def test_report_from_checkpoint_lines() -> None:
+    lines = [json.dumps(r) for r in RESULTS] + [""]
+    report = R.report_from_results(lines)
+    assert len(report["conditions"]) == len(RESULTS) and report["long"] is None
+    assert report["meta"]["partial"] is True

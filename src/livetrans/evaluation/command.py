@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--clock", choices=("virtual", "real"), default="virtual", help="virtual: simulated real-time arrival, no waiting (default); real: paced at real time")
     parser.add_argument("--language-hint", action="store_true", help="give each clip's language instead of detecting it")
     parser.add_argument("--samples-dir", type=Path, default=None, help="the samples folder (default: the checkout's samples/)")
-    parser.add_argument("--render", type=Path, default=None, metavar="REPORT_JSON", help="re-draw report.md and plots from a saved report.json; runs no model")
+    parser.add_argument("--render", type=Path, default=None, metavar="REPORT_JSON", help="re-draw report.md and plots from a saved report.json (or a stopped run's results.partial.jsonl); runs no model")
     parser.set_defaults(handler=run_eval)
 
 
@@ -74,12 +74,13 @@ def _progress(index: int, total: int, name: str, started: float = time.perf_coun
 
 def run_eval(args: argparse.Namespace) -> int:
     """Run (or re-render) the suite; print where the report went. Exit code 0, or 1 on a user error."""
-    from livetrans.evaluation.report import markdown_table, summary_rows, write_report
+    from livetrans.evaluation.report import markdown_table, report_from_results, summary_rows, write_report
 
     if args.render is not None:
         try:
-            report = json.loads(args.render.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
+            text = args.render.read_text(encoding="utf-8")
+            report = report_from_results(text.splitlines()) if args.render.suffix == ".jsonl" else json.loads(text)
+        except (OSError, ValueError, KeyError) as e:
             raise LivetransError(f"cannot read report {args.render}: {e}") from e
         written = write_report(report, args.out)
         print("\n".join(str(p) for p in written))

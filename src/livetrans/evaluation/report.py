@@ -33,10 +33,11 @@ def percentile(values: Iterable[float], q: float) -> float | None:
 
 def pooled_error(results: list[Row], key: str) -> float | None:
     """Errors over reference units, pooled across ``results`` (None if nothing to score)."""
-    units = sum(r["ref_units"] for r in results if r.get(key) is not None)
+    scored = [(float(r[key]), int(r["ref_units"])) for r in results if r.get(key) is not None]
+    units = sum(n for _, n in scored)
     if units == 0:
         return None
-    return sum(r[key] * r["ref_units"] for r in results if r.get(key) is not None) / units
+    return sum(rate * n for rate, n in scored) / units
 
 
 def group_key(result: Row) -> tuple[str, str, str, str]:
@@ -163,6 +164,31 @@ def long_stream_markdown(long: Row) -> str:
     return "\n".join(lines) + "\n"
 
 
+def worst_markdown(results: list[Row], count: int = 10) -> str:
+    """The conditions where streaming lost most against offline, with what each one heard."""
+    scored = [r for r in results if r.get("stream_error") is not None and r.get("offline_error") is not None]
+    scored.sort(key=lambda r: (r["stream_error"] - r["offline_error"], r["stream_error"]), reverse=True)
+    lines = ["| condition | stream % | offline % | streaming heard | offline heard |", "|---|---|---|---|---|"]
+    for r in scored[:count]:
+        if r["stream_error"] <= r["offline_error"]:
+            break
+        heard = [str(r[k]).replace("|", "/") for k in ("stream_text", "offline_text")]
+        lines.append(f"| {r['name']} | {_pct(r['stream_error'])} | {_pct(r['offline_error'])} | {heard[0]} | {heard[1]} |")
+    nonspeech = [r for r in results if r["kind"] == "nonspeech" and (r["stream_words"] or r["offline_words"])]
+    for r in nonspeech:
+        lines.append(f"| {r['name']} | {r['stream_words']} words | {r['offline_words']} words | {r['stream_text']} | {r['offline_text']} |")
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
+
+
+def report_from_results(lines: list[str]) -> Row:
+    """A report dict from the JSON lines a run checkpoints (``results.partial.jsonl``) if it was stopped."""
+    results = [json.loads(line) for line in lines if line.strip()]
+    long = next((r for r in results if r["kind"] == "long"), None)
+    meta = {"model": "?", "machine": "?", "seed": "?", "started": "?", "clock": "?", "partial": True,
+            "wall_s": sum(r.get("compute_s", 0.0) + r.get("offline_compute_s", 0.0) for r in results)}  # fmt: skip
+    return {"meta": meta, "conditions": [r for r in results if r["kind"] != "long"], "long": long}
+
+
 def render_markdown(report: Row) -> str:
     meta = report["meta"]
     parts = [
@@ -175,8 +201,12 @@ def render_markdown(report: Row) -> str:
         "`cost` is streaming minus offline, same model, same run. Latencies: emission time minus the "
         "word's end from offline word timestamps. Rows marked synthetic are espeak-ng/Piper speech.",
         "",
-        markdown_table(summary_rows(report["conditions"])),
     ]
+    if report["conditions"]:
+        parts.append(markdown_table(summary_rows(report["conditions"])))
+        worst = worst_markdown(report["conditions"])
+        if worst:
+            parts += ["## Where streaming lost most against offline, and words on non-speech", "", worst]
     if report.get("long"):
         parts += ["## Long stream", "", long_stream_markdown(report["long"])]
     return "\n".join(parts)
