@@ -168,8 +168,8 @@ def _small_receive_buffer_socket(port: int) -> socket.socket:
 
 def test_a_slow_viewer_does_not_delay_the_others() -> None:
     """A viewer that stops reading is closed with 4000 and since=; the others get every event."""
-    events = 400
-    text = " " + "x" * 16_000  # big events, so the stalled socket's buffers fill quickly
+    events = 600
+    text = " " + "x" * 24_000  # ~14 MB in all: far more than loopback socket buffers hold  # big events, so the stalled socket's buffers fill quickly
 
     async def scenario() -> tuple[Received, Received, Received]:
         async with CaptionServer(config(max_durable_queue=20)) as server:
@@ -210,16 +210,16 @@ def test_partials_newest_wins_for_a_backlogged_viewer() -> None:
             url = f"{server.ws_url}/v1/streams/main/captions"
             ws, _ = await open_viewer(url, sock=_small_receive_buffer_socket(server.port), max_queue=1,
                                       max_size=None)
-            for n in range(1, 201):  # ~3 MB: more than the socket buffers take, so a backlog forms
+            for n in range(1, 401):  # ~6.4 MB: more than the socket buffers take, so a backlog forms
                 server.publish(stream, caption("final", n, n, text=big))
             for k in range(50):
-                server.publish(stream, caption("partial", 201, 200, text=f" draft{k}"))
-            server.publish(stream, caption("partial", 202, 200, text=" next"))
+                server.publish(stream, caption("partial", 401, 400, text=f" draft{k}"))
+            server.publish(stream, caption("partial", 402, 400, text=" next"))
             server.end_session("main", "input ended")
             return await collect(ws)
 
     got = run(scenario())
-    assert got.durable_seqs() == list(range(1, 201))
+    assert got.durable_seqs() == list(range(1, 401))
     partials = [m["text"] for m in got.of_type("caption") if m["kind"] == "partial"]
     assert partials == [" next"]
     assert got.messages[-1]["type"] == "end"
