@@ -264,7 +264,7 @@ def main() -> int:
     parser.add_argument("--viewers", type=int, default=1000)
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between events (default: 0.2)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of publishing (default: 20)")
-    parser.add_argument("--client-procs", type=int, default=1, help="client processes (default: 1)")
+    parser.add_argument("--client-procs", type=int, default=2, help="client processes (default: 2)")
     parser.add_argument("--timeout", type=float, default=60.0, help="bound on each wait (default: 60 s)")
     parser.add_argument("--out", type=Path, default=Path("bench-fanout.json"))
     parser.add_argument("--role", choices=("parent", "server", "clients"), default="parent", help=argparse.SUPPRESS)

@@ -164,3 +164,37 @@ def test_unknown_http_paths_are_404(path: str) -> None:
             return await asyncio.to_thread(fetch)
 
     assert run(scenario()) == 404
+
+
+class StalledPipeline:
+    """A test pipeline that never takes any audio: the worst case for shutdown."""
+
+    def __init__(self, source_lang: str | None, targets: tuple[str, ...]) -> None:
+        pass
+
+    async def run(self, audio: AsyncIterator[AudioChunk], *, seq_base: int = 0) -> AsyncIterator[Event]:
+        await asyncio.Event().wait()  # cancelled by the server's stop
+        yield CaptionEvent("final", "never", 0.0, 0.0, "", "en")
+
+
+def test_stop_is_clean_while_an_encoder_waits_on_a_stalled_pipeline() -> None:
+    """Audio backs up behind a pipeline that takes none; stop still ends everything with 1001."""
+
+    async def scenario() -> tuple[Received, Received]:
+        config = ServerConfig(port=0, token="secret", ping_interval=None)
+        server = CaptionServer(config, pipeline_factory=StalledPipeline)
+        await server.start()
+        encoder = await connect(f"{server.ws_url}/v1/streams/cam/ingest?token=secret")
+        await encoder.send(json.dumps({**START, "sample_rate": 16_000, "channels": 1}))
+        assert json.loads(await encoder.recv())["type"] == "started"
+        viewer_ws, _ = await open_viewer(f"{server.ws_url}/v1/streams/cam/captions")
+        viewer = asyncio.create_task(collect(viewer_ws))
+        for _ in range(200):  # 200 x 0.1 s: more than the 64-chunk audio queue holds
+            await encoder.send(b"\x00\x01" * 1600)
+        encoder_got = asyncio.create_task(collect(encoder))
+        await server.stop()
+        return await encoder_got, await viewer
+
+    encoder_got, viewer_got = run(scenario(), timeout=30)
+    assert encoder_got.close_code == CloseCode.GOING_AWAY
+    assert viewer_got.messages[-1]["type"] == "end" and viewer_got.messages[-1]["reason"] == "server shutting down"

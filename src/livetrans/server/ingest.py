@@ -44,34 +44,34 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
     query = route.query or {}
     assert ws.request is not None
     if not server.token_ok(bearer_token(ws.request.headers, query), server.config.token):
-        await server.reject(
-            ws, CloseCode.UNAUTHORIZED,
+        await _close_draining(
+            server, ws, CloseCode.UNAUTHORIZED,
             "missing or wrong token: send 'Authorization: Bearer <token>' or ?token=<token>",
         )
         return
     try:
         name = check_stream_name(route.stream)
     except ProtocolError as e:
-        await server.reject(ws, CloseCode.BAD_REQUEST, str(e))
+        await _close_draining(server, ws, CloseCode.BAD_REQUEST, str(e))
         return
     existing = server.streams.get(name)
     if existing is not None and existing.live:
-        await server.reject(ws, CloseCode.STREAM_BUSY, f"stream {name!r} already has an encoder; pick another name")
+        await _close_draining(server, ws, CloseCode.STREAM_BUSY, f"stream {name!r} already has an encoder; pick another name")
         return
     if server.pipeline_factory is None:
-        await server.reject(ws, CloseCode.INTERNAL_ERROR, "this server runs no pipeline; ingest is disabled")
+        await _close_draining(server, ws, CloseCode.INTERNAL_ERROR, "this server runs no pipeline; ingest is disabled")
         return
     try:
         start = await _receive_start(server, ws)
     except ProtocolError as e:
         server.metrics.protocol_errors.inc(1, ("ingest",))
         await _send_quietly(ws, dumps(error_message("bad_start", str(e))))
-        await server.reject(ws, CloseCode.BAD_REQUEST, str(e))
+        await _close_draining(server, ws, CloseCode.BAD_REQUEST, str(e))
         return
     except ConnectionClosed:
         return
     if server.streams.get(name) is not None and server.streams[name].live:  # raced with another encoder
-        await server.reject(ws, CloseCode.STREAM_BUSY, f"stream {name!r} already has an encoder; pick another name")
+        await _close_draining(server, ws, CloseCode.STREAM_BUSY, f"stream {name!r} already has an encoder; pick another name")
         return
     decoder = PcmDecoder(start.sample_rate, start.channels, start.sample_format)
     chunks: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=AUDIO_QUEUE_CHUNKS)
@@ -83,7 +83,7 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
         task = server.start_stream(name, audio(), source_lang=start.language, targets=start.targets)
     except LivetransError as e:  # e.g. a language pair the translation model cannot do
         await _send_quietly(ws, dumps(error_message("bad_start", str(e))))
-        await server.reject(ws, CloseCode.BAD_REQUEST, str(e))
+        await _close_draining(server, ws, CloseCode.BAD_REQUEST, str(e))
         return
 
     await _send_quietly(ws, dumps({"type": "started", "stream": name, "seq_base": server.streams[name].last_seq}))
@@ -92,19 +92,24 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
         bad_pcm = await _pump_audio(server, ws, start, decoder, chunks, task)
     finally:
         for chunk in decoder.flush():
-            await chunks.put(chunk)
-        await chunks.put(None)
+            await _feed(chunks, chunk, task)
+        await _feed(chunks, None, task)
     try:
-        last_seq = await task
+        last_seq = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise  # this handler itself is being cancelled
+        await _close_draining(server, ws, CloseCode.GOING_AWAY, "server shutting down: reconnect later")
+        return
     except Exception as e:  # the pipeline's failure is logged by run_stream
         await _send_quietly(ws, dumps(error_message("pipeline_failed", f"the pipeline stopped: {e}")))
-        await server.reject(ws, CloseCode.INTERNAL_ERROR, "pipeline failed; see the server log")
+        await _close_draining(server, ws, CloseCode.INTERNAL_ERROR, "pipeline failed; see the server log")
         return
     if bad_pcm is not None:
-        await server.reject(ws, CloseCode.BAD_REQUEST, bad_pcm)
+        await _close_draining(server, ws, CloseCode.BAD_REQUEST, bad_pcm)
         return
     await _send_quietly(ws, dumps({"type": "end", "stream": name, "last_seq": last_seq, "reason": "input ended"}))
-    await ws.close(CloseCode.NORMAL, "stream ended")
+    await _close_draining(server, ws, CloseCode.NORMAL, "stream ended")
 
 
 async def _receive_start(server: CaptionServer, ws: ServerConnection) -> IngestStart:
@@ -151,10 +156,12 @@ async def _pump_audio(
                     await _send_quietly(ws, dumps(error_message("bad_audio", problem)))
                     return problem
                 try:
-                    for chunk in decoder.push(message):
-                        await chunks.put(chunk)
+                    chunks_ready = decoder.push(message)
                 except InputError as e:
                     return str(e)
+                for chunk in chunks_ready:
+                    if not await _feed(chunks, chunk, task):
+                        return None  # the pipeline stopped; the caller reports why
                 continue
             try:
                 data = parse_json_message(message)
@@ -171,6 +178,40 @@ async def _pump_audio(
     except LivetransError as e:
         return str(e)
     return None
+
+
+async def _feed(chunks: asyncio.Queue[AudioChunk | None], chunk: AudioChunk | None, task: asyncio.Task[int]) -> bool:
+    """Queue a chunk for the pipeline, unless the pipeline ended (then the queue may never drain)."""
+    if task.done():
+        return False
+    put = asyncio.ensure_future(chunks.put(chunk))
+    await asyncio.wait([put, task], return_when=asyncio.FIRST_COMPLETED)
+    if not put.done():
+        put.cancel()
+        return False
+    return True
+
+
+async def _close_draining(server: CaptionServer, ws: ServerConnection, code: CloseCode, reason: str) -> None:
+    """Close, reading (and dropping) whatever audio is still in flight meanwhile: the
+    client's close frame waits behind it, and unread it would stall the close."""
+
+    async def discard() -> None:
+        try:
+            async for _ in ws:
+                pass
+        except ConnectionClosed:
+            pass
+
+    drain = asyncio.create_task(discard())
+    try:
+        if code == CloseCode.NORMAL:
+            await ws.close(code, reason)
+        else:
+            await server.reject(ws, code, reason)
+    finally:
+        drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)
 
 
 async def _send_quietly(ws: ServerConnection, text: str) -> None:
