@@ -14,10 +14,12 @@ import logging
 import os
 import signal
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import AsyncIterator
 from urllib.parse import quote, urlencode
 
-from ..errors import InputError, ProtocolError
+from ..errors import InputError, LivetransError, ProtocolError
 from .app import CaptionServer, ServerConfig
 from .protocol import check_stream_name
 
@@ -119,6 +121,14 @@ def announce(server: CaptionServer, stream: str, languages: list[str], viewer_to
     return lines
 
 
+@asynccontextmanager
+async def _stopping(server: CaptionServer) -> AsyncIterator[CaptionServer]:
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
 async def _serve(args: argparse.Namespace) -> int:
     from ..cli import pipeline_config
     from .pipelines import load_pipeline_factory
@@ -135,7 +145,14 @@ async def _serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
             pass
-    async with server:
+    try:
+        await server.start()
+    except OSError as e:
+        raise LivetransError(
+            f"cannot listen on {config.host}:{config.port} ({e.strerror or e}): "
+            "pass another --port (0 picks a free one) or --host"
+        ) from e
+    async with _stopping(server):
         languages = ([pipe_config.language] if pipe_config.language else []) + list(pipe_config.targets)
         for line in announce(server, args.stream, languages, config.viewer_token):
             print(line, flush=True)

@@ -45,7 +45,8 @@ class StreamJournal:
     def __init__(self, path: Path, fsync_interval: float = 1.0) -> None:
         self.path = path
         self.fsync_interval = fsync_interval
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # appends (on the event loop): never held during fsync
+        self._sync_lock = threading.Lock()  # sync and close: the fd stays open while it syncs
         self._dirty = False
         self._last_sync = time.monotonic()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +127,8 @@ class StreamJournal:
         """Write one record line (no trailing newline) with a single write(2)."""
         data = line + b"\n"
         with self._lock:
+            if self._fd < 0:
+                raise RuntimeError(f"journal {self.path} is closed")
             written = os.write(self._fd, data)
             while written < len(data):  # a short write on a full disk; finish or raise
                 written += os.write(self._fd, data[written:])
@@ -141,17 +144,18 @@ class StreamJournal:
 
     def sync(self) -> None:
         """fdatasync if anything was written since the last sync (blocking: run off the loop)."""
-        with self._lock:
-            if not self._dirty or self._fd < 0:
-                return
-            self._dirty = False
-            fd = self._fd
-        os.fdatasync(fd)
-        self._last_sync = time.monotonic()
+        with self._sync_lock:
+            with self._lock:
+                if not self._dirty or self._fd < 0:
+                    return
+                self._dirty = False
+                fd = self._fd
+            os.fdatasync(fd)
+            self._last_sync = time.monotonic()
 
     def close(self) -> None:
         self.sync()
-        with self._lock:
+        with self._sync_lock, self._lock:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
