@@ -11,13 +11,23 @@ from typing import Any, TypeVar
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from livetrans.pipeline import PipelineConfig
+import pytest
+
+from livetrans.pipeline import PipelineConfig, SpeechModels
 from livetrans.types import CaptionEvent, SentenceEvent, TranslationEvent, Word
 
 T = TypeVar("T")
 
 # tiny.en installs from PyPI with the project's model extras and loads fastest on CPU.
 INGEST_MODEL = PipelineConfig(model="tiny.en", language="en")
+
+
+
+@pytest.fixture(scope="session")
+def speech_models() -> SpeechModels:
+    """The real speech models, loaded once a session (import this fixture into a test module)."""
+    return SpeechModels.load(INGEST_MODEL, progress=False)
+
 
 TEST_TIMEOUT = 60.0  # seconds: a hung test fails instead of blocking CI
 
