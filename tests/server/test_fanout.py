@@ -223,3 +223,21 @@ def test_partials_newest_wins_for_a_backlogged_viewer() -> None:
     partials = [m["text"] for m in got.of_type("caption") if m["kind"] == "partial"]
     assert partials == [" next"]
     assert got.messages[-1]["type"] == "end"
+
+
+def test_gap_is_announced_when_memory_no_longer_holds_the_events() -> None:
+    """Without a journal, a resume older than the in-memory tail says what was lost, then goes on."""
+
+    async def scenario() -> Received:
+        async with CaptionServer(config(None, memory_events=3)) as server:
+            stream = server.open_session("main", "en", ())
+            for n in range(1, 10):
+                server.publish(stream, caption("final", n, n))
+            ws, _ = await open_viewer(f"{server.ws_url}/v1/streams/main/captions?since=2")
+            task = asyncio.create_task(collect(ws))
+            server.end_session("main", "input ended")
+            return await task
+
+    got = run(scenario())
+    assert got.messages[0] == {"type": "gap", "after_seq": 2, "next_seq": 7}
+    assert got.durable_seqs() == [7, 8, 9]

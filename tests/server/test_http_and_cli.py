@@ -15,7 +15,7 @@ import pytest
 
 from livetrans.server.app import CaptionServer, ServerConfig
 
-from server_testkit import caption, collect, open_viewer, run, translation
+from server_testkit import caption, closed_with, collect, open_viewer, run, translation
 
 JFK = Path(__file__).resolve().parents[2] / "samples" / "speech" / "en" / "jfk_inaugural_1961.flac"
 
@@ -38,7 +38,9 @@ def test_http_routes() -> None:
             server.publish(stream, caption("final", 1, 1))
             server.publish(stream, translation(1, 2, "es"))
             base = server.base_url
-            got = {}
+            got: dict[str, tuple[int, str, str]] = {}
+            no_token = await closed_with(f"{server.ws_url}/v1/streams/main/captions?lang=es")
+            got["viewer_no_token"] = (no_token.close_code or 0, "", no_token.close_reason)
             for name, path in [("health", "/healthz"), ("streams", "/v1/streams?token=vt"),
                                ("streams_no_token", "/v1/streams"), ("overlay", "/overlay?stream=main"),
                                ("metrics", "/metrics")]:
@@ -48,6 +50,7 @@ def test_http_routes() -> None:
             return got
 
     got = run(scenario())
+    assert got["viewer_no_token"][0] == 4401 and "token" in got["viewer_no_token"][2]
     status, ctype, body = got["health"]
     assert status == 200 and json.loads(body)["status"] == "ok"
     status, _, body = got["streams"]
