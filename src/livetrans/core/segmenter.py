@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..types import CaptionEvent, SentenceEvent, Word
 from .stabilizer import join_words
@@ -41,6 +41,17 @@ def _is_cjk(text: str) -> bool:
         "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af"
         for ch in text
     )
+
+
+def _capitalised(word: Word) -> Word:
+    """A sentence starts with a capital (Whisper sometimes drops it on a partial window)."""
+    text = word.text
+    for i, ch in enumerate(text):
+        if ch.isalpha():
+            if ch.islower() and ch.upper() != ch:
+                return replace(word, text=text[:i] + ch.upper() + text[i + 1 :])
+            return word
+    return word
 
 
 class SentenceSegmenter:
@@ -79,6 +90,8 @@ class SentenceSegmenter:
         self._lang = lang
         run: list[Word] = []
         for word in words:
+            if not self._words:
+                word = _capitalised(word)
             run.append(word)
             self._words.append(word)
             if ends_sentence(word) or self._too_long():

@@ -1,0 +1,147 @@
+"""The streaming recogniser's behaviour with scripted speech (no models).
+
+Each test replays a ramp of audio through the real StreamingRecognizer; the
+stand-ins in scripted.py say what a VAD and a decoder would hear.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
+from livetrans.core.stabilizer import join_words
+from livetrans.types import SAMPLE_RATE, AudioChunk, CaptionEvent, SentenceEvent
+
+from scripted import ScriptedDecoder, ScriptedVad, chunks, ramp, sentence_words
+
+SPEECH = sentence_words(
+    "Welcome to the show. Today we have a great offer for you. Buy two and get one free.", 1.0
+)
+SPEECH_END = SPEECH[-1].end
+
+
+def replay(recognizer: StreamingRecognizer, seconds: float, chunk_seconds: float = 0.1):
+    events = []
+    for chunk in chunks(seconds, chunk_seconds):
+        events.extend(recognizer.push(chunk))
+    events.extend(recognizer.flush())
+    return events
+
+
+def make(speech=((0.9, SPEECH_END + 0.1),), words=SPEECH, **options):
+    decoder = ScriptedDecoder(words)
+    opts = RecognizerOptions(language=options.pop("language", "en"), **options)
+    return StreamingRecognizer(decoder, ScriptedVad(speech), opts), decoder
+
+
+def finals(events):
+    return [e for e in events if isinstance(e, CaptionEvent) and e.kind == "final"]
+
+
+def test_finals_join_to_everything_that_was_said():
+    recognizer, _ = make()
+    events = replay(recognizer, SPEECH_END + 2.0)
+    assert join_words([w for f in finals(events) for w in f.words]) == join_words(SPEECH)
+
+
+def test_a_final_is_never_retracted_and_times_never_go_backwards():
+    recognizer, _ = make()
+    events = replay(recognizer, SPEECH_END + 2.0)
+    final_words = [w for f in finals(events) for w in f.words]
+    ends = [w.end for w in final_words]
+    assert ends == sorted(ends)
+    assert all(w.start <= w.end for w in final_words)
+    # partials only ever show words after the last final
+    last_final_end = 0.0
+    for e in events:
+        if isinstance(e, CaptionEvent) and e.kind == "final":
+            last_final_end = e.end
+        elif isinstance(e, CaptionEvent) and e.text:
+            assert e.start >= last_final_end - 1e-6
+    assert "~" not in join_words(final_words)  # misheard tails never became final
+
+
+def test_words_become_final_while_the_speaker_is_still_talking():
+    recognizer, _ = make()
+    first_final_at = None
+    for chunk in chunks(SPEECH_END + 2.0):
+        if any(isinstance(e, CaptionEvent) and e.kind == "final" for e in recognizer.push(chunk)):
+            first_final_at = chunk.end
+            break
+    assert first_final_at is not None and first_final_at < SPEECH_END - 3.0
+
+
+def test_sentences_are_announced_with_their_finals():
+    recognizer, _ = make()
+    events = replay(recognizer, SPEECH_END + 2.0)
+    sentences = [e for e in events if isinstance(e, SentenceEvent)]
+    assert [s.text for s in sentences] == [
+        "Welcome to the show.",
+        "Today we have a great offer for you.",
+        "Buy two and get one free.",
+    ]
+    caption_ids = {f.id for f in finals(events)}
+    assert all(set(s.caption_ids) <= caption_ids for s in sentences)
+
+
+def test_silence_is_never_decoded():
+    recognizer, decoder = make(speech=())
+    events = replay(recognizer, 20.0)
+    assert events == [] and decoder.calls == []
+
+
+def test_a_blip_shorter_than_min_speech_is_not_decoded():
+    recognizer, decoder = make(speech=((3.0, 3.1),), words=())
+    assert replay(recognizer, 6.0) == [] and decoder.calls == []
+
+
+def test_catching_up_decodes_once_for_all_pending_audio():
+    recognizer, decoder = make()
+    recognizer.push(AudioChunk(ramp(2.0), 0.0))
+    calls = len(decoder.calls)
+    recognizer.push(AudioChunk(ramp(6.0, start=2.0), 2.0))  # a decoder that fell 6 s behind
+    assert len(decoder.calls) == calls + 1
+    assert decoder.calls[-1][1] >= 7.9  # that one decode saw all the audio
+
+
+def test_the_window_stays_bounded_during_long_speech():
+    long_speech = sentence_words(" ".join(f"Word{i}." for i in range(150)), 0.5, 0.4)
+    end = long_speech[-1].end
+    recognizer, decoder = make(speech=((0.4, end + 0.1),), words=long_speech, trim_after=8.0, max_window=12.0)
+    events = replay(recognizer, end + 1.5)
+    longest = max(e - s for s, e, _, _ in decoder.calls)
+    assert longest <= 12.0 + 1.0
+    assert len(finals(events)) > 0
+    assert join_words([w for f in finals(events) for w in f.words]) == join_words(long_speech)
+
+
+def test_final_text_is_the_prefix_and_earlier_text_the_prompt():
+    recognizer, decoder = make(trim_after=4.0)
+    replay(recognizer, SPEECH_END + 2.0)
+    prefixes = [p for _, _, _, p in decoder.calls if p]
+    prompts = [p for _, _, p, _ in decoder.calls if p]
+    assert prefixes, "final words inside the window are forced as the prefix"
+    assert any("Welcome to the show." in p for p in prompts), "trimmed text becomes the prompt"
+
+
+def test_a_pause_ends_the_utterance_and_everything_in_it_becomes_final():
+    first = sentence_words("Hello there", 1.0)
+    second = sentence_words("Goodbye now", 6.0)
+    recognizer, _ = make(speech=((0.9, 2.0), (5.9, 7.0)), words=first + second)
+    events = []
+    for chunk in chunks(5.0):
+        events.extend(recognizer.push(chunk))
+    # the first utterance is final before the second one starts, with no flush
+    assert join_words([w for f in finals(events) for w in f.words]) == "Hello there"
+    assert any(isinstance(e, SentenceEvent) for e in events) is False  # no punctuation yet
+    for chunk in chunks(9.0)[50:]:
+        events.extend(recognizer.push(chunk))
+    sentences = [e for e in events if isinstance(e, SentenceEvent)]
+    assert [s.text for s in sentences] == ["Hello there"]  # the long pause closed it
+
+
+def test_detected_language_is_used_when_none_is_given():
+    recognizer, decoder = make(language=None)
+    decoder.language = "es"
+    events = replay(recognizer, SPEECH_END + 2.0)
+    assert {e.lang for e in finals(events)} == {"es"}
