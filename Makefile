@@ -15,14 +15,14 @@ $(STAMP): pyproject.toml
 	# PyTorch (CPU) for the transformers reference translation engine: pinned, so
 	# pip takes the CPU wheel instead of resolving a CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[models,mt,test]"
+	$(PY) -m pip install --quiet -e ".[models,mt,eval,test]"
 	touch $(STAMP)
 
 system-deps:
 	scripts/install-system-deps.sh
 
 demo: $(STAMP)
-	$(VENV)/bin/livetrans transcribe samples/demo.flac --live -o out
+	$(VENV)/bin/livetrans serve --input samples/demo.flac --live
 
 test: $(STAMP) system-deps
 	$(VENV)/bin/pytest -q

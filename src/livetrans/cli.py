@@ -39,7 +39,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--language", type=_language, default=None, metavar="auto|CODE", help="source language, e.g. en, zh, es; auto detects it per utterance (default: auto)")
     parser.add_argument("--task", choices=("transcribe", "translate"), default="transcribe", help="translate: Whisper's own any-language → English, no extra model")
     parser.add_argument("--to", type=_csv, default=(), metavar="LANGS", help="translate finals into these languages, e.g. en,es,ru")
-    parser.add_argument("--mt-model", default=None, help="translation model (see docs/translation.md)")
+    parser.add_argument("--mt-model", default="nllb-200-distilled-600M", help="translation model: a name from 'livetrans models list', a hub id or a local folder (default: nllb-200-distilled-600M, CC-BY-NC-4.0)")
     parser.add_argument("--mt-engine", choices=("ctranslate2", "transformers"), default="ctranslate2")
     parser.add_argument("--glossary", type=Path, default=None, help="JSON or CSV file of terms to keep or translate as given")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for recognition (default: all cores)")

@@ -35,7 +35,7 @@ class PipelineConfig:
     language: str | None = None  # source language; None detects it per utterance
     task: Task = "transcribe"  # translate: Whisper's own any-language → English
     targets: tuple[str, ...] = ()  # translation target languages
-    mt_model: str | None = None  # translation model spec (see docs/translation.md)
+    mt_model: str = "nllb-200-distilled-600M"  # translation model spec (docs/translation.md)
     mt_engine: Literal["ctranslate2", "transformers"] = "ctranslate2"
     glossary: Path | None = None  # terms to keep or translate as given
     cpu_threads: int = 0  # 0: CTranslate2's default (all cores)
@@ -71,6 +71,28 @@ class SpeechModels:
 
     def recognizer(self, options: RecognizerOptions) -> StreamingRecognizer:
         return StreamingRecognizer(self.whisper, self.vad.stream(), options)
+
+
+def build_translation_stage(
+    config: PipelineConfig, source_language: str | None
+) -> SentenceTranslator | None:
+    """The translation stage for ``config.targets`` (None when there are none).
+
+    Loads the model and checks every pair before any audio, so that a pair the
+    model cannot do is refused when the stream starts, not in the middle. It runs
+    on one thread: on a 2-core machine the other stays with recognition.
+    """
+    if not config.targets:
+        return None
+    from .mt import TranslationStage, load_glossary, load_translator
+
+    translator = load_translator(
+        config.mt_model, engine=config.mt_engine, device=config.device, intra_threads=1
+    )
+    glossary = load_glossary(config.glossary) if config.glossary is not None else None
+    stage = TranslationStage(translator, config.targets, glossary=glossary)
+    stage.check(source_language)
+    return stage
 
 
 class EventStamper:

@@ -25,18 +25,12 @@ from .core.events import event_to_json
 from .core.segmenter import SentenceSegmenter
 from .errors import InputError, LivetransError
 from .outputs import OutputWriter
-from .pipeline import EventStamper, LivePipeline, PipelineConfig, SentenceTranslator, SpeechModels
+from .pipeline import EventStamper, LivePipeline, PipelineConfig, SpeechModels, build_translation_stage
 from .sources import STDIN_SPEC, audio_source, is_stream_url, load_audio
 from .types import CaptionEvent, Event, SentenceEvent, TranslationEvent
 
 
-def build_translator(config: PipelineConfig, source_language: str | None) -> SentenceTranslator | None:
-    """The translation stage for ``config.targets``, or None when nothing is to be translated."""
-    if not config.targets:
-        return None
-    from .mt import build_translation_stage
-
-    return build_translation_stage(config, source_language)
+build_translator = build_translation_stage
 
 
 def check_input(spec: str) -> None:

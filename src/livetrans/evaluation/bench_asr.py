@@ -1,0 +1,155 @@
+"""``livetrans bench asr``: streaming recognition measured the way a viewer feels it.
+
+For each language, the bundled clips of that language are joined into one stream
+with a second of silence between them and replayed at real time (``--clock real``,
+the default) through the streaming pipeline. The same audio also goes through the
+offline path of the same model. The report gives, per language and overall:
+
+- final and partial latency per word (median, p95): see ``latency.py``;
+- real-time factor of the streaming path (compute seconds / audio seconds);
+- streaming and offline WER (CER for zh/ja/ko) against the reference transcripts,
+  and streaming WER against the offline transcript;
+- the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..pipeline import PipelineConfig, SpeechModels
+from ..sources import load_audio
+from ..types import SAMPLE_RATE
+from .conditions import Clip, read_manifest
+from .latency import word_latencies
+from .metrics import error_rate
+from .replay import offline_transcribe, peak_rss_mb, replay
+
+GAP_SECONDS = 1.0
+
+
+def default_samples_dir() -> Path:
+    return Path(__file__).resolve().parents[3] / "samples"
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "load_average_1m": load}
+
+
+def language_stream(clips: list[Clip]) -> tuple[np.ndarray, str]:
+    gap = np.zeros(int(GAP_SECONDS * SAMPLE_RATE), np.float32)
+    parts: list[np.ndarray] = [gap]
+    for clip in clips:
+        parts += [load_audio(clip.path), gap]
+    return np.concatenate(parts), " ".join(c.reference for c in clips)
+
+
+def bench_language(
+    lang: str, clips: list[Clip], config: PipelineConfig, models: SpeechModels, clock: str
+) -> dict[str, Any]:
+    audio, reference = language_stream(clips)
+    streaming = replay(audio, config=config, models=models, clock=clock)  # type: ignore[arg-type]
+    offline = offline_transcribe(audio, config=config, models=models)
+    latency = word_latencies(streaming.events, offline.words)
+    return {
+        "language": lang,
+        "clips": [c.key for c in clips],
+        "audio_seconds": round(streaming.duration, 2),
+        "rtf": round(streaming.rtf, 3),
+        "streaming_error_rate": round(error_rate(reference, streaming.text, lang), 4),
+        "offline_error_rate": round(error_rate(reference, offline.text, lang), 4),
+        "streaming_vs_offline": round(error_rate(offline.text, streaming.text, lang), 4),
+        "metric": "CER" if lang in ("zh", "ja", "ko") else "WER",
+        "latency": latency.summary(),
+        "final_latencies": [round(x, 3) for x in latency.final],
+        "partial_latencies": [round(x, 3) for x in latency.partial],
+        "streaming_text": streaming.text,
+        "offline_text": offline.text,
+    }
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if values else None
+
+
+def run_bench_asr(args: argparse.Namespace, config: PipelineConfig) -> int:
+    samples = args.samples_dir or default_samples_dir()
+    clips = [c for c in read_manifest(samples) if c.path.parent.parent.name == "speech"]
+    started = time.time()
+    models = SpeechModels.load(config)
+    results = []
+    for lang in args.languages:
+        chosen = [c for c in clips if c.lang == lang]
+        if not chosen:
+            print(f"no clips for language {lang!r} in {samples}", file=sys.stderr)
+            return 1
+        print(f"[{lang}] streaming {len(chosen)} clips at {args.clock} time…", file=sys.stderr, flush=True)
+        results.append(bench_language(lang, chosen, config, models, args.clock))
+    finals = [x for r in results for x in r["final_latencies"]]
+    partials = [x for r in results for x in r["partial_latencies"]]
+    audio = sum(r["audio_seconds"] for r in results)
+    report = {
+        "benchmark": "asr",
+        "model": config.model,
+        "device": config.device,
+        "language_setting": config.language or "auto",
+        "clock": args.clock,
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
+        "overall": {
+            "audio_seconds": round(audio, 2),
+            "final_median": _pct(finals, 50),
+            "final_p95": _pct(finals, 95),
+            "partial_median": _pct(partials, 50),
+            "partial_p95": _pct(partials, 95),
+            "rtf": round(sum(r["rtf"] * r["audio_seconds"] for r in results) / audio, 3) if audio else None,
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+        },
+        "languages": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(format_report(report))
+    print(f"report: {args.out}", file=sys.stderr)
+    return 0
+
+
+def format_report(report: dict[str, Any]) -> str:
+    o = report["overall"]
+    lines = [
+        f"livetrans bench asr — model {report['model']} ({report['device']}), clock {report['clock']}, "
+        f"{report['machine']['cores']} cores, {report['machine']['cpu']}",
+        "",
+        "| lang | audio s | final med | final p95 | partial med | RTF | streaming | offline | stream vs offline |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["languages"]:
+        lat = r["latency"]
+        lines.append(
+            f"| {r['language']} | {r['audio_seconds']:.0f} | {lat['final_median']} | {lat['final_p95']} | "
+            f"{lat['partial_median']} | {r['rtf']:.2f} | {r['metric']} {r['streaming_error_rate']:.3f} | "
+            f"{r['offline_error_rate']:.3f} | {r['streaming_vs_offline']:.3f} |"
+        )
+    lines.append(
+        f"| all | {o['audio_seconds']:.0f} | {o['final_median']} | {o['final_p95']} | {o['partial_median']} | "
+        f"{o['rtf']:.2f} | | | |"
+    )
+    lines.append(f"\npeak RSS {o['peak_rss_mb']} MB; partial p95 {o['partial_p95']} s")
+    return "\n".join(lines)
