@@ -95,3 +95,13 @@ def test_no_targets_or_unknown_target() -> None:
         check_pairs(NLLB, "en", [])
     with pytest.raises(LanguageError, match="unknown language code 'qq'"):
         check_pairs(NLLB, "en", ["qq"])
+
+
+def test_output_cap_follows_the_input_length() -> None:
+    from livetrans.mt.base import DecodeOptions
+
+    options = DecodeOptions()
+    assert options.max_new_for(5) == 25
+    assert options.max_new_for(200) == 256
+    fixed = DecodeOptions(max_new_tokens=20, min_new_tokens=20)
+    assert fixed.max_new_for(1) == 20 and fixed.max_new_for(100) == 20

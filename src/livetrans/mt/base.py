@@ -63,6 +63,15 @@ class DecodeOptions:
     max_input_tokens: int = 200  # longer sentences are cut (a caption sentence rarely is)
     max_new_tokens: int = 256  # output tokens after the target-language token
     min_new_tokens: int = 0  # benchmarks fix both to a reference length
+    # Output cap relative to the longest input: a looping model stops early instead of
+    # spending seconds of a 2-core budget on 256 tokens of repetition.
+    max_length_ratio: float = 3.0
+    max_length_margin: int = 10
+
+    def max_new_for(self, source_tokens: int) -> int:
+        """The output cap for a batch whose longest input has ``source_tokens`` tokens."""
+        relative = int(self.max_length_ratio * source_tokens) + self.max_length_margin
+        return max(self.min_new_tokens, min(self.max_new_tokens, relative))
 
 
 @runtime_checkable

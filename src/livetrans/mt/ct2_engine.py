@@ -121,7 +121,7 @@ class CTranslate2Translator:
         prefix_len = len(prefixes[0])
         kwargs: dict[str, Any] = {
             "beam_size": self.options.beam_size,
-            "max_decoding_length": self.options.max_new_tokens + prefix_len,
+            "max_decoding_length": self.options.max_new_for(max(map(len, encoded))) + prefix_len,
             "min_decoding_length": self.options.min_new_tokens + prefix_len,
             "max_batch_size": 0,
         }

@@ -108,7 +108,7 @@ class TransformersTranslator:
             pad_token_id=self._pad,
             num_beams=self.options.beam_size,
             do_sample=False,
-            max_new_tokens=self.options.max_new_tokens,
+            max_new_tokens=self.options.max_new_for(int(enc["input_ids"].shape[1])),
             min_new_tokens=self.options.min_new_tokens,
             # Marian's <pad> starts the decoder but is never an output (CTranslate2 drops it).
             suppress_tokens=[self._pad] if self.info.family == "marian" else None,
