@@ -130,3 +130,20 @@ def test_empty_text_and_no_targets() -> None:
         TranslationStage(RecordingTranslator(), [])
     with pytest.raises(LanguageError):
         TranslationStage(RecordingTranslator(), ["qq"])
+
+
+def test_backlog_is_translated_in_one_call_per_source_language() -> None:
+    tr = RecordingTranslator()
+    stage = TranslationStage(tr, ["es", "fr"])
+    stage.push(sentence("cached", sid="c0"))
+    batch = [
+        sentence("one", sid="a"), sentence("你好", lang="zh", sid="b"),
+        sentence("two", sid="c"), sentence("one", sid="d"), sentence("cached", sid="e"),
+    ]
+    events = stage.push_many(batch)
+    assert tr.calls[1:] == [(["one", "two"], "en", ["es", "fr"]), (["你好"], "zh", ["es", "fr"])]
+    assert [(e.id, e.lang) for e in events] == [
+        (sid, lang) for sid in "abcde" for lang in ("es", "fr")
+    ]
+    assert events[6].text == "<es> one" and events[8].text == "<es> cached"
+    assert stage.calls == 3

@@ -60,52 +60,79 @@ class TranslationStage:
         self.cache_hits = 0
         self.cache_misses = 0
         self.skipped = 0
-        self.calls = 0  # translator calls made (one per sentence with any miss)
+        self.calls = 0  # translator calls made (one per push with any cache miss)
 
     def check(self, source: str | None) -> None:
         """Refuse, before any audio, a pair the model cannot do (LanguageError)."""
         self.translator.check_pairs(source, self.targets)
 
     def push(self, sentence: SentenceEvent) -> list[TranslationEvent]:
-        text = normalize_text(sentence.text)
-        if not text:
-            return []
-        try:
-            src = resolve_language(sentence.lang).flores
-        except LanguageError:
-            return self._skip(sentence, "unknown language code")
-        wanted = [t for t in self.targets if self._flores[t] != src]
-        results: dict[str, str] = {}
-        misses: list[str] = []
-        for target in wanted:
-            cached = self._cache_get((src, text, self._flores[target]))
-            if cached is None:
-                misses.append(target)
-            else:
-                results[target] = cached
-        if misses:
+        return self.push_many([sentence])
+
+    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]:
+        """Translate several sentences (a backlog drained from the queue) with one
+        translator call per source language: N sentences × M targets cost far less in
+        one batch than one by one. Events come out sentence by sentence, targets in order."""
+        jobs: list[tuple[SentenceEvent, str, str, list[str]]] = []  # sentence, src, text, wanted
+        work: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}  # -> [(lang, text)]
+        results: dict[tuple[str, str, str], str] = {}  # (src, text, target) -> translation
+        for sentence in sentences:
+            text = normalize_text(sentence.text)
+            if not text:
+                continue
             try:
-                self.translator.check_pairs(sentence.lang, misses)
-            except LanguageError as e:
-                return self._skip(sentence, str(e))
-            masked = self.glossary.mask(text, sentence.lang)
-            translated = self.translator.translate_batch([masked.text], sentence.lang, misses)
-            self.calls += 1
-            for target in misses:
-                out = self.glossary.restore(masked, translated[target][0], target)
-                results[target] = out
-                self._cache_put((src, text, self._flores[target]), out)
+                src = resolve_language(sentence.lang).flores
+            except LanguageError:
+                self._skip(sentence, "unknown language code")
+                continue
+            wanted = [t for t in self.targets if self._flores[t] != src]
+            misses = []
+            for target in wanted:
+                key = (src, text, target)
+                cached = results.get(key) or self._cache_get((src, text, self._flores[target]))
+                if cached is None:
+                    misses.append(target)
+                else:
+                    results[key] = cached
+            if misses:
+                try:
+                    self.translator.check_pairs(sentence.lang, misses)
+                except LanguageError as e:
+                    self._skip(sentence, str(e))
+                    continue
+                batch = work.setdefault((src, tuple(misses)), [])
+                if (sentence.lang, text) not in batch:
+                    batch.append((sentence.lang, text))
+            jobs.append((sentence, src, text, wanted))
+        for (src, group_targets), batch in work.items():
+            self._translate(src, list(group_targets), batch, results)
         return [
             TranslationEvent(
                 id=sentence.id,
                 lang=target,
                 source_lang=sentence.lang,
-                text=results[target],
+                text=results[(src, text, target)],
                 start=sentence.start,
                 end=sentence.end,
             )
+            for sentence, src, text, wanted in jobs
             for target in wanted
+            if (src, text, target) in results
         ]
+
+    def _translate(
+        self, src: str, targets: list[str], batch: list[tuple[str, str]],
+        results: dict[tuple[str, str, str], str],
+    ) -> None:
+        source = batch[0][0]
+        masked = [self.glossary.mask(text, source) for _, text in batch]
+        translated = self.translator.translate_batch([m.text for m in masked], source, targets)
+        self.calls += 1
+        for target in targets:
+            for (_, text), m, out in zip(batch, masked, translated[target]):
+                restored = self.glossary.restore(m, out, target)
+                results[(src, text, target)] = restored
+                self._cache_put((src, text, self._flores[target]), restored)
 
     def flush(self) -> list[TranslationEvent]:
         return []  # every sentence is translated when pushed: nothing is held back
