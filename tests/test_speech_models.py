@@ -16,6 +16,10 @@ from livetrans.types import CaptionEvent, SentenceEvent
 
 from speech_testkit import SAMPLES, padded
 
+# Tests replay on a virtual clock that charges each decode a fixed cost, so what
+# the recogniser does does not depend on how busy the test machine is.
+DECODE_COST = 0.35  # seconds, about what base int8 takes here
+
 # Highest WER (CER for zh, ja, ko) allowed per language, averaged over its clips.
 # Set from measurement on this machine with base int8 (docs/benchmarks.md lists
 # the measured values) plus a margin for run-to-run variation in int8 kernels.
@@ -113,11 +117,6 @@ def test_finals_are_never_retracted_and_times_never_go_backwards(english_stream)
             last_seq = event.seq
     sentences = [e for e in streaming.events if isinstance(e, SentenceEvent)]
     assert [i for s in sentences for i in s.caption_ids] == final_ids
-
-
-def test_streaming_keeps_up_with_real_time(english_stream):
-    streaming, _ = english_stream
-    assert streaming.rtf < 1.0
 
 
 @pytest.mark.parametrize(
