@@ -14,9 +14,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import LivetransError
+
+if TYPE_CHECKING:
+    from .pipeline import PipelineConfig
 
 log = logging.getLogger("livetrans")
 
@@ -45,7 +49,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for recognition (default: all cores)")
 
 
-def pipeline_config(args: argparse.Namespace) -> "PipelineConfig":
+def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     from .pipeline import PipelineConfig
 
     return PipelineConfig(
@@ -117,13 +121,16 @@ def _run_transcribe(args: argparse.Namespace) -> int:
 def _run_models_list(args: argparse.Namespace) -> int:
     from .models import format_model_table, list_models
 
+    from .mt.models import list_mt_models
+
     print(format_model_table(list_models()))
-    try:
-        from .mt.models import format_mt_model_table, list_mt_models
-    except ImportError:
-        return 0
     print()
-    print(format_mt_model_table(list_mt_models()))
+    rows = [("translation", "status", "size", "license", "languages")]
+    for m in list_mt_models():
+        rows.append((m.name, m.status, f"{m.size_mb} MB", m.license, m.languages))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
     return 0
 
 

@@ -217,7 +217,7 @@ class LivePipeline:
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
 
-    async def _timed(self, fn: Callable[..., list[Event]], *args: object) -> list[Event]:
+    async def _timed(self, fn: Callable[..., Sequence[Event]], *args: object) -> Sequence[Event]:
         started = time.perf_counter()
         try:
             return await asyncio.to_thread(fn, *args)

@@ -41,7 +41,8 @@ def _basic() -> Callable[[str], str]:
 def _t2s() -> Callable[[str], str]:
     import opencc
 
-    return opencc.OpenCC("t2s").convert  # type: ignore[no-any-return]
+    converter: Callable[[str], str] = opencc.OpenCC("t2s").convert
+    return converter
 
 
 def base_language(lang: str) -> str:

@@ -17,7 +17,7 @@ import asyncio
 import resource
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from ..core.stabilizer import join_words
@@ -177,15 +177,3 @@ def offline_transcribe(
         lang=transcript.language,
         compute_time=time.perf_counter() - started,
     )
-
-
-def shift_events(events: tuple[Event, ...], seconds: float) -> tuple[Event, ...]:
-    """Events with stream times moved by ``seconds`` (for clips placed in a long stream)."""
-    out: list[Event] = []
-    for e in events:
-        words = tuple(replace(w, start=w.start + seconds, end=w.end + seconds) for w in getattr(e, "words", ()))
-        if words:
-            out.append(replace(e, start=e.start + seconds, end=e.end + seconds, words=words))  # type: ignore[call-arg]
-        else:
-            out.append(replace(e, start=e.start + seconds, end=e.end + seconds))
-    return tuple(out)

@@ -75,8 +75,10 @@ class TransformersTranslator:
         return int(self._tokenizer.convert_tokens_to_ids(token))
 
     def _encode(self, texts: Sequence[str], source: str) -> Any:
-        if self.info.family != "marian":
+        if self.info.family == "nllb":
             self._tokenizer.src_lang = self.info.model_code(resolve_language(source))
+        elif self.info.family == "m2m100":  # M2M100Tokenizer takes "en", not "__en__"
+            self._tokenizer.src_lang = resolve_language(source).m2m
         limit = self.options.max_input_tokens + 2  # + language token and </s>
         return self._tokenizer(
             list(texts), return_tensors="pt", padding=True, truncation=True, max_length=limit

@@ -297,7 +297,7 @@ def _convert(info: ModelInfo, src: Path, dest: Path, *, quantization: str, stamp
     tmp.parent.mkdir(parents=True, exist_ok=True)
     log.info("converting %s to CTranslate2 (%s) into %s", src, quantization, dest)
     try:
-        TransformersConverter(str(src), copy_files=copy).convert(
+        _converter_class(TransformersConverter)(str(src), copy_files=copy).convert(
             str(tmp), quantization=None if quantization == "float32" else quantization, force=True
         )
     except Exception as e:  # the converter raises ValueError, OSError, RuntimeError...
@@ -317,6 +317,42 @@ def _convert(info: ModelInfo, src: Path, dest: Path, *, quantization: str, stamp
     (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
+
+
+def _converter_class(base: Any) -> Any:
+    """TransformersConverter, fixed for M2M-100 tokenizers under transformers 5.
+
+    CTranslate2 4.8.5 reads M2M-100's language tokens from
+    ``special_tokens_map["additional_special_tokens"]``, which transformers 5 no longer
+    fills, so the converted vocabulary lacked __en__... and conversion failed. The
+    tokenizer handed to the converter here lists them in ``get_vocab()``.
+    """
+
+    class Converter(base):  # type: ignore[misc, valid-type]  # untyped library class
+        def load_tokenizer(self, tokenizer_class: Any, model_name_or_path: str, **kwargs: Any) -> Any:
+            tokenizer = super().load_tokenizer(tokenizer_class, model_name_or_path, **kwargs)
+            lang_ids = getattr(tokenizer, "lang_token_to_id", None)
+            if not lang_ids or all(t in tokenizer.get_vocab() for t in lang_ids):
+                return tokenizer
+            return _LanguageTokensView(tokenizer, dict(lang_ids))
+
+    return Converter
+
+
+class _LanguageTokensView:
+    """A tokenizer whose ``get_vocab()`` also lists its language tokens."""
+
+    def __init__(self, tokenizer: Any, lang_ids: dict[str, int]) -> None:
+        self._tokenizer = tokenizer
+        self._lang_ids = lang_ids
+
+    def get_vocab(self) -> dict[str, int]:
+        vocab: dict[str, int] = dict(self._tokenizer.get_vocab())
+        vocab.update(self._lang_ids)
+        return vocab
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tokenizer, name)
 
 
 def pull(name_or_id: str, *, quantization: Quantization = "int8", progress: bool = True) -> Path:

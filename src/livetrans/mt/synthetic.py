@@ -113,6 +113,54 @@ def build_nllb_checkpoint(
     return path
 
 
+def build_m2m100_checkpoint(
+    path: Path,
+    lines: Sequence[str],
+    *,
+    dims: Dims = TINY,
+    spm_vocab_size: int = 2000,
+    seed: int = 0,
+) -> Path:
+    """An M2M-100-style checkpoint (M2M100Tokenizer: sentencepiece.bpe.model + vocab.json,
+    its 100 __xx__ language tokens and 8 filler words after the vocabulary) in ``path``."""
+    import sentencepiece as spm
+    import torch
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+
+    path.mkdir(parents=True, exist_ok=True)
+    train_sentencepiece(lines, path / "sentencepiece.bpe", vocab_size=spm_vocab_size)
+    (path / "sentencepiece.bpe.vocab").unlink(missing_ok=True)
+    sp = spm.SentencePieceProcessor(model_file=str(path / "sentencepiece.bpe.model"))
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for i in range(sp.get_piece_size()):
+        vocab.setdefault(sp.id_to_piece(i), len(vocab))
+    (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    tokenizer = M2M100Tokenizer(str(path / "vocab.json"), str(path / "sentencepiece.bpe.model"))
+    torch.manual_seed(seed)
+    config = M2M100Config(**_as_kwargs(
+        vocab_size=dims.vocab_size or len(vocab) + len(tokenizer.lang_token_to_id) + 8,
+        d_model=dims.d_model,
+        encoder_layers=dims.encoder_layers,
+        decoder_layers=dims.decoder_layers,
+        encoder_attention_heads=dims.heads,
+        decoder_attention_heads=dims.heads,
+        encoder_ffn_dim=dims.ffn,
+        decoder_ffn_dim=dims.ffn,
+        max_position_embeddings=1024,
+        init_std=dims.init_std,
+        scale_embedding=True,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+    ))
+    model: Any = M2M100ForConditionalGeneration(config)
+    model.eval()
+    model.save_pretrained(str(path))
+    tokenizer.save_pretrained(str(path))
+    return path
+
+
 def build_marian_checkpoint(
     path: Path,
     source_lines: Sequence[str],
