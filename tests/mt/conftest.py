@@ -51,3 +51,11 @@ def marian_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tmp_path_factory.mktemp("ckpt") / "opus-mt-zh-en",
         flores_lines("zh"), flores_lines("en"), source_lang="zh", target_lang="en",
     )
+
+
+@pytest.fixture(scope="session")
+def m2m_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from livetrans.mt.synthetic import build_m2m100_checkpoint
+
+    lines = [line for lang in ("en", "es", "zh", "de") for line in flores_lines(lang)]
+    return build_m2m100_checkpoint(tmp_path_factory.mktemp("ckpt") / "m2m-tiny", lines)

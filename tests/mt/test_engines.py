@@ -186,3 +186,21 @@ def test_spans_survive_a_real_model(engine: str, request: pytest.FixtureRequest)
     again = stage.push(SentenceEvent(id="s2", start=5.0, end=8.0, text=text, lang="en"))
     assert stage.calls == 1 and stage.cache_hits == 3
     assert [e.text for e in again] == [e.text for e in events]
+
+
+def test_m2m100_checkpoint_on_both_engines(m2m_dir: Path) -> None:
+    """M2M-100: __xx__ language tokens forced per row, converted with its language tokens
+    (CTranslate2 4.8.5 alone misses them under transformers 5), engines agree."""
+    ct2 = load_translator(m2m_dir, quantization="float32", compute_type="float32", options=OPTIONS)
+    hf = load_translator(m2m_dir, engine="transformers", options=OPTIONS)
+    assert isinstance(ct2, CTranslate2Translator) and isinstance(hf, TransformersTranslator)
+    assert ct2.info.family == "m2m100"
+    tokens = ct2.translate_tokens(EN, "en", ["es", "de"])
+    assert [row[0] for rows in tokens.values() for row in rows] == ["__es__"] * 3 + ["__de__"] * 3
+    assert tokens == hf.translate_tokens(EN, "en", ["es", "de"])
+    assert ct2.translate_batch(ZH, "zh", ["en"]) == hf.translate_batch(ZH, "zh", ["en"])
+    assert ct2._source_tokens(EN[0], "__en__") == hf._tokenizer.convert_ids_to_tokens(
+        hf._encode([EN[0]], "en")["input_ids"][0].tolist()
+    )
+    with pytest.raises(LanguageError, match="cannot translate en→zh-TW"):
+        ct2.check_pairs("en", ["zh-TW"])

@@ -6,6 +6,7 @@ the pipeline and the tests can use without torch or CTranslate2.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from ..errors import LanguageError
 from .languages import Language, language_from_flores, resolve_language
 
 Family = Literal["nllb", "m2m100", "marian"]
+# Language tokens (eng_Latn, __en__) and M2M-100's filler words never belong in the text.
+NON_TEXT_TOKEN_RE = re.compile(r"^(?:[a-z]{3}_[A-Z][a-z]{3}|__[a-z]{2,3}__|madeupword\d+)$")
 
 
 @dataclass(frozen=True)

@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ModelError
-from .base import DecodeOptions, ModelInfo, check_pairs
+from .base import NON_TEXT_TOKEN_RE, DecodeOptions, ModelInfo, check_pairs
 from .languages import language_from_flores, resolve_language
 
 log = logging.getLogger(__name__)
 
 Device = Literal["cpu", "cuda"]
 _SPECIALS = frozenset({"<s>", "</s>", "<pad>", "<unk>", "<mask>"})
-# Language tokens (eng_Latn, __en__) and M2M's filler tokens never belong in the text.
-_NON_TEXT_RE = re.compile(r"^(?:[a-z]{3}_[A-Z][a-z]{3}|__[a-z]{2,3}__|madeupword\d+)$")
 
 
 def default_compute_type(device: Device) -> str:
@@ -143,7 +140,7 @@ class CTranslate2Translator:
 
     def detokenize(self, tokens: Sequence[str]) -> str:
         """Target pieces to text, dropping special and language tokens."""
-        kept = [t for t in tokens if t not in _SPECIALS and not _NON_TEXT_RE.match(t)]
+        kept = [t for t in tokens if t not in _SPECIALS and not NON_TEXT_TOKEN_RE.match(t)]
         return str(self._sp_target.decode_pieces(kept)).strip()
 
 

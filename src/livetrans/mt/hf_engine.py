@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from .base import DecodeOptions, ModelInfo, check_pairs
+from .base import NON_TEXT_TOKEN_RE, DecodeOptions, ModelInfo, check_pairs
 from .languages import resolve_language
 
 log = logging.getLogger(__name__)
@@ -142,11 +142,15 @@ class TransformersTranslator:
         self, texts: Sequence[str], source: str, targets: Sequence[str]
     ) -> dict[str, list[str]]:
         ids = self.translate_ids(texts, source, targets)
+        skip = 0 if self.info.family == "marian" else 1
+        conv = self._tokenizer.convert_ids_to_tokens
         decode = self._tokenizer.batch_decode
-        return {
-            t: [s.strip() for s in decode(rows, skip_special_tokens=True)] if rows else []
-            for t, rows in ids.items()
-        }
+        out: dict[str, list[str]] = {}
+        for target, rows in ids.items():
+            # M2M100Tokenizer does not count its language tokens as special: drop them here.
+            kept = [[i for i in row[skip:] if not NON_TEXT_TOKEN_RE.match(conv(i))] for row in rows]
+            out[target] = [s.strip() for s in decode(kept, skip_special_tokens=True)] if kept else []
+        return out
 
 
 def _generation_config(**kwargs: Any) -> Any:

@@ -328,7 +328,7 @@ def _converter_class(base: Any) -> Any:
     tokenizer handed to the converter here lists them in ``get_vocab()``.
     """
 
-    class Converter(base):  # type: ignore[misc, valid-type]  # untyped library class
+    class Converter(base):  # type: ignore[misc]  # untyped library class
         def load_tokenizer(self, tokenizer_class: Any, model_name_or_path: str, **kwargs: Any) -> Any:
             tokenizer = super().load_tokenizer(tokenizer_class, model_name_or_path, **kwargs)
             lang_ids = getattr(tokenizer, "lang_token_to_id", None)
