@@ -7,7 +7,6 @@ temporary folder, so conversions land there.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,19 +19,19 @@ def flores_lines(lang: str, n: int = 200) -> list[str]:
     return (FLORES / f"flores-dev.{lang}").read_text("utf-8").splitlines()[:n]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def mt_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    cache = tmp_path_factory.mktemp("livetrans-cache")
-    saved = {k: os.environ.get(k) for k in ("LIVETRANS_CACHE_DIR", "HF_HUB_OFFLINE", "HF_ENDPOINT")}
-    os.environ["LIVETRANS_CACHE_DIR"] = str(cache)
-    os.environ.pop("HF_HUB_OFFLINE", None)
-    os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"  # closed port: any hub access fails fast
-    yield cache
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+@pytest.fixture(scope="session")
+def mt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("livetrans-cache")
+
+
+@pytest.fixture(autouse=True)
+def mt_env(mt_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Per test (so nothing leaks into other test folders): conversions go to the session's
+    temporary cache, and any hub access hits a closed local port and fails at once."""
+    monkeypatch.setenv("LIVETRANS_CACHE_DIR", str(mt_cache))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    yield
 
 
 @pytest.fixture(scope="session")
