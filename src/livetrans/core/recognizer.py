@@ -83,6 +83,8 @@ class RecognizerOptions:
     language_window: float = 2.0  # seconds of window after which a clear majority settles it
     language_majority: float = 0.6  # share of the detection votes that is a clear majority
     language_votes_until: float = 5.0  # seconds after which the votes so far decide
+    language_min_window: float = 1.5  # seconds: no detection on less settles it
+    language_continuity: float = 2.0  # weight of the previous utterance's language
     pause_closes_sentence: float = 1.5  # seconds of pause that close an open sentence
     max_compression_ratio: float = 2.4  # above: a repetition loop, the decode is dropped
     # Whisper's own test (no-speech > 0.6 and log-probability < -1) lets crowd babble
@@ -277,20 +279,35 @@ class StreamingRecognizer:
         return events
 
     def _vote(self, hypothesis: Hypothesis, window_seconds: float, *, final: bool) -> None:
+        """Detections so far → maybe a settled language for this utterance.
+
+        A speaker mostly goes on in the language they were speaking, so the previous
+        utterance's language counts ``language_continuity`` times in each detection;
+        and no detection on less than ``language_min_window`` seconds settles it.
+        """
         o = self.options
-        ranked = hypothesis.language_probabilities or (
-            (hypothesis.language, hypothesis.language_probability),
+        ranked = dict(
+            hypothesis.language_probabilities
+            or ((hypothesis.language, hypothesis.language_probability),)
         )
-        for lang, probability in ranked:
-            self._language_votes[lang] = self._language_votes.get(lang, 0.0) + probability * window_seconds
-        top, p = hypothesis.language, hypothesis.language_probability
+        if self._previous_language in ranked:
+            ranked[self._previous_language] *= o.language_continuity
+        total = sum(ranked.values()) or 1.0
+        for lang, probability in ranked.items():
+            self._language_votes[lang] = (
+                self._language_votes.get(lang, 0.0) + probability / total * window_seconds
+            )
+        top = max(ranked, key=lambda k: ranked[k])
+        p = ranked[top] / total
         leader = max(self._language_votes, key=lambda k: self._language_votes[k])
         share = self._language_votes[leader] / (sum(self._language_votes.values()) or 1.0)
-        if p >= o.language_sure or (top == self._previous_language and p >= o.language_confirm):
+        if final or window_seconds >= o.language_votes_until:
+            self._settle(leader)
+        elif window_seconds < o.language_min_window:
+            return
+        elif p >= o.language_sure or (top == self._previous_language and p >= o.language_confirm):
             self._settle(top)
-        elif (window_seconds >= o.language_window and share >= o.language_majority) or (
-            final or window_seconds >= o.language_votes_until
-        ):
+        elif window_seconds >= o.language_window and share >= o.language_majority:
             self._settle(leader)
 
     def _settle(self, language: str) -> None:

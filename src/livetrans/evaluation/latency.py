@@ -80,3 +80,18 @@ def word_latencies(
                 partial_latency.append((first if first is not None else emitted_at) - ref.end)
                 break
     return LatencyStats(tuple(final_latency), tuple(partial_latency), len(final_latency), total)
+
+
+def translation_latencies(events: Sequence[Event]) -> dict[str, list[float]]:
+    """Per target language: for every word of every translated sentence, the time
+    from the word's end to the translation being emitted."""
+    from ..types import SentenceEvent, TranslationEvent
+
+    sentences = {e.id: e for e in events if isinstance(e, SentenceEvent)}
+    out: dict[str, list[float]] = {}
+    for e in events:
+        if isinstance(e, TranslationEvent) and e.id in sentences:
+            out.setdefault(e.lang, []).extend(
+                e.emitted_at - w.end for w in sentences[e.id].words
+            )
+    return out

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..core.stabilizer import join_words
-from ..pipeline import EventStamper, LivePipeline, PipelineConfig, SpeechModels
+from ..pipeline import EventStamper, LivePipeline, PipelineConfig, SentenceTranslator, SpeechModels
 from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, Event, Float32Array, Word
 
 Clock = Literal["real", "virtual"]
@@ -122,9 +122,9 @@ def _replay_real(
     config: PipelineConfig,
     models: SpeechModels,
     chunk_seconds: float,
-    decode_cost: float | None,
+    translator: SentenceTranslator | None,
 ) -> tuple[list[Event], float]:
-    pipeline = LivePipeline(config, models=models)
+    pipeline = LivePipeline(config, models=models, translator=translator)
 
     async def collect() -> list[Event]:
         return [e async for e in pipeline.run(_paced(audio, chunk_seconds))]
@@ -141,16 +141,23 @@ def replay(
     clock: Clock = "virtual",
     chunk_seconds: float = 0.1,
     decode_cost: float | None = None,
+    translator: SentenceTranslator | None = None,
 ) -> ReplayResult:
     """Stream ``audio`` (16 kHz mono float32) through the recogniser as if live.
 
     ``decode_cost`` (virtual clock only): charge each decode this many seconds
     instead of its measured time, so that what the recogniser does no longer
     depends on how busy the machine is (tests use it; latency figures don't).
+    ``translator`` (real clock only): translate sentences beside recognition, as
+    the live pipeline does.
     """
     started = time.perf_counter()
-    run = _replay_virtual if clock == "virtual" else _replay_real
-    events, compute = run(audio, config, models, chunk_seconds, decode_cost)
+    if clock == "virtual":
+        if translator is not None:
+            raise ValueError("translation runs beside recognition only on the real clock")
+        events, compute = _replay_virtual(audio, config, models, chunk_seconds, decode_cost)
+    else:
+        events, compute = _replay_real(audio, config, models, chunk_seconds, translator)
     duration = len(audio) / SAMPLE_RATE
     stamped = tuple(events)
     return ReplayResult(
