@@ -105,3 +105,9 @@ def test_output_cap_follows_the_input_length() -> None:
     assert options.max_new_for(200) == 256
     fixed = DecodeOptions(max_new_tokens=20, min_new_tokens=20)
     assert fixed.max_new_for(1) == 20 and fixed.max_new_for(100) == 20
+
+
+def test_non_commercial_license_is_announced() -> None:
+    nc = ModelInfo("nllb-200-distilled-600M", "nllb", frozenset(), license="CC-BY-NC-4.0")
+    assert nc.license_notice == "nllb-200-distilled-600M is licensed CC-BY-NC-4.0: non-commercial use only"
+    assert ModelInfo("m2m100_418M", "m2m100", frozenset(), license="MIT").license_notice is None

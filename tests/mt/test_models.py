@@ -142,3 +142,29 @@ def test_converted_folder_is_used_as_is_and_checked(nllb_dir: Path, tmp_path: Pa
     broken = _copy(ct2, tmp_path / "broken-ct2", ("sentencepiece.bpe.model",))
     with pytest.raises(ModelError, match="lacks sentencepiece.bpe.model"):
         resolve_mt_model(str(broken))
+
+
+def test_pull_converts_a_downloaded_checkpoint_once(
+    nllb_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Everything after the download: a completed hub snapshot is converted once into the
+    cache, listed as converted, and resolved without any network."""
+    monkeypatch.setenv("LIVETRANS_CACHE_DIR", str(tmp_path))
+    hub = mt_cache_dir() / "hub" / "facebook--nllb-200-distilled-600M"
+    shutil.copytree(nllb_dir, hub)
+    with pytest.raises(ModelNotInstalledError):  # no completion marker: an interrupted download
+        resolve_mt_model("nllb-200-distilled-600M", download=False)
+    (hub / ".livetrans-complete").write_text("facebook/nllb-200-distilled-600M\n", encoding="utf-8")
+    folder = pull("nllb-200-distilled-600M", progress=False)
+    assert folder == mt_cache_dir() / "ct2" / "nllb-200-distilled-600M-int8"
+    meta = json.loads((folder / META_FILE).read_text("utf-8"))
+    assert (meta["license"], meta["family"]) == ("CC-BY-NC-4.0", "nllb")
+    stamp = (folder / "model.bin").stat().st_mtime_ns
+    assert pull("facebook/nllb-200-distilled-600M", progress=False) == folder
+    assert (folder / "model.bin").stat().st_mtime_ns == stamp
+    status = {s.name: s for s in list_mt_models()}["nllb-200-distilled-600M"]
+    assert (status.status, status.path) == ("converted", folder)
+    resolved = resolve_mt_model("nllb-200-distilled-600M", download=False)
+    assert resolved.info.license == "CC-BY-NC-4.0" and resolved.hf_path == hub
+    shutil.rmtree(hub)  # only the conversion left: still usable offline
+    assert resolve_mt_model("nllb-200-distilled-600M", download=False).ct2_path == folder

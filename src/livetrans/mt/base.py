@@ -36,6 +36,13 @@ class ModelInfo:
     license: str = "unknown"
     path: Path | None = None
 
+    @property
+    def license_notice(self) -> str | None:
+        """One line to show where a user picks a non-commercial model (NLLB), else None."""
+        if "-NC" in self.license.upper():
+            return f"{self.name} is licensed {self.license}: non-commercial use only"
+        return None
+
     def model_code(self, lang: Language) -> str | None:
         """The language token this model uses for ``lang`` (None if it has none)."""
         if lang.flores not in self.languages:
