@@ -12,6 +12,7 @@ transformers, torch, sentencepiece); they are imported lazily inside the engines
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +24,7 @@ from .models import list_mt_models, mt_cache_dir, pull, resolve_mt_model
 from .stage import TranslationStage
 
 Engine = Literal["ctranslate2", "transformers"]
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DecodeOptions",
@@ -73,6 +75,8 @@ def load_translator(
                 f"the transformers engine needs the Hugging Face checkpoint of {resolved.info.name},"
                 " not a CTranslate2 folder: pass the original folder or hub id"
             )
+        if device != "cpu":
+            log.warning("the transformers engine is the CPU reference: running on cpu, not %s", device)
         return TransformersTranslator(
             resolved.hf_path, resolved.info, threads=intra_threads, options=options
         )
