@@ -130,3 +130,14 @@ def test_an_unknown_language_is_refused_before_any_audio(tmp_path):
     assert result.returncode == 1
     assert "cannot recognise language 'xx'" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("script, opencc_config", [("simplified", "t2s"), ("traditional", "s2t")])
+def test_mandarin_captions_come_in_the_script_asked_for(tmp_path, script, opencc_config):
+    import opencc
+
+    clip = SAMPLES / "speech" / "zh" / "aishell_BAC009S0724W0121.wav"
+    result = livetrans("transcribe", str(clip), "-o", str(tmp_path), "--format", "srt", "--zh-script", script)
+    assert result.returncode == 0, result.stderr
+    text = "".join(c.content for c in srt.parse((tmp_path / f"{clip.stem}.zh.srt").read_text("utf-8")))
+    assert text and opencc.OpenCC(opencc_config).convert(text) == text

@@ -47,6 +47,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mt-engine", choices=("ctranslate2", "transformers"), default="ctranslate2")
     parser.add_argument("--glossary", type=Path, default=None, help="JSON or CSV file of terms to keep or translate as given")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for recognition (default: all cores)")
+    parser.add_argument("--zh-script", choices=("simplified", "traditional", "as-is"), default="simplified", help="write Mandarin captions in this script (default: simplified)")
 
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
@@ -62,6 +63,7 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
         mt_engine=args.mt_engine,
         glossary=args.glossary,
         cpu_threads=args.threads,
+        chinese_script=args.zh_script,
     )
 
 

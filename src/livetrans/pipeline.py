@@ -21,7 +21,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from .asr.silero import SileroSession
-from .asr.whisper import Device, Task, WhisperEngine
+from .asr.whisper import ChineseScript, Device, Task, WhisperEngine
 from .core.recognizer import RecognizerOptions, StreamingRecognizer
 from .types import AudioChunk, CaptionEvent, Event, SentenceEvent, TranslationEvent
 
@@ -39,6 +39,7 @@ class PipelineConfig:
     mt_engine: Literal["ctranslate2", "transformers"] = "ctranslate2"
     glossary: Path | None = None  # terms to keep or translate as given
     cpu_threads: int = 0  # 0: CTranslate2's default (all cores)
+    chinese_script: ChineseScript = "simplified"  # how Mandarin captions are written
     recognizer: RecognizerOptions = field(default_factory=RecognizerOptions)
 
     def recognizer_options(self) -> RecognizerOptions:
@@ -64,7 +65,11 @@ class SpeechModels:
 
         path = resolve_whisper_model(config.model, progress=progress)
         whisper = WhisperEngine(
-            path, device=config.device, cpu_threads=config.cpu_threads, task=config.task
+            path,
+            device=config.device,
+            cpu_threads=config.cpu_threads,
+            task=config.task,
+            chinese_script=config.chinese_script,
         )
         whisper.check_language(config.language)
         return cls(whisper=whisper, vad=SileroSession())

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Task = Literal["transcribe", "translate"]
 Device = Literal["cpu", "cuda"]
+ChineseScript = Literal["simplified", "traditional", "as-is"]
+_OPENCC_CONFIGS = {"simplified": "t2s", "traditional": "s2t"}
 
 # Encoder input lengths we pad a window to. Shorter than 20 s made the decoder stop
 # early on short clips ("The Bir" for a 3 s sentence at 10 s); 20 s did not.
@@ -91,6 +93,7 @@ class WhisperEngine:
         device: Device = "cpu",
         cpu_threads: int = 0,
         task: Task = "transcribe",
+        chinese_script: ChineseScript = "simplified",
     ) -> None:
         try:
             from faster_whisper import WhisperModel
@@ -109,6 +112,12 @@ class WhisperEngine:
         self.task = task
         self.model_path = model_path
         self.multilingual = bool(self._model.model.is_multilingual)
+        # Whisper writes Mandarin in either script, even within one sentence.
+        self._to_script: Callable[[str], str] | None = None
+        if chinese_script in _OPENCC_CONFIGS:
+            import opencc
+
+            self._to_script = opencc.OpenCC(_OPENCC_CONFIGS[chinese_script]).convert
         # One decode at a time per model: CTranslate2 would queue them anyway, and
         # serialising keeps per-call timings honest.
         self._lock = threading.Lock()
@@ -193,7 +202,7 @@ class WhisperEngine:
             avg_logprob = float(result.scores[0]) / (n_generated + 1)
             text = tokenizer.decode(tokens)
             aligned = self._model.find_alignment(tokenizer, [tokens], encoder_output, num_frames)
-        words = _words(aligned[0] if aligned else [])
+        words = self._script(_words(aligned[0] if aligned else []), language)
         split = _prefix_word_count(words, prefix)
         return Hypothesis(
             prefix_words=tuple(words[:split]),
@@ -267,6 +276,14 @@ class WhisperEngine:
                 out[i] = (window_words, lang)
         return out
 
+    def _script(self, words: list[Word], language: str) -> list[Word]:
+        """Mandarin words in the script viewers asked for (word by word: OpenCC maps
+        character for character here, so word times stay where they were)."""
+        convert = self._to_script
+        if convert is None or language != "zh" or self.task != "transcribe":
+            return words
+        return [Word(w.start, w.end, convert(w.text), w.probability) for w in words]
+
     def _features(self, window: Float32Array) -> Any:
         samples = _BUCKETS_S[0] * SAMPLE_RATE
         padded = np.pad(window[:samples], (0, max(0, samples - len(window))))
@@ -306,7 +323,7 @@ class WhisperEngine:
         aligned = self._model.find_alignment(tokenizer, [token_lists[i] for i in keep], encoder_output, frames)
         for i, alignment in zip(keep, aligned):
             duration = len(windows[i]) / SAMPLE_RATE
-            words[i] = [w for w in _words(alignment) if w.start < duration]
+            words[i] = [w for w in self._script(_words(alignment), language) if w.start < duration]
         return words
 
 

@@ -61,6 +61,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--long-minutes", type=float, default=defaults.long_minutes, help="length of the long stream (default: 30)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed for every mix and assembly (default: 0)")
     parser.add_argument("--clock", choices=("virtual", "real"), default="virtual", help="virtual: simulated real-time arrival, no waiting (default); real: paced at real time")
+    parser.add_argument("--decode-cost", type=float, default=None, metavar="SECONDS", help="virtual clock: charge each decode this fixed time instead of measuring it (reproducible on a busy machine; latencies then are not this machine's)")
     parser.add_argument("--language-hint", action="store_true", help="give each clip's language instead of detecting it")
     parser.add_argument("--samples-dir", type=Path, default=None, help="the samples folder (default: the checkout's samples/)")
     parser.add_argument("--render", type=Path, default=None, metavar="REPORT_JSON", help="re-draw report.md and plots from a saved report.json (or a stopped run's results.partial.jsonl); runs no model")
@@ -98,7 +99,8 @@ def run_eval(args: argparse.Namespace) -> int:
     options = SuiteOptions(
         model=args.model, seed=args.seed, groups=args.groups, noises=args.noises, snrs=args.snrs,
         clips=args.clips, voices=args.voices, nonspeech_seconds=args.nonspeech_seconds,
-        long_minutes=args.long_minutes, clock=args.clock, language_hint=args.language_hint,
+        long_minutes=args.long_minutes, clock=args.clock, decode_cost=args.decode_cost,
+        language_hint=args.language_hint,
     )  # fmt: skip
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -63,6 +63,9 @@ class SuiteOptions:
     long_minutes: float = 30.0
     long_snr_db: float = 15.0
     clock: Literal["virtual", "real"] = "virtual"
+    # Virtual clock only: charge each decode this many seconds instead of its measured wall
+    # time, so results do not depend on how busy the machine is (tests); None measures.
+    decode_cost: float | None = None
     language_hint: bool = False  # give each clip's language instead of detecting it
 
 
@@ -285,7 +288,9 @@ def run_condition(condition: Condition, models: SpeechModels, options: SuiteOpti
     language = spec.lang if options.language_hint and spec.kind in ("clean", "noise", "synthetic") else None
     config = PipelineConfig(model=options.model, language=language)
     observed = _ObservedModels(whisper=models.whisper, vad=models.vad)
-    streamed = replay(condition.audio, config=config, models=observed, clock=options.clock)
+    streamed = replay(
+        condition.audio, config=config, models=observed, clock=options.clock, decode_cost=options.decode_cost
+    )
     if spec.kind == "long":
         offline_words, offline_compute = offline_by_utterance(condition, config, models)
         offline_text, offline_lang = _text(list(offline_words)), ""
