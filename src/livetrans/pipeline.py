@@ -51,6 +51,8 @@ class SentenceTranslator(Protocol):
 
     def push(self, sentence: SentenceEvent) -> list[TranslationEvent]: ...
 
+    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]: ...
+
 
 @dataclass
 class SpeechModels:
@@ -94,6 +96,8 @@ def build_translation_stage(
     translator = load_translator(
         config.mt_model, engine=config.mt_engine, device=config.device, intra_threads=1
     )
+    if translator.info.license_notice:
+        log.warning("%s", translator.info.license_notice)
     glossary = load_glossary(config.glossary) if config.glossary is not None else None
     stage = TranslationStage(translator, config.targets, glossary=glossary)
     stage.check(source_language)
@@ -192,9 +196,18 @@ class LivePipeline:
 
         async def translate() -> None:
             assert self.translator is not None
-            while (sentence := await sentences.get()) is not None:
-                for event in await asyncio.to_thread(self.translator.push, sentence):
-                    await out.put(event)
+            done = False
+            while not done:
+                # Whatever queued up while the last batch was translating goes in
+                # one call: a backlog costs far less batched than one by one.
+                batch = [await sentences.get()]
+                while not sentences.empty():
+                    batch.append(sentences.get_nowait())
+                done = batch[-1] is None
+                todo = [s for s in batch if s is not None]
+                if todo:
+                    for event in await asyncio.to_thread(self.translator.push_many, todo):
+                        await out.put(event)
 
         async def produce() -> None:
             try:
