@@ -72,3 +72,17 @@ def test_a_sentence_starts_with_a_capital():
     assert finals[0].text == "¿Qué?"
     finals, _ = split(SentenceSegmenter().push([Word(0, 1, "广州")], "zh"))
     assert finals[0].text == "广州"
+
+
+def test_live_segments_cut_long_sentences_at_clause_boundaries():
+    words = sentence_words("And so my fellow Americans, ask not what your country can do for you, ask", 0.0)
+    _, live = split(SentenceSegmenter().push(words, "en"))
+    assert [x.text for x in live] == [
+        "And so my fellow Americans,",
+        "Ask not what your country can do for you,",
+    ]
+    _, short = split(SentenceSegmenter().push(sentence_words("Yes, we can.", 0.0), "en"))
+    assert [x.text for x in short] == ["Yes, we can."]  # a comma early on does not cut
+    offline = SentenceSegmenter(SegmenterOptions(clause_min_words=None))
+    _, whole = split(offline.push(words, "en"))
+    assert whole == []

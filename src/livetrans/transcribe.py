@@ -17,6 +17,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -106,7 +107,8 @@ def run_offline(spec: str, config: PipelineConfig, args: argparse.Namespace) -> 
         )
         bar.update(round(duration - bar.n, 1))
     translator = build_translator(config, transcript.language)
-    segmenter = SentenceSegmenter(config.recognizer.segmenter)
+    # Offline there is no one waiting: whole sentences, which translate better.
+    segmenter = SentenceSegmenter(replace(config.recognizer.segmenter, clause_min_words=None))
     stamper = EventStamper(0, lambda: time.monotonic() - started)
     events: list[Event] = []
     recognised: list[Event] = []

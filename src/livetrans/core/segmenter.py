@@ -4,6 +4,12 @@ A sentence ends at sentence-final punctuation (``. ! ? 。 ！ ？ …``, abbrev
 such as "Mr." excepted), when it grows past a length limit (then it is cut at
 the word that crosses the limit), or when the recogniser closes it: a long pause, a
 change of language, or the end of the stream.
+
+Live, a long sentence is also cut at a clause boundary (``, ; : ， 、 ；``) once
+the part so far has ``clause_min_words`` words: a viewer of a translation would
+otherwise wait for the end of the whole sentence to read any of it. Offline
+transcription keeps whole sentences (``clause_min_words=None``), which translate
+better.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from ..types import CaptionEvent, SentenceEvent, Word
 from .stabilizer import join_words
 
 _SENTENCE_END_RE = re.compile(r"[.!?。！？…]+[\"'”’»)\]]*$")
+_CLAUSE_END_RE = re.compile(r"[,;:，、；：]$")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st vs etc e.g i.e u.s u.k no sra sr srta dra".split()
 )
@@ -26,6 +33,7 @@ class SegmenterOptions:
     max_words: int = 40  # a sentence with more words than this is cut
     max_chars_cjk: int = 80  # the same for scripts written without spaces
     max_duration: float = 20.0  # seconds; a sentence longer than this is cut
+    clause_min_words: int | None = 5  # cut at a clause boundary past this many words (CJK: ×2 chars)
 
 
 def ends_sentence(word: Word) -> bool:
@@ -94,7 +102,7 @@ class SentenceSegmenter:
                 word = _capitalised(word)
             run.append(word)
             self._words.append(word)
-            if ends_sentence(word) or self._too_long():
+            if ends_sentence(word) or self._too_long() or self._clause_done(word):
                 events.append(self._final(run))
                 run = []
                 events.extend(self._close_sentence())
@@ -108,6 +116,14 @@ class SentenceSegmenter:
 
     def flush(self) -> list[CaptionEvent | SentenceEvent]:
         return self.close()
+
+    def _clause_done(self, word: Word) -> bool:
+        minimum = self.options.clause_min_words
+        if minimum is None or not _CLAUSE_END_RE.search(word.text.strip()):
+            return False
+        text = join_words(self._words)
+        size = len(text) // 2 if _is_cjk(text) else len(self._words)
+        return size >= minimum
 
     def _too_long(self) -> bool:
         text = join_words(self._words)

@@ -1,0 +1,71 @@
+"""End-to-end latency of translated captions while recognition runs on the same CPU.
+
+Word end → translation emitted, for 3 target languages at once, with the bundled
+English clips replayed at real time through the live pipeline (recognition and
+translation in their own threads, as in `livetrans serve`). No NLLB weights install
+here, so the translator is the full-size NLLB-200-distilled-600M architecture with
+random weights (converted to CTranslate2 int8 like a real download); its output is
+capped at the source length, which is what a real translation costs. Quality is
+not measured.
+
+    python benchmarks/bench_translated_latency.py --out reports/bench-translated.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_mt import prepare_random_nllb  # noqa: E402
+
+from livetrans.evaluation.bench_asr import bench_language, default_samples_dir, machine  # noqa: E402
+from livetrans.evaluation.conditions import read_manifest  # noqa: E402
+from livetrans.mt import DecodeOptions, TranslationStage, load_translator  # noqa: E402
+from livetrans.pipeline import PipelineConfig, SpeechModels  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("reports/bench-translated.json"))
+    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "livetrans" / "bench-mt")
+    parser.add_argument("--targets", default="es,fr,de")
+    parser.add_argument("--language", default="en")
+    args = parser.parse_args()
+
+    targets = tuple(args.targets.split(","))
+    checkpoint = prepare_random_nllb(args.work)
+    # Random weights never stop by themselves: cap the output at the source length.
+    options = DecodeOptions(beam_size=1, max_length_ratio=1.0, max_length_margin=0)
+    translator = load_translator(checkpoint, intra_threads=1, options=options)
+    stage = TranslationStage(translator, targets)
+    config = PipelineConfig(model="base", language=None, targets=targets)
+    models = SpeechModels.load(config)
+    clips = [c for c in read_manifest(default_samples_dir()) if c.lang == args.language and c.path.parent.parent.name == "speech"]
+    print(f"streaming {len(clips)} {args.language} clips at real time, translating into {','.join(targets)}…", file=sys.stderr)
+    result = bench_language(args.language, clips, config, models, "real", stage)
+    values = result["translation_latencies"]
+    report = {
+        "benchmark": "translated caption latency",
+        "machine": machine(),
+        "targets": list(targets),
+        "translator": "NLLB-200-distilled-600M architecture, random weights, CTranslate2 int8, 1 thread",
+        "translation_median": round(float(np.median(values)), 3) if values else None,
+        "translation_p95": round(float(np.percentile(values, 95)), 3) if values else None,
+        "per_target": result["translation_latency"],
+        "recognition": {k: result[k] for k in ("rtf", "latency", "audio_seconds")},
+        "translator_calls": stage.calls,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(json.dumps({k: report[k] for k in ("translation_median", "translation_p95", "per_target", "recognition")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
