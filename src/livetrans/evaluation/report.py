@@ -45,7 +45,9 @@ def group_key(result: Row) -> tuple[str, str, str, str]:
     kind = result["kind"]
     snr = "" if result.get("snr_db") is None else f"{result['snr_db']:g} dB"
     what = result.get("noise") or result.get("voice") or ""
-    if kind == "nonspeech":
+    if kind == "clean":
+        what = "clean"
+    elif kind == "nonspeech":
         what = result["name"].rsplit("/", 1)[-1]
     return kind, what, snr, result["lang"]
 
@@ -264,7 +266,7 @@ def plot_wer_vs_snr(results: list[Row], path: Path) -> Path | None:
                 xs, [100 * y for y in ys], marker="o", color=colors(noises.index(noise) % 10),
                 linestyle="-" if mode == "stream" else ":", label=f"{noise} ({mode})",
             )  # fmt: skip
-        ax.set_xlabel("SNR (dB); clean at right")
+        ax.set_xlabel("SNR (dB), noisier to the right")
         ax.set_ylabel(f"{family} (%)")
         ax.set_title(f"{family} against SNR per noise type (solid: streaming, dotted: offline)")
         ax.invert_xaxis()
