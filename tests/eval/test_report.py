@@ -163,3 +163,9 @@ def test_report_from_checkpoint_lines() -> None:
     report = R.report_from_results(lines)
     assert len(report["conditions"]) == len(RESULTS) and report["long"] is None
     assert report["meta"]["partial"] is True
+
+
+def test_overview_pools_noise_types_per_snr() -> None:
+    overview = R.overview_markdown(RESULTS).strip().splitlines()
+    assert overview[0] == "| lang | metric | clean | 10 dB | 0 dB | synthetic |"
+    assert overview[2] == "| en | wer | 37.5 / 18.8 | 20.0 / 10.0 | 60.0 / 30.0 | 10.0 / 10.0 |"

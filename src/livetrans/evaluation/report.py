@@ -166,6 +166,31 @@ def long_stream_markdown(long: Row) -> str:
     return "\n".join(lines) + "\n"
 
 
+def overview_markdown(results: list[Row]) -> str:
+    """Error rates per language: clean, each SNR pooled over every noise type, and synthetic voices."""
+    columns: list[tuple[str, Any]] = [("clean", lambda r: r["kind"] == "clean")]
+    for snr in sorted({r["snr_db"] for r in results if r["kind"] == "noise"}, reverse=True):
+        columns.append((f"{snr:g} dB", lambda r, snr=snr: r["kind"] == "noise" and r["snr_db"] == snr))
+    columns.append(("synthetic", lambda r: r["kind"] == "synthetic"))
+    langs = sorted({r["lang"] for r in results if r["kind"] in ("clean", "noise", "synthetic")})
+    if not langs:
+        return ""
+    lines = [
+        "| lang | metric | " + " | ".join(name for name, _ in columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for lang in langs:
+        cells = []
+        members = [r for r in results if r["lang"] == lang]
+        for _, chosen in columns:
+            group = [r for r in members if chosen(r)]
+            stream, offline = pooled_error(group, "stream_error"), pooled_error(group, "offline_error")
+            cells.append("–" if stream is None else f"{_pct(stream)} / {_pct(offline)}")
+        metric = next((r["metric"] for r in members if r.get("metric") in ("wer", "cer")), "wer")
+        lines.append(f"| {lang} | {metric} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def worst_markdown(results: list[Row], count: int = 10) -> str:
     """The conditions where streaming lost most against offline, with what each one heard."""
     scored = [r for r in results if r.get("stream_error") is not None and r.get("offline_error") is not None]
@@ -205,7 +230,10 @@ def render_markdown(report: Row) -> str:
         "",
     ]
     if report["conditions"]:
-        parts.append(markdown_table(summary_rows(report["conditions"])))
+        overview = overview_markdown(report["conditions"])
+        if overview:
+            parts += ["## Overview: streaming / offline error (%), noise types pooled", "", overview]
+        parts += ["## Every group", "", markdown_table(summary_rows(report["conditions"]))]
         worst = worst_markdown(report["conditions"])
         if worst:
             parts += ["## Where streaming lost most against offline, and words on non-speech", "", worst]
