@@ -318,19 +318,23 @@ def plot_latency_cdf(results: list[Row], long: Row | None, path: Path) -> Path |
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     plotted = False
-    for kind, members in sorted(groups.items(), key=lambda kv: _KIND_ORDER.get(kv[0], 9)):
+    colors = plt.get_cmap("tab10")
+    for index, (kind, members) in enumerate(sorted(groups.items(), key=lambda kv: _KIND_ORDER.get(kv[0], 9))):
         for measure, style in (("final", "-"), ("partial", "--")):
             values = np.sort([v for r in members for v in r.get(f"{measure}_latencies", [])])
             if len(values) == 0:
                 continue
-            ax.plot(values, np.arange(1, len(values) + 1) / len(values), style, label=f"{kind} {measure} (n={len(values)})")
+            ax.plot(
+                values, np.arange(1, len(values) + 1) / len(values), style, color=colors(index % 10),
+                label=f"{kind} {measure} (n={len(values)})",
+            )  # fmt: skip
             plotted = True
     if not plotted:
         plt.close(fig)
         return None
     ax.set_xlabel("latency (s): emission minus the word's end")
     ax.set_ylabel("fraction of words")
-    ax.set_title("Word latency CDF")
+    ax.set_title("Word latency CDF (solid: final, dashed: partial)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
