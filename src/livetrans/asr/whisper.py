@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..core.recognizer import Hypothesis
+from ..core.recognizer import Hypothesis, RecognizerOptions, heard_speech
 from ..errors import LanguageError, ModelError
 from ..types import SAMPLE_RATE, Float32Array, Word
 
@@ -46,6 +46,8 @@ _MAX_TOKENS_PER_S = 12  # a generous ceiling on speech rate; stops runaway loops
 # faster-whisper's defaults: punctuation that joins the following / preceding word.
 _PREPEND_PUNCTUATION = "\"'“¿([{-"
 _APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
+
+_GUARDS = RecognizerOptions()  # the hallucination thresholds, shared with streaming
 
 # Prompts that nudge Whisper towards the script viewers of that language expect.
 _LANGUAGE_PROMPTS = {"zh": "以下是普通话的句子。"}
@@ -307,12 +309,13 @@ class WhisperEngine:
             suppress_tokens=[-1],
         )
         token_lists: list[list[int]] = []
+        scores: list[tuple[float, float]] = []  # (no-speech probability, average log-probability)
         for result in results:
             tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
             avg_logprob = float(result.scores[0]) / (len(tokens) + 1)
-            looping = compression_ratio(tokenizer.decode(tokens)) > 2.4
-            silent = float(result.no_speech_prob) > 0.6 and avg_logprob < -1.0
-            token_lists.append([] if looping or silent else tokens)
+            looping = compression_ratio(tokenizer.decode(tokens)) > _GUARDS.max_compression_ratio
+            token_lists.append([] if looping else tokens)
+            scores.append((float(result.no_speech_prob), avg_logprob))
         keep = [i for i, t in enumerate(token_lists) if t]
         words: list[list[Word]] = [[] for _ in windows]
         if not keep:
@@ -323,7 +326,11 @@ class WhisperEngine:
         aligned = self._model.find_alignment(tokenizer, [token_lists[i] for i in keep], encoder_output, frames)
         for i, alignment in zip(keep, aligned):
             duration = len(windows[i]) / SAMPLE_RATE
-            words[i] = [w for w in self._script(_words(alignment), language) if w.start < duration]
+            found = [w for w in self._script(_words(alignment), language) if w.start < duration]
+            no_speech, avg_logprob = scores[i]
+            # The same test as the streaming path: noise and babble stay uncaptioned.
+            if heard_speech(no_speech, avg_logprob, [w.probability for w in found], _GUARDS):
+                words[i] = found
         return words
 
 

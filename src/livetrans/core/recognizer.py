@@ -107,6 +107,22 @@ class RecognizerStats:
     speech_seconds: float = 0.0
 
 
+def heard_speech(
+    no_speech: float,
+    avg_logprob: float,
+    word_probabilities: Sequence[float],
+    options: RecognizerOptions,
+) -> bool:
+    """Whether a decode is worth showing: the model did not think it likely heard
+    no speech, nor somewhat likely while unsure of its words. Shared by the
+    streaming and offline paths."""
+    if no_speech > options.max_no_speech:
+        return False
+    mean_probability = float(np.mean(word_probabilities)) if len(word_probabilities) else 1.0
+    unsure = mean_probability < options.min_word_probability or avg_logprob < options.min_avg_logprob
+    return not (no_speech > options.doubtful_no_speech and unsure)
+
+
 class StreamingRecognizer:
     """Stage: AudioChunk in → CaptionEvent (partial, final) and SentenceEvent out."""
 
@@ -212,9 +228,11 @@ class StreamingRecognizer:
         if last_end is not None and self._frame_start - last_end >= self.options.pause_closes_sentence:
             events.extend(self._segmenter.close())
         if self.options.language is None:
-            self._language_settled = False  # the speaker may have switched language
             self._previous_language = self._language
             self._language_votes = {}
+            # A short pause inside an open sentence is not where a speaker switches
+            # language; after a sentence, or a long pause, detect it again.
+            self._language_settled = self._segmenter.has_open_sentence and self._language is not None
         return events
 
     def _end_utterance(self) -> list[RecognizerEvent]:
@@ -334,11 +352,9 @@ class StreamingRecognizer:
         o = self.options
         looping = hypothesis.compression_ratio > o.max_compression_ratio
         no_speech = hypothesis.no_speech_probability
-        word_probability = (
-            float(np.mean([w.probability for w in hypothesis.words])) if hypothesis.words else 1.0
+        silent = not heard_speech(
+            no_speech, hypothesis.avg_logprob, [w.probability for w in hypothesis.words], o
         )
-        unsure = word_probability < o.min_word_probability or hypothesis.avg_logprob < o.min_avg_logprob
-        silent = no_speech > o.max_no_speech or (no_speech > o.doubtful_no_speech and unsure)
         if looping or silent:
             self.stats.dropped_hypotheses += 1
             log.debug("dropped a hypothesis (looping=%s, silent=%s)", looping, silent)
