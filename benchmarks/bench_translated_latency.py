@@ -36,13 +36,14 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "livetrans" / "bench-mt")
     parser.add_argument("--targets", default="es,fr,de")
     parser.add_argument("--language", default="en")
+    parser.add_argument("--mt-threads", type=int, default=1, help="translation threads (the product uses 1)")
     args = parser.parse_args()
 
     targets = tuple(args.targets.split(","))
     checkpoint = prepare_random_nllb(args.work)
     # Random weights never stop by themselves: cap the output at the source length.
     options = DecodeOptions(beam_size=1, max_length_ratio=1.0, max_length_margin=0)
-    translator = load_translator(checkpoint, intra_threads=1, options=options)
+    translator = load_translator(checkpoint, intra_threads=args.mt_threads, options=options)
     stage = TranslationStage(translator, targets)
     config = PipelineConfig(model="base", language=None, targets=targets)
     models = SpeechModels.load(config)
@@ -54,7 +55,7 @@ def main() -> int:
         "benchmark": "translated caption latency",
         "machine": machine(),
         "targets": list(targets),
-        "translator": "NLLB-200-distilled-600M architecture, random weights, CTranslate2 int8, 1 thread",
+        "translator": f"NLLB-200-distilled-600M architecture, random weights, CTranslate2 int8, {args.mt_threads} thread(s)",
         "translation_median": round(float(np.median(values)), 3) if values else None,
         "translation_p95": round(float(np.percentile(values, 95)), 3) if values else None,
         "per_target": result["translation_latency"],
