@@ -6,11 +6,10 @@ stand-ins in scripted.py say what a VAD and a decoder would hear.
 
 from __future__ import annotations
 
-import numpy as np
 
 from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
 from livetrans.core.stabilizer import join_words
-from livetrans.types import SAMPLE_RATE, AudioChunk, CaptionEvent, SentenceEvent
+from livetrans.types import AudioChunk, CaptionEvent, SentenceEvent
 
 from scripted import ScriptedDecoder, ScriptedVad, chunks, ramp, sentence_words
 

@@ -24,7 +24,7 @@ from typing import TextIO
 from .core.cues import CueBuilder
 from .core.events import event_to_json
 from .core.segmenter import SentenceSegmenter
-from .errors import InputError, LivetransError
+from .errors import InputError
 from .outputs import OutputWriter
 from .pipeline import EventStamper, LivePipeline, PipelineConfig, SpeechModels, build_translation_stage
 from .sources import STDIN_SPEC, audio_source, is_stream_url, load_audio
@@ -126,20 +126,12 @@ def run_offline(spec: str, config: PipelineConfig, args: argparse.Namespace) -> 
         for event in events:
             writer.write_event(event)
             if isinstance(event, (SentenceEvent, TranslationEvent)):
-                _write_cues(writer, cues.push(event))
-        _write_cues(writer, cues.flush())
+                writer.write_all_cues(cues.push(event))
+        writer.write_all_cues(cues.flush())
         paths = writer.commit()
     for path in paths:
         print(path)
     return 0
-
-
-def _write_cues(writer: OutputWriter, cues: Iterable[object]) -> None:
-    by_lang: dict[str, list[object]] = {}
-    for cue in cues:
-        by_lang.setdefault(cue.lang, []).append(cue)  # type: ignore[attr-defined]
-    for lang, items in by_lang.items():
-        writer.write_cues(lang, items)  # type: ignore[arg-type]
 
 
 async def run_live(spec: str, config: PipelineConfig, args: argparse.Namespace, *, paced: bool = True) -> int:
@@ -165,15 +157,15 @@ async def run_live(spec: str, config: PipelineConfig, args: argparse.Namespace, 
             printer.show(event)
             writer.write_event(event)
             if isinstance(event, (SentenceEvent, TranslationEvent)):
-                _write_cues(writer, cues.push(event))
+                writer.write_all_cues(cues.push(event))
     except (KeyboardInterrupt, asyncio.CancelledError):
-        _write_cues(writer, cues.flush())
+        writer.write_all_cues(cues.flush())
         writer.commit()
         raise
     except BaseException:
         writer.abort()
         raise
-    _write_cues(writer, cues.flush())
+    writer.write_all_cues(cues.flush())
     paths = writer.commit()
     if args.print_mode == "text":
         print(f"real-time factor {pipeline.real_time_factor:.2f}", file=sys.stderr)
@@ -182,4 +174,4 @@ async def run_live(spec: str, config: PipelineConfig, args: argparse.Namespace, 
     return 0
 
 
-__all__ = ["run_live", "run_offline", "CaptionPrinter", "LivetransError"]
+__all__ = ["CaptionPrinter", "build_translator", "run_live", "run_offline"]

@@ -46,9 +46,10 @@ Quantization = Literal["int8", "int8_float16", "float16", "float32"]
 
 
 def mt_cache_dir() -> Path:
-    """``$LIVETRANS_CACHE_DIR/mt``, else ``~/.cache/livetrans/mt``."""
-    root = os.environ.get("LIVETRANS_CACHE_DIR")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "livetrans") / "mt"
+    """Translation models live under the one livetrans cache: ``cache_dir()/mt``."""
+    from ..models import cache_dir
+
+    return cache_dir() / "mt"
 
 
 @dataclass(frozen=True)
