@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 
 from ..pipeline import LivePipeline, PipelineConfig, SentenceTranslator, SpeechModels
@@ -29,6 +30,10 @@ class LockedTranslator:
     def push(self, sentence: SentenceEvent) -> list[TranslationEvent]:
         with self._lock:
             return self._inner.push(sentence)
+
+    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]:
+        with self._lock:
+            return self._inner.push_many(sentences)
 
 
 class LivePipelineFactory:
