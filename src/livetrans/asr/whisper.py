@@ -147,17 +147,13 @@ class WhisperEngine:
         )
 
     def _encode(self, audio: Float32Array) -> tuple[Any, int]:
-        n_samples = len(audio)
+        """Encoder output for the smallest bucket that holds ``audio``, and its frames."""
         bucket_samples = next(
-            (b * SAMPLE_RATE for b in _BUCKETS_S if n_samples <= b * SAMPLE_RATE),
+            (b * SAMPLE_RATE for b in _BUCKETS_S if len(audio) <= b * SAMPLE_RATE),
             _BUCKETS_S[-1] * SAMPLE_RATE,
         )
-        window = audio[:bucket_samples]
-        # Pad the waveform (not the features) with silence, as Whisper was trained.
-        padded = np.pad(window, (0, bucket_samples - len(window)))
-        features = self._model.feature_extractor(padded, padding=0)
-        features = features[:, : bucket_samples // _HOP_SAMPLES]
-        return self._model.encode(features), len(window) // _HOP_SAMPLES
+        features = self._features(audio, bucket_samples)
+        return self._model.encode(features), min(len(audio), bucket_samples) // _HOP_SAMPLES
 
     def _detect(self, encoder_output: Any) -> list[tuple[str, float]]:
         """The most likely languages, best first."""
@@ -286,8 +282,9 @@ class WhisperEngine:
             return words
         return [Word(w.start, w.end, convert(w.text), w.probability) for w in words]
 
-    def _features(self, window: Float32Array) -> Any:
-        samples = _BUCKETS_S[0] * SAMPLE_RATE
+    def _features(self, window: Float32Array, samples: int = _BUCKETS_S[0] * SAMPLE_RATE) -> Any:
+        """Log-mel features of ``window`` cut or padded to ``samples``. The waveform (not
+        the features) is padded with silence, as Whisper was trained."""
         padded = np.pad(window[:samples], (0, max(0, samples - len(window))))
         return self._model.feature_extractor(padded, padding=0)[:, : samples // _HOP_SAMPLES]
 

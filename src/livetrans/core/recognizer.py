@@ -101,10 +101,7 @@ class RecognizerOptions:
 
 @dataclass
 class RecognizerStats:
-    decodes: int = 0
-    dropped_hypotheses: int = 0
-    audio_seconds: float = 0.0
-    speech_seconds: float = 0.0
+    decodes: int = 0  # model calls so far (the virtual clock charges per decode)
 
 
 def heard_speech(
@@ -161,9 +158,9 @@ class StreamingRecognizer:
     def push(self, chunk: AudioChunk) -> list[RecognizerEvent]:
         """Take the next audio (any length); return the events it made ready."""
         events: list[RecognizerEvent] = []
-        self.stats.audio_seconds += chunk.duration
-        self._unframed = np.concatenate([self._unframed, chunk.samples.astype(np.float32)])
-        probabilities = self._vad.push(chunk.samples.astype(np.float32))
+        samples = chunk.samples.astype(np.float32, copy=False)
+        self._unframed = np.concatenate([self._unframed, samples])
+        probabilities = self._vad.push(samples)
         for probability in probabilities:
             frame = self._unframed[:FRAME_SAMPLES]
             self._unframed = self._unframed[FRAME_SAMPLES:]
@@ -203,10 +200,13 @@ class StreamingRecognizer:
             events.extend(self._end_utterance())
         return events
 
+    @property
+    def _preroll_frames(self) -> int:
+        return max(1, round(self.options.vad.preroll * SAMPLE_RATE / FRAME_SAMPLES))
+
     def _keep_preroll(self, frame: Float32Array) -> None:
         self._preroll.append(frame)
-        keep = max(1, round(self.options.vad.preroll * SAMPLE_RATE / FRAME_SAMPLES))
-        del self._preroll[:-keep]
+        del self._preroll[: -self._preroll_frames]
 
     def _append(self, samples: Float32Array) -> None:
         self._window.append(samples)
@@ -239,8 +239,7 @@ class StreamingRecognizer:
         events: list[RecognizerEvent] = []
         if self._gate.enough_speech or self._gate.active:
             events.extend(self._decode(final=True))
-        self.stats.speech_seconds += self._gate.speech_seconds
-        tail = self._window[-max(1, round(self.options.vad.preroll * SAMPLE_RATE / FRAME_SAMPLES)) :]
+        tail = self._window[-self._preroll_frames :]
         self._window, self._window_samples, self._undecoded_samples = [], 0, 0
         self._remember(self._window_final)
         self._window_final = []
@@ -272,7 +271,7 @@ class StreamingRecognizer:
             language=self._language if self._language_settled else None,
         )
         self.stats.decodes += 1
-        words = self._clean(hypothesis, seconds, final=final)
+        words = self._clean(hypothesis, seconds)
         if not self._language_settled:
             self._vote(hypothesis, seconds, final=final)
             if self._language_settled and hypothesis.language != self._language:
@@ -347,7 +346,7 @@ class StreamingRecognizer:
             return ""
         return self._history[-self.options.prompt_chars :].strip()
 
-    def _clean(self, hypothesis: Hypothesis, window_seconds: float, *, final: bool) -> list[Word]:
+    def _clean(self, hypothesis: Hypothesis, window_seconds: float) -> list[Word]:
         """Hypothesis words in stream time, minus what Whisper is known to invent."""
         o = self.options
         looping = hypothesis.compression_ratio > o.max_compression_ratio
@@ -356,7 +355,6 @@ class StreamingRecognizer:
             no_speech, hypothesis.avg_logprob, [w.probability for w in hypothesis.words], o
         )
         if looping or silent:
-            self.stats.dropped_hypotheses += 1
             log.debug("dropped a hypothesis (looping=%s, silent=%s)", looping, silent)
             return []
         words = [

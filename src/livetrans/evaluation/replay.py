@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import resource
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ..core.stabilizer import join_words
 from ..pipeline import EventStamper, LivePipeline, PipelineConfig, SentenceTranslator, SpeechModels
@@ -81,29 +81,32 @@ def _replay_virtual(
     recognizer = models.recognizer(config.recognizer_options())
     chunks = _chunks(audio, chunk_seconds)
     now = 0.0  # simulated seconds since the first sample was released
+    compute = 0.0
     stamper = EventStamper(0, lambda: now)
     events: list[Event] = []
-    compute = 0.0
-    i = 0
-    while i < len(chunks):
-        now = max(now, chunks[i].end)  # wait for the next chunk if idle
-        ready = [c for c in chunks[i:] if c.end <= now + 1e-9]
-        i += len(ready)
-        batch = AudioChunk(audio[int(ready[0].start * SAMPLE_RATE) : int(round(ready[-1].end * SAMPLE_RATE))], ready[0].start)
+
+    def run(call: Callable[[], list[Any]]) -> None:
+        """One recogniser call; the clock moves on by what it cost."""
+        nonlocal now, compute
         decodes = recognizer.stats.decodes
         started = time.perf_counter()
-        out = recognizer.push(batch)
+        out = call()
         spent = time.perf_counter() - started
         compute += spent
         now += spent if decode_cost is None else decode_cost * (recognizer.stats.decodes - decodes)
         events.extend(stamper.stamp(e) for e in out)
-    decodes = recognizer.stats.decodes
-    started = time.perf_counter()
-    out = recognizer.flush()
-    spent = time.perf_counter() - started
-    compute += spent
-    now += spent if decode_cost is None else decode_cost * (recognizer.stats.decodes - decodes)
-    events.extend(stamper.stamp(e) for e in out)
+
+    i = 0
+    while i < len(chunks):
+        now = max(now, chunks[i].end)  # wait for the next chunk if idle
+        first = i
+        while i < len(chunks) and chunks[i].end <= now + 1e-9:
+            i += 1  # every chunk that has arrived by now goes in one push
+        start = int(chunks[first].start * SAMPLE_RATE)
+        end = int(round(chunks[i - 1].end * SAMPLE_RATE))
+        batch = AudioChunk(audio[start:end], chunks[first].start)
+        run(lambda: recognizer.push(batch))
+    run(recognizer.flush)
     return events, compute
 
 
