@@ -79,16 +79,20 @@ def test_live_translation_events_follow_their_sentences(tiny_nllb, tmp_path):
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     seen_sentences = set()
-    translated = 0
+    translated = set()
     for e in events:
         if e["type"] == "sentence":
             seen_sentences.add(e["id"])
-        elif e["type"] == "translation":
+        elif e["type"] == "translation" and e["kind"] == "final":
             assert e["id"] in seen_sentences, "a translation never comes before its sentence"
-            assert e["lang"] == "es"
-            translated += 1
-    assert translated == len(seen_sentences) > 0
-    durable = [e["seq"] for e in events if not (e["type"] == "caption" and e["kind"] == "partial")]
+            assert e["lang"] == "es" and e["id"] not in translated
+            translated.add(e["id"])
+        elif e["type"] == "translation":
+            # A draft: the sentence so far, while it is being spoken.
+            assert e["id"] not in seen_sentences, "no draft once the sentence has ended"
+            assert e["lang"] == "es" and e["text"]
+    assert translated == seen_sentences and translated
+    durable = [e["seq"] for e in events if e.get("kind") != "partial"]
     assert durable == list(range(1, len(durable) + 1))
 
 

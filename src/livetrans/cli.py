@@ -46,6 +46,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mt-model", default="nllb-200-distilled-600M", help="translation model: a name from 'livetrans models list', a hub id or a local folder (default: nllb-200-distilled-600M, CC-BY-NC-4.0)")
     parser.add_argument("--mt-engine", choices=("ctranslate2", "transformers"), default="ctranslate2")
     parser.add_argument("--glossary", type=Path, default=None, help="JSON or CSV file of terms to keep or translate as given")
+    parser.add_argument("--no-drafts", dest="drafts", action="store_false", help="live: translate finished sentences only, no draft translations of the sentence being spoken")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for recognition (default: all cores)")
     parser.add_argument("--zh-script", choices=("simplified", "traditional", "as-is"), default="simplified", help="write Mandarin captions in this script (default: simplified)")
 
@@ -62,6 +63,7 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
         mt_model=args.mt_model,
         mt_engine=args.mt_engine,
         glossary=args.glossary,
+        translation_drafts=args.drafts,
         cpu_threads=args.threads,
         chinese_script=args.zh_script,
     )

@@ -22,8 +22,15 @@ import numpy as np
 
 from .asr.silero import SileroSession
 from .asr.whisper import ChineseScript, Device, Task, WhisperEngine
+from .core.drafts import DraftTracker
 from .core.recognizer import RecognizerOptions, StreamingRecognizer
-from .types import AudioChunk, CaptionEvent, Event, SentenceEvent, TranslationEvent
+from .types import (
+    AudioChunk,
+    Event,
+    SentenceEvent,
+    TranslationEvent,
+    is_partial,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,7 @@ class PipelineConfig:
     mt_model: str = "nllb-200-distilled-600M"  # translation model spec (docs/translation.md)
     mt_engine: Literal["ctranslate2", "transformers"] = "ctranslate2"
     glossary: Path | None = None  # terms to keep or translate as given
+    translation_drafts: bool = True  # live: also translate the sentence so far (docs/translation.md)
     cpu_threads: int = 0  # 0: CTranslate2's default (all cores)
     chinese_script: ChineseScript = "simplified"  # how Mandarin captions are written
     recognizer: RecognizerOptions = field(default_factory=RecognizerOptions)
@@ -51,7 +59,9 @@ class SentenceTranslator(Protocol):
 
     def push(self, sentence: SentenceEvent) -> list[TranslationEvent]: ...
 
-    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]: ...
+    def push_many(
+        self, sentences: Sequence[SentenceEvent], draft: SentenceEvent | None = None
+    ) -> list[TranslationEvent]: ...
 
 
 @dataclass
@@ -112,7 +122,7 @@ class EventStamper:
         self._clock = clock
 
     def stamp(self, event: Event) -> Event:
-        if isinstance(event, CaptionEvent) and event.kind == "partial":
+        if is_partial(event):
             return replace(event, seq=self.seq, emitted_at=self._clock())
         self.seq += 1
         return replace(event, seq=self.seq, emitted_at=self._clock())
@@ -177,6 +187,13 @@ class LivePipeline:
             arrived.set()
 
         sentences: asyncio.Queue[SentenceEvent | None] = asyncio.Queue(self.translation_queue)
+        drafts = DraftTracker(self.config.recognizer.segmenter) if self.translator is not None and self.config.translation_drafts else None
+        work = asyncio.Event()  # for the translator: a sentence queued, or the open one changed
+
+        def notice(event: Event) -> None:
+            if drafts is not None:
+                drafts.push(event)
+            work.set()
 
         async def recognise() -> None:
             while True:
@@ -186,28 +203,37 @@ class LivePipeline:
                     batch = _join_chunks(pending)
                     pending.clear()
                     await self._publish(
-                        await self._timed(recognizer.push, batch), out, sentences
+                        await self._timed(recognizer.push, batch), out, sentences, notice
                     )
                     self.audio_seconds += batch.duration
                 if audio_done.is_set() and not pending:
                     break
-            await self._publish(await self._timed(recognizer.flush), out, sentences)
+            await self._publish(await self._timed(recognizer.flush), out, sentences, notice)
             await sentences.put(None)
+            work.set()
 
         async def translate() -> None:
             assert self.translator is not None
             done = False
             while not done:
-                # Whatever queued up while the last batch was translating goes in
-                # one call: a backlog costs far less batched than one by one.
-                batch = [await sentences.get()]
+                # Whatever queued up while the last call was translating goes in one
+                # call (a backlog costs far less batched than one by one), with the
+                # sentence so far as a draft when it changed.
+                batch: list[SentenceEvent | None] = []
                 while not sentences.empty():
                     batch.append(sentences.get_nowait())
-                done = batch[-1] is None
+                done = bool(batch) and batch[-1] is None
                 todo = [s for s in batch if s is not None]
-                if todo:
-                    for event in await asyncio.to_thread(self.translator.push_many, todo):
-                        await out.put(event)
+                draft = drafts.take() if drafts is not None and not done else None
+                if not todo and draft is None:
+                    if not done:
+                        work.clear()
+                        await work.wait()
+                    continue
+                for event in await asyncio.to_thread(self.translator.push_many, todo, draft):
+                    if event.kind == "partial" and not (drafts is not None and drafts.is_open(event.id)):
+                        continue  # the sentence ended meanwhile: its final translation is due
+                    await out.put(event)
 
         async def produce() -> None:
             try:
@@ -247,11 +273,13 @@ class LivePipeline:
         events: Sequence[Event],
         out: asyncio.Queue[Event | None],
         sentences: asyncio.Queue[SentenceEvent | None],
+        notice: Callable[[Event], None],
     ) -> None:
         for event in events:
             await out.put(event)
             if isinstance(event, SentenceEvent):
                 await sentences.put(event)
+            notice(event)
 
     @staticmethod
     async def _drain(sentences: asyncio.Queue[SentenceEvent | None]) -> None:

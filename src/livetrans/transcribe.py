@@ -84,7 +84,7 @@ class CaptionPrinter:
             self._final_text = ""
             prefix = "\r\x1b[K" if self.tty else ""
             print(f"{prefix}[{event.start:7.2f} → {event.end:7.2f}] {event.lang}: {event.text}", file=self.out, flush=True)
-        elif isinstance(event, TranslationEvent):
+        elif isinstance(event, TranslationEvent) and event.kind == "final":
             print(f"{'':21}{event.lang}: {event.text}", file=self.out, flush=True)
 
 

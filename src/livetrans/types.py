@@ -92,7 +92,14 @@ class SentenceEvent:
 
 @dataclass(frozen=True)
 class TranslationEvent:
-    """One sentence translated into ``lang``; ``id`` is the source sentence's id."""
+    """One sentence translated into ``lang``; ``id`` is the source sentence's id.
+
+    ``final``: the finished sentence translated; never changed. ``partial`` (a draft,
+    live only): the sentence so far (its final words and the recogniser's partial
+    tail) translated while it is still being spoken; the next partial or the final
+    with the same ``id`` and ``lang`` replaces it. Drafts carry no ``seq`` of their
+    own and are not replayed, like caption partials.
+    """
 
     id: str
     lang: str
@@ -100,12 +107,18 @@ class TranslationEvent:
     text: str
     start: float
     end: float
+    kind: CaptionKind = "final"
     seq: int = 0
     emitted_at: float = 0.0
     type: Literal["translation"] = field(default="translation", init=False)
 
 
 Event = Union[CaptionEvent, SentenceEvent, TranslationEvent]
+
+
+def is_partial(event: Event) -> bool:
+    """A partial caption or a draft translation: replaced later, never replayed."""
+    return isinstance(event, (CaptionEvent, TranslationEvent)) and event.kind == "partial"
 
 
 @dataclass(frozen=True)

@@ -147,3 +147,25 @@ def test_backlog_is_translated_in_one_call_per_source_language() -> None:
     ]
     assert events[6].text == "<es> one" and events[8].text == "<es> cached"
     assert stage.calls == 3
+
+
+def test_a_draft_rides_in_the_finals_call_and_primes_the_cache() -> None:
+    tr = RecordingTranslator()
+    stage = TranslationStage(tr, ["es", "fr"])
+    events = stage.push_many([sentence("First one.", sid="s1")], sentence("Second so", sid="s2"))
+    assert len(tr.calls) == 1 and tr.calls[0][0] == ["First one.", "Second so"]
+    assert [(e.id, e.lang, e.kind) for e in events] == [
+        ("s1", "es", "final"), ("s1", "fr", "final"), ("s2", "es", "partial"), ("s2", "fr", "partial"),
+    ]
+    assert events[2].text == "<es> Second so"
+    # The sentence ends with the very text of its last draft: no second call.
+    final = stage.push(sentence("Second so", sid="s2"))
+    assert len(tr.calls) == 1 and [e.kind for e in final] == ["final", "final"]
+    assert final[0].text == "<es> Second so"
+
+
+def test_a_draft_in_a_language_the_model_lacks_is_dropped_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    tr = RecordingTranslator()
+    stage = TranslationStage(tr, ["es"])
+    assert stage.push_many([], sentence("Guten Morgen allerseits", lang="de")) == []
+    assert stage.skipped == 0 and not caplog.records and not tr.calls

@@ -60,9 +60,10 @@ def sentence(n: int, seq: int, lang: str = "en") -> SentenceEvent:
                          caption_ids=(f"c{n}",), seq=seq, emitted_at=float(n) + 1.2)
 
 
-def translation(n: int, seq: int, lang: str, text: str = "") -> TranslationEvent:
+def translation(n: int, seq: int, lang: str, text: str = "", kind: str = "final") -> TranslationEvent:
     return TranslationEvent(id=f"s{n}", lang=lang, source_lang="en", text=text or f"{lang}-palabra{n}.",
-                            start=float(n), end=float(n) + 0.5, seq=seq, emitted_at=float(n) + 1.5)
+                            start=float(n), end=float(n) + 0.5, seq=seq, emitted_at=float(n) + 1.5,
+                            kind=kind)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -77,8 +78,8 @@ class Received:
         return [m for m in self.messages if m["type"] in types]
 
     def durable_seqs(self) -> list[int]:
-        return [m["seq"] for m in self.messages
-                if m["type"] in ("sentence", "translation") or (m["type"] == "caption" and m["kind"] == "final")]
+        return [m["seq"] for m in self.messages if m["type"] in ("sentence", "translation", "caption")
+                and m.get("kind") != "partial"]
 
 
 async def open_viewer(url: str, **kwargs: Any) -> tuple[ClientConnection, dict[str, Any]]:

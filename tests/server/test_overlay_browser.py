@@ -85,12 +85,18 @@ def test_overlay_shows_captions_over_a_transparent_page_and_reconnects(tmp_path:
                 await asyncio.to_thread(wait_for, driver, lambda d: "Good eve" in text_of("source")(d),
                                         "partial shown")
                 seen["partial"] = driver.find_element("css selector", "#source .partial").text
+                # A draft translation of the sentence so far shows until its final translation.
+                server.publish(stream, translation(1, 0, "es", text="Buenas no", kind="partial"))
+                await asyncio.to_thread(wait_for, driver, lambda d: "Buenas no" in text_of("main")(d),
+                                        "draft translation shown")
+                seen["draft"] = driver.find_element("css selector", "#main .partial").text
                 server.publish(stream, caption("final", 1, 1, text=" Good evening everyone."))
                 server.publish(stream, translation(1, 2, "es", text="Buenas noches a todos."))
                 await asyncio.to_thread(wait_for, driver, lambda d: "Buenas noches" in text_of("main")(d),
                                         "translation shown")
                 seen["source"] = await asyncio.to_thread(text_of("source"), driver)
-                seen["partials_left"] = str(len(driver.find_elements("css selector", "#source .partial")))
+                seen["partials_left"] = str(len(driver.find_elements("css selector", ".partial")))
+                seen["main"] = await asyncio.to_thread(text_of("main"), driver)
                 png = await asyncio.to_thread(driver.get_screenshot_as_png)
                 shot_path.write_bytes(png)
 
@@ -109,7 +115,9 @@ def test_overlay_shows_captions_over_a_transparent_page_and_reconnects(tmp_path:
     if os.environ.get("LIVETRANS_KEEP_SCREENSHOT"):
         shutil.copy(shot_path, os.environ["LIVETRANS_KEEP_SCREENSHOT"])
     assert seen["partial"].strip() == "Good eve"
+    assert seen["draft"].strip() == "Buenas no"
     assert seen["source"] == "Good evening everyone." and seen["partials_left"] == "0"
+    assert seen["main"] == "Buenas noches a todos."  # the final replaced the draft
     assert seen["main_after"].endswith("Seguimos en directo.")
     assert "Buenas noches a todos." in seen["main_after"]  # kept: nothing lost, nothing doubled
     assert seen["main_after"].count("Buenas noches") == 1

@@ -51,6 +51,18 @@ def test_queue_final_supersedes_its_partial() -> None:
     assert [i.payload for i in q.take()] == [b"f3"]
 
 
+def test_queue_keeps_a_partial_per_track_captions_and_each_translation_language() -> None:
+    q = ViewerQueue(max_durable=10)
+    q.offer(_partial("caption tail", cid="c4"))
+    q.offer(QueueItem(b"es draft 1", caption_id="s2", track="translation:es"))
+    q.offer(QueueItem(b"fr draft", caption_id="s2", track="translation:fr"))
+    q.offer(QueueItem(b"es draft 2", caption_id="s2", track="translation:es"))  # replaces es draft 1
+    assert q.dropped_partials == 1
+    q.offer(QueueItem(b"es final", seq=7, durable=True, caption_id="s2", track="translation:es"))
+    # The Spanish final supersedes the Spanish draft only; the French draft and the caption stay.
+    assert [i.payload for i in q.take()] == [b"caption tail", b"fr draft", b"es final"]
+
+
 def test_queue_overflows_on_durables_never_drops_them() -> None:
     q = ViewerQueue(max_durable=3)
     assert all(q.offer(_final(n)) for n in range(1, 4))

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from ..types import Cue, Event, SentenceEvent, TranslationEvent, Word
+from ..types import Cue, Event, SentenceEvent, TranslationEvent, Word, is_partial
 
 
 @dataclass(frozen=True)
@@ -406,7 +406,7 @@ class CueBuilder:
 
     def push(self, item: Event) -> list[Cue]:
         """Cues that are final now; the item's last cue is held (see module doc)."""
-        if not isinstance(item, (SentenceEvent, TranslationEvent)):
+        if not isinstance(item, (SentenceEvent, TranslationEvent)) or is_partial(item):
             return []
         track = self._tracks.get(item.lang)
         if track is None:

@@ -44,14 +44,14 @@ def ends_sentence(word: Word) -> bool:
     return not (text.endswith(".") and bare in _ABBREVIATIONS)
 
 
-def _is_cjk(text: str) -> bool:
+def is_cjk(text: str) -> bool:
     return any(
         "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af"
         for ch in text
     )
 
 
-def _capitalised(word: Word) -> Word:
+def capitalised(word: Word) -> Word:
     """A sentence starts with a capital (Whisper sometimes drops it on a partial window)."""
     text = word.text
     for i, ch in enumerate(text):
@@ -60,6 +60,28 @@ def _capitalised(word: Word) -> Word:
                 return replace(word, text=text[:i] + ch.upper() + text[i + 1 :])
             return word
     return word
+
+
+def closes_sentence(words: Sequence[Word], options: SegmenterOptions) -> bool:
+    """Whether a sentence whose words so far are ``words`` ends after the last one:
+    sentence-final punctuation, too long, or (live) a clause boundary past
+    ``clause_min_words``."""
+    return ends_sentence(words[-1]) or _too_long(words, options) or _clause_done(words, options)
+
+
+def _clause_done(words: Sequence[Word], options: SegmenterOptions) -> bool:
+    minimum = options.clause_min_words
+    if minimum is None or not _CLAUSE_END_RE.search(words[-1].text.strip()):
+        return False
+    text = join_words(words)
+    size = len(text) // 2 if is_cjk(text) else len(words)
+    return size >= minimum
+
+
+def _too_long(words: Sequence[Word], options: SegmenterOptions) -> bool:
+    text = join_words(words)
+    too_long = len(text) > options.max_chars_cjk if is_cjk(text) else len(words) > options.max_words
+    return too_long or words[-1].end - words[0].start > options.max_duration
 
 
 class SentenceSegmenter:
@@ -99,10 +121,10 @@ class SentenceSegmenter:
         run: list[Word] = []
         for word in words:
             if not self._words:
-                word = _capitalised(word)
+                word = capitalised(word)
             run.append(word)
             self._words.append(word)
-            if ends_sentence(word) or self._too_long() or self._clause_done(word):
+            if closes_sentence(self._words, self.options):
                 events.append(self._final(run))
                 run = []
                 events.extend(self._close_sentence())
@@ -117,22 +139,6 @@ class SentenceSegmenter:
     def flush(self) -> list[CaptionEvent | SentenceEvent]:
         return self.close()
 
-    def _clause_done(self, word: Word) -> bool:
-        minimum = self.options.clause_min_words
-        if minimum is None or not _CLAUSE_END_RE.search(word.text.strip()):
-            return False
-        text = join_words(self._words)
-        size = len(text) // 2 if _is_cjk(text) else len(self._words)
-        return size >= minimum
-
-    def _too_long(self) -> bool:
-        text = join_words(self._words)
-        too_long = (
-            len(text) > self.options.max_chars_cjk
-            if _is_cjk(text)
-            else len(self._words) > self.options.max_words
-        )
-        return too_long or self._words[-1].end - self._words[0].start > self.options.max_duration
 
     def _final(self, run: list[Word]) -> CaptionEvent:
         caption_id = self.next_caption_id

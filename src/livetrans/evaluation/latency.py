@@ -82,16 +82,31 @@ def word_latencies(
     return LatencyStats(tuple(final_latency), tuple(partial_latency), len(final_latency), total)
 
 
-def translation_latencies(events: Sequence[Event]) -> dict[str, list[float]]:
+def translation_latencies(
+    events: Sequence[Event], *, first_shown: bool = False
+) -> dict[str, list[float]]:
     """Per target language: for every word of every translated sentence, the time
-    from the word's end to the translation being emitted."""
+    from the word's end to its sentence's final translation being emitted.
+
+    ``first_shown``: to the first translation that showed the word instead, a draft
+    (partial translation) or the final. A draft shows the words that were at least
+    half spoken by its own ``end`` (the end of the source text it translated)."""
     from ..types import SentenceEvent, TranslationEvent
 
     sentences = {e.id: e for e in events if isinstance(e, SentenceEvent)}
-    out: dict[str, list[float]] = {}
+    translations: dict[tuple[str, str], list[TranslationEvent]] = {}
     for e in events:
         if isinstance(e, TranslationEvent) and e.id in sentences:
-            out.setdefault(e.lang, []).extend(
-                e.emitted_at - w.end for w in sentences[e.id].words
-            )
+            translations.setdefault((e.id, e.lang), []).append(e)
+    out: dict[str, list[float]] = {}
+    for (sentence_id, lang), shown in translations.items():
+        finals = [t.emitted_at for t in shown if t.kind == "final"]
+        if not finals:
+            continue
+        for w in sentences[sentence_id].words:
+            emitted = finals[0]
+            if first_shown:
+                middle = (w.start + w.end) / 2
+                emitted = min([emitted, *(t.emitted_at for t in shown if t.end >= middle)])
+            out.setdefault(lang, []).append(emitted - w.end)
     return out

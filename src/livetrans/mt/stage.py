@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from ..errors import LanguageError
-from ..types import SentenceEvent, TranslationEvent
+from ..types import CaptionKind, SentenceEvent, TranslationEvent
 from .base import Translator
 from .glossary import Glossary
 from .languages import resolve_language
@@ -69,21 +69,35 @@ class TranslationStage:
     def push(self, sentence: SentenceEvent) -> list[TranslationEvent]:
         return self.push_many([sentence])
 
-    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]:
+    def push_many(
+        self, sentences: Sequence[SentenceEvent], draft: SentenceEvent | None = None
+    ) -> list[TranslationEvent]:
         """Translate several sentences (a backlog drained from the queue) with one
         translator call per source language: N sentences × M targets cost far less in
-        one batch than one by one. Events come out sentence by sentence, targets in order."""
-        jobs: list[tuple[SentenceEvent, str, str, list[str]]] = []  # sentence, src, text, wanted
+        one batch than one by one. Events come out sentence by sentence, targets in order.
+
+        ``draft``: the unfinished sentence so far, translated in the same call into
+        partial events (its events come last). Its result is cached like a final's, so
+        when the sentence ends with exactly this text its final translation costs
+        nothing. A draft in a language the model lacks gives nothing and no warning
+        (its final sentence reports it).
+        """
+        items: list[tuple[SentenceEvent, CaptionKind]] = [(s, "final") for s in sentences]
+        if draft is not None:
+            items.append((draft, "partial"))
+        jobs: list[tuple[SentenceEvent, str, str, list[str], CaptionKind]] = []
         work: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}  # -> [(lang, text)]
         results: dict[tuple[str, str, str], str] = {}  # (src, text, target) -> translation
-        for sentence in sentences:
+        for sentence, kind in items:
+            quiet = kind == "partial"
             text = normalize_text(sentence.text)
             if not text:
                 continue
             try:
                 src = resolve_language(sentence.lang).flores
             except LanguageError:
-                self._skip(sentence, "unknown language code")
+                if not quiet:
+                    self._skip(sentence, "unknown language code")
                 continue
             wanted = [t for t in self.targets if self._flores[t] != src]
             misses = []
@@ -98,12 +112,13 @@ class TranslationStage:
                 try:
                     self.translator.check_pairs(sentence.lang, misses)
                 except LanguageError as e:
-                    self._skip(sentence, str(e))
+                    if not quiet:
+                        self._skip(sentence, str(e))
                     continue
                 batch = work.setdefault((src, tuple(misses)), [])
                 if (sentence.lang, text) not in batch:
                     batch.append((sentence.lang, text))
-            jobs.append((sentence, src, text, wanted))
+            jobs.append((sentence, src, text, wanted, kind))
         for (src, group_targets), batch in work.items():
             self._translate(src, list(group_targets), batch, results)
         return [
@@ -114,8 +129,9 @@ class TranslationStage:
                 text=results[(src, text, target)],
                 start=sentence.start,
                 end=sentence.end,
+                kind=kind,
             )
-            for sentence, src, text, wanted in jobs
+            for sentence, src, text, wanted, kind in jobs
             for target in wanted
             if (src, text, target) in results
         ]

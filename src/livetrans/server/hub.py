@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from ..core.events import event_to_dict
-from ..types import CaptionEvent, Event, TranslationEvent
+from ..types import CaptionEvent, Event, TranslationEvent, is_partial
 from .protocol import ViewerRequest, dumps, end_message, viewer_wants
 from .viewer_queue import QueueItem, ViewerQueue
 
@@ -56,7 +56,7 @@ class Viewer:
 
 
 def _durable_of(event: Event) -> bool:
-    return not (isinstance(event, CaptionEvent) and event.kind == "partial")
+    return not is_partial(event)
 
 
 @dataclass
@@ -161,7 +161,10 @@ class StreamState:
                 self.on_latency(kind, event.emitted_at - event.end)
             if isinstance(event, CaptionEvent):
                 self.latest_latency = event.emitted_at - event.end
-        caption_id = event.id if isinstance(event, CaptionEvent) else ""
+        # A final supersedes the waiting partial of its own track: a caption's by its
+        # caption id, a translation draft by its sentence id, per language.
+        caption_id = event.id if isinstance(event, (CaptionEvent, TranslationEvent)) else ""
+        track = f"translation:{lang}" if isinstance(event, TranslationEvent) else event.type
         item_seq = int(data["seq"])
         now = time.monotonic()
         cache: dict[tuple[str | None, bool], bool] = {}
@@ -173,7 +176,9 @@ class StreamState:
                 wants = cache[key] = viewer_wants(viewer.request, event.type, lang)
             if not wants:
                 continue
-            item = QueueItem(payload, seq=item_seq, durable=durable, caption_id=caption_id, enqueued_at=now)
+            item = QueueItem(
+                payload, seq=item_seq, durable=durable, caption_id=caption_id, track=track, enqueued_at=now
+            )
             viewer.queue.offer(item)
             queued += 1
             viewer.wake()  # an overflowed queue wakes the sender too, which closes it

@@ -31,9 +31,11 @@ class LockedTranslator:
         with self._lock:
             return self._inner.push(sentence)
 
-    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]:
+    def push_many(
+        self, sentences: Sequence[SentenceEvent], draft: SentenceEvent | None = None
+    ) -> list[TranslationEvent]:
         with self._lock:
-            return self._inner.push_many(sentences)
+            return self._inner.push_many(sentences, draft)
 
 
 class LivePipelineFactory:

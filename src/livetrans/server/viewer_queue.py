@@ -2,8 +2,9 @@
 
 Policy (docs/protocol.md, "Slow viewers"):
 
-* At most one partial waits at any time: a newer partial replaces the waiting
-  one (the newest wins), and a final with the partial's caption id supersedes it.
+* At most one partial waits per track (the source captions, and each language's
+  translation drafts): a newer partial replaces the waiting one of its track (the
+  newest wins), and a final of that track with the partial's id supersedes it.
 * Durable events (finals, sentences, translations) are never dropped. When more
   than ``max_durable`` of them wait, the queue is *overflowed*: the shell closes
   the viewer with ``CloseCode.VIEWER_TOO_SLOW`` and the reason names the seq to
@@ -25,7 +26,8 @@ class QueueItem:
     seq: int = 0
     durable: bool = False
     control: bool = False
-    caption_id: str = ""  # a caption's id: lets a final supersede its partial
+    caption_id: str = ""  # a caption's (or translation's) id: lets a final supersede its partial
+    track: str = "caption"  # partials of one track replace each other ("translation:es", ...)
     enqueued_at: float = 0.0  # monotonic seconds, for the fan-out delay metric
     dead: bool = field(default=False, repr=False)
 
@@ -38,7 +40,7 @@ class ViewerQueue:
         self._items: deque[QueueItem] = deque()
         self._durable = 0
         self._live = 0  # items not marked dead
-        self._partial: QueueItem | None = None
+        self._partials: dict[str, QueueItem] = {}  # track -> its waiting partial
         self.overflowed = False
         self.dropped_partials = 0
 
@@ -49,12 +51,12 @@ class ViewerQueue:
     def durable_depth(self) -> int:
         return self._durable
 
-    def _kill_partial(self) -> None:
-        if self._partial is not None and not self._partial.dead:
-            self._partial.dead = True
+    def _kill_partial(self, track: str) -> None:
+        partial = self._partials.pop(track, None)
+        if partial is not None and not partial.dead:
+            partial.dead = True
             self._live -= 1
             self.dropped_partials += 1
-        self._partial = None
 
     def offer(self, item: QueueItem) -> bool:
         """Queue an item; False when the queue is (now) overflowed and the viewer must go."""
@@ -65,16 +67,17 @@ class ViewerQueue:
             self._live += 1
             return True
         if not item.durable:
-            self._kill_partial()
-            self._partial = item
+            self._kill_partial(item.track)
+            self._partials[item.track] = item
             self._items.append(item)
             self._live += 1
             return True
         if self._durable >= self.max_durable:
             self.overflowed = True
             return False
-        if self._partial is not None and item.caption_id and self._partial.caption_id == item.caption_id:
-            self._kill_partial()
+        waiting = self._partials.get(item.track)
+        if waiting is not None and item.caption_id and waiting.caption_id == item.caption_id:
+            self._kill_partial(item.track)
         self._items.append(item)
         self._durable += 1
         self._live += 1
@@ -90,7 +93,7 @@ class ViewerQueue:
             self._live -= 1
             if item.durable:
                 self._durable -= 1
-            if item is self._partial:
-                self._partial = None
+            if self._partials.get(item.track) is item:
+                del self._partials[item.track]
             out.append(item)
         return out
