@@ -69,6 +69,9 @@ def main() -> int:
         "per_target": result["translation_latency"],
         "recognition": {k: result[k] for k in ("rtf", "latency", "audio_seconds")},
         "translator_calls": stage.calls,
+        # A final translation served from the cache: its sentence ended as last drafted.
+        "cache_hits": stage.cache_hits,
+        "cache_misses": stage.cache_misses,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
