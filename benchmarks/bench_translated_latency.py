@@ -37,6 +37,7 @@ def main() -> int:
     parser.add_argument("--targets", default="es,fr,de")
     parser.add_argument("--language", default="en")
     parser.add_argument("--mt-threads", type=int, default=1, help="translation threads (the product uses 1)")
+    parser.add_argument("--asr-threads", type=int, default=0, help="recognition threads (default 0: all cores)")
     parser.add_argument(
         "--no-drafts", dest="drafts", action="store_false",
         help="translate finished sentences only (no partial translations of the sentence so far)",
@@ -49,7 +50,8 @@ def main() -> int:
     options = DecodeOptions(beam_size=1, max_length_ratio=1.0, max_length_margin=0)
     translator = load_translator(checkpoint, intra_threads=args.mt_threads, options=options)
     stage = TranslationStage(translator, targets)
-    config = PipelineConfig(model="base", language=None, targets=targets, translation_drafts=args.drafts)
+    config = PipelineConfig(model="base", language=None, targets=targets, translation_drafts=args.drafts,
+                            cpu_threads=args.asr_threads)
     models = SpeechModels.load(config)
     clips = [c for c in read_manifest(default_samples_dir()) if c.lang == args.language and c.path.parent.parent.name == "speech"]
     print(f"streaming {len(clips)} {args.language} clips at real time, translating into {','.join(targets)}…", file=sys.stderr)
@@ -66,6 +68,7 @@ def main() -> int:
         "shown_median": round(float(np.median(shown)), 3) if shown else None,
         "shown_p95": round(float(np.percentile(shown, 95)), 3) if shown else None,
         "drafts": args.drafts,
+        "asr_threads": args.asr_threads,
         "per_target": result["translation_latency"],
         "recognition": {k: result[k] for k in ("rtf", "latency", "audio_seconds")},
         "translator_calls": stage.calls,

@@ -76,3 +76,12 @@ def test_chinese_drafts_count_characters_and_join_without_spaces() -> None:
     tracker.push(partial(words, lang="zh"))
     draft = tracker.take()
     assert draft is not None and draft.text == "今天晚上八点" and draft.lang == "zh"
+
+
+def test_a_draft_that_was_stopped_is_offered_again() -> None:
+    tracker = DraftTracker()
+    tracker.push(partial(sentence_words("limited stock left today", 0.0)))
+    draft = tracker.take()
+    assert draft is not None and tracker.take() is None
+    tracker.retry(draft)
+    assert tracker.take() == draft

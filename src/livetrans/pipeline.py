@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -59,8 +60,10 @@ class SentenceTranslator(Protocol):
 
     def push(self, sentence: SentenceEvent) -> list[TranslationEvent]: ...
 
-    def push_many(
-        self, sentences: Sequence[SentenceEvent], draft: SentenceEvent | None = None
+    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]: ...
+
+    def push_draft(
+        self, sentence: SentenceEvent, cancel: Callable[[], bool] | None = None
     ) -> list[TranslationEvent]: ...
 
 
@@ -189,10 +192,13 @@ class LivePipeline:
         sentences: asyncio.Queue[SentenceEvent | None] = asyncio.Queue(self.translation_queue)
         drafts = DraftTracker(self.config.recognizer.segmenter) if self.translator is not None and self.config.translation_drafts else None
         work = asyncio.Event()  # for the translator: a sentence queued, or the open one changed
+        sentence_waiting = threading.Event()  # stops a draft in progress: finished sentences first
 
         def notice(event: Event) -> None:
             if drafts is not None:
                 drafts.push(event)
+            if isinstance(event, SentenceEvent):
+                sentence_waiting.set()
             work.set()
 
         async def recognise() -> None:
@@ -216,24 +222,32 @@ class LivePipeline:
             assert self.translator is not None
             done = False
             while not done:
+                if sentences.empty():
+                    # No finished sentence waits: translate the one being spoken so far,
+                    # stopping at once if a finished one comes in meanwhile.
+                    draft = drafts.take() if drafts is not None else None
+                    if draft is None:
+                        work.clear()
+                        await work.wait()
+                        continue
+                    sentence_waiting.clear()
+                    events = await asyncio.to_thread(self.translator.push_draft, draft, sentence_waiting.is_set)
+                    if not events and sentence_waiting.is_set() and drafts is not None:
+                        drafts.retry(draft)  # stopped for a finished sentence: offer it again after
+                    for event in events:
+                        if drafts is not None and drafts.is_open(event.id):  # else its final is due
+                            await out.put(event)
+                    continue
                 # Whatever queued up while the last call was translating goes in one
-                # call (a backlog costs far less batched than one by one), with the
-                # sentence so far as a draft when it changed.
+                # call: a backlog costs far less batched than one by one.
                 batch: list[SentenceEvent | None] = []
                 while not sentences.empty():
                     batch.append(sentences.get_nowait())
-                done = bool(batch) and batch[-1] is None
+                done = batch[-1] is None
                 todo = [s for s in batch if s is not None]
-                draft = drafts.take() if drafts is not None and not done else None
-                if not todo and draft is None:
-                    if not done:
-                        work.clear()
-                        await work.wait()
-                    continue
-                for event in await asyncio.to_thread(self.translator.push_many, todo, draft):
-                    if event.kind == "partial" and not (drafts is not None and drafts.is_open(event.id)):
-                        continue  # the sentence ended meanwhile: its final translation is due
-                    await out.put(event)
+                if todo:
+                    for event in await asyncio.to_thread(self.translator.push_many, todo):
+                        await out.put(event)
 
         async def produce() -> None:
             try:

@@ -204,3 +204,15 @@ def test_m2m100_checkpoint_on_both_engines(m2m_dir: Path) -> None:
     )
     with pytest.raises(LanguageError, match="cannot translate en→zh-TW"):
         ct2.check_pairs("en", ["zh-TW"])
+
+
+def test_both_engines_stop_early_when_cancelled(
+    nllb_ct2: CTranslate2Translator, nllb_hf: TransformersTranslator
+) -> None:
+    full_ct2 = nllb_ct2.translate_tokens(EN, "en", ["es"])["es"]
+    cut_ct2 = nllb_ct2.translate_tokens(EN, "en", ["es"], cancel=lambda: True)["es"]
+    full_hf = nllb_hf.translate_ids(EN, "en", ["es"])["es"]
+    cut_hf = nllb_hf.translate_ids(EN, "en", ["es"], cancel=lambda: True)["es"]
+    # Stopped after the first generated token (the forced language token aside).
+    assert all(len(row) <= 2 for row in cut_ct2) and max(map(len, full_ct2)) > 3
+    assert all(len(row) <= 3 for row in cut_hf) and max(map(len, full_hf)) > 3

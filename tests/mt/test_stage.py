@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -27,7 +27,7 @@ class RecordingTranslator:
         check_pairs(self.info, source, targets)
 
     def translate_batch(
-        self, texts: Sequence[str], source: str, targets: Sequence[str]
+        self, texts: Sequence[str], source: str, targets: Sequence[str], cancel: Callable[[], bool] | None = None
     ) -> dict[str, list[str]]:
         self.calls.append((list(texts), source, list(targets)))
         return {t: [f"<{t}> {text}" for text in texts] for t in targets}
@@ -149,23 +149,31 @@ def test_backlog_is_translated_in_one_call_per_source_language() -> None:
     assert stage.calls == 3
 
 
-def test_a_draft_rides_in_the_finals_call_and_primes_the_cache() -> None:
+def test_a_draft_is_partial_and_primes_the_cache() -> None:
     tr = RecordingTranslator()
     stage = TranslationStage(tr, ["es", "fr"])
-    events = stage.push_many([sentence("First one.", sid="s1")], sentence("Second so", sid="s2"))
-    assert len(tr.calls) == 1 and tr.calls[0][0] == ["First one.", "Second so"]
-    assert [(e.id, e.lang, e.kind) for e in events] == [
-        ("s1", "es", "final"), ("s1", "fr", "final"), ("s2", "es", "partial"), ("s2", "fr", "partial"),
+    events = stage.push_draft(sentence("Second so", sid="s2"))
+    assert [(e.id, e.lang, e.kind, e.text) for e in events] == [
+        ("s2", "es", "partial", "<es> Second so"), ("s2", "fr", "partial", "<fr> Second so"),
     ]
-    assert events[2].text == "<es> Second so"
     # The sentence ends with the very text of its last draft: no second call.
     final = stage.push(sentence("Second so", sid="s2"))
-    assert len(tr.calls) == 1 and [e.kind for e in final] == ["final", "final"]
-    assert final[0].text == "<es> Second so"
+    assert len(tr.calls) == 1 and [(e.kind, e.text) for e in final] == [
+        ("final", "<es> Second so"), ("final", "<fr> Second so"),
+    ]
+
+
+def test_a_cancelled_draft_gives_nothing_and_caches_nothing() -> None:
+    tr = RecordingTranslator()
+    stage = TranslationStage(tr, ["es"])
+    assert stage.push_draft(sentence("Half a sent"), cancel=lambda: True) == []
+    assert stage.cancelled == 1
+    assert stage.push(sentence("Half a sent"))[0].text == "<es> Half a sent"
+    assert len(tr.calls) == 2  # the final was translated afresh
 
 
 def test_a_draft_in_a_language_the_model_lacks_is_dropped_quietly(caplog: pytest.LogCaptureFixture) -> None:
     tr = RecordingTranslator()
     stage = TranslationStage(tr, ["es"])
-    assert stage.push_many([], sentence("Guten Morgen allerseits", lang="de")) == []
+    assert stage.push_draft(sentence("Guten Morgen allerseits", lang="de")) == []
     assert stage.skipped == 0 and not caplog.records and not tr.calls

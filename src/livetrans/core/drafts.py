@@ -77,6 +77,11 @@ class DraftTracker:
             id=self._id, start=words[0].start, end=words[-1].end, text=text, lang=self._lang, words=tuple(words)
         )
 
+    def retry(self, draft: SentenceEvent) -> None:
+        """The draft was not shown (its translation was stopped): offer it again."""
+        if draft.id == self._id and draft.text == self._taken:
+            self._taken = ""
+
     def _open(self, sentence_id: str) -> None:
         self._id = sentence_id
         self._finals = []

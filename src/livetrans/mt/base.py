@@ -7,7 +7,7 @@ the pipeline and the tests can use without torch or CTranslate2.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -92,12 +92,20 @@ class Translator(Protocol):
     engine allows it and returns, for each target code as given, one translation
     per input text, in order. Codes are any accepted by
     :func:`livetrans.mt.languages.resolve_language`.
+
+    ``cancel``: polled while decoding; once it returns True the engine stops early
+    and the (cut short) output must be thrown away — the caller checks ``cancel()``
+    after the call. Live drafts use it to make way for a finished sentence.
     """
 
     info: ModelInfo
 
     def translate_batch(
-        self, texts: Sequence[str], source: str, targets: Sequence[str]
+        self,
+        texts: Sequence[str],
+        source: str,
+        targets: Sequence[str],
+        cancel: Callable[[], bool] | None = None,
     ) -> dict[str, list[str]]: ...
 
     def check_pairs(self, source: str | None, targets: Sequence[str]) -> None: ...

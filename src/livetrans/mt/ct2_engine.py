@@ -101,7 +101,11 @@ class CTranslate2Translator:
         return ([source_token] if source_token else []) + pieces + ["</s>"]
 
     def translate_tokens(
-        self, texts: Sequence[str], source: str, targets: Sequence[str]
+        self,
+        texts: Sequence[str],
+        source: str,
+        targets: Sequence[str],
+        cancel: Callable[[], bool] | None = None,
     ) -> dict[str, list[list[str]]]:
         """Output tokens per target and text, the forced target-language token first."""
         self.check_pairs(source, targets)
@@ -124,6 +128,9 @@ class CTranslate2Translator:
         }
         if prefix_len:
             kwargs["target_prefix"] = prefixes
+        if cancel is not None and self.options.beam_size == 1:
+            # Called after every generated token (greedy only); True stops the batch.
+            kwargs["callback"] = lambda _step: cancel()
         results = self._translator.translate_batch(rows, **kwargs)
         out: dict[str, list[list[str]]] = {}
         for i, target in enumerate(targets):
@@ -132,9 +139,13 @@ class CTranslate2Translator:
         return out
 
     def translate_batch(
-        self, texts: Sequence[str], source: str, targets: Sequence[str]
+        self,
+        texts: Sequence[str],
+        source: str,
+        targets: Sequence[str],
+        cancel: Callable[[], bool] | None = None,
     ) -> dict[str, list[str]]:
-        tokens = self.translate_tokens(texts, source, targets)
+        tokens = self.translate_tokens(texts, source, targets, cancel)
         skip = 0 if self.info.family == "marian" else 1
         return {t: [self.detokenize(hyp[skip:]) for hyp in hyps] for t, hyps in tokens.items()}
 

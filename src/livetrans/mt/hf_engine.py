@@ -10,7 +10,7 @@ does for a single target.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,11 @@ class TransformersTranslator:
         )
 
     def translate_ids(
-        self, texts: Sequence[str], source: str, targets: Sequence[str]
+        self,
+        texts: Sequence[str],
+        source: str,
+        targets: Sequence[str],
+        cancel: Callable[[], bool] | None = None,
     ) -> dict[str, list[list[int]]]:
         """Output ids per target and text (decoder start dropped, language token first)."""
         self.check_pairs(source, targets)
@@ -115,8 +119,9 @@ class TransformersTranslator:
             # Marian's <pad> starts the decoder but is never an output (CTranslate2 drops it).
             suppress_tokens=[self._pad] if self.info.family == "marian" else None,
         )
+        stopping = _cancel_criteria(cancel) if cancel is not None else None
         with torch.inference_mode():
-            out = self._model.generate(**inputs, generation_config=generation)
+            out = self._model.generate(**inputs, generation_config=generation, stopping_criteria=stopping)
         ids = out[:, 1:].tolist()  # drop the decoder start
         result: dict[str, list[list[int]]] = {}
         for i, target in enumerate(targets):
@@ -139,9 +144,13 @@ class TransformersTranslator:
         return {t: [list(conv(row)) for row in rows] for t, rows in ids.items()}
 
     def translate_batch(
-        self, texts: Sequence[str], source: str, targets: Sequence[str]
+        self,
+        texts: Sequence[str],
+        source: str,
+        targets: Sequence[str],
+        cancel: Callable[[], bool] | None = None,
     ) -> dict[str, list[str]]:
-        ids = self.translate_ids(texts, source, targets)
+        ids = self.translate_ids(texts, source, targets, cancel)
         skip = 0 if self.info.family == "marian" else 1
         conv = self._tokenizer.convert_ids_to_tokens
         decode = self._tokenizer.batch_decode
@@ -151,6 +160,18 @@ class TransformersTranslator:
             kept = [[i for i in row[skip:] if not NON_TEXT_TOKEN_RE.match(conv(i))] for row in rows]
             out[target] = [s.strip() for s in decode(kept, skip_special_tokens=True)] if kept else []
         return out
+
+
+def _cancel_criteria(cancel: Callable[[], bool]) -> Any:
+    """Stopping criteria for ``generate`` that end every row once ``cancel()`` is True."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Cancel(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), bool(cancel()), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_Cancel()])
 
 
 def _generation_config(**kwargs: Any) -> Any:

@@ -12,7 +12,7 @@ import logging
 import re
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..errors import LanguageError
 from ..types import CaptionKind, SentenceEvent, TranslationEvent
@@ -61,6 +61,7 @@ class TranslationStage:
         self.cache_misses = 0
         self.skipped = 0
         self.calls = 0  # translator calls made (one per push with any cache miss)
+        self.cancelled = 0  # draft calls stopped early for a finished sentence
 
     def check(self, source: str | None) -> None:
         """Refuse, before any audio, a pair the model cannot do (LanguageError)."""
@@ -69,27 +70,33 @@ class TranslationStage:
     def push(self, sentence: SentenceEvent) -> list[TranslationEvent]:
         return self.push_many([sentence])
 
-    def push_many(
-        self, sentences: Sequence[SentenceEvent], draft: SentenceEvent | None = None
-    ) -> list[TranslationEvent]:
+    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]:
         """Translate several sentences (a backlog drained from the queue) with one
         translator call per source language: N sentences × M targets cost far less in
-        one batch than one by one. Events come out sentence by sentence, targets in order.
+        one batch than one by one. Events come out sentence by sentence, targets in order."""
+        return self._push(sentences, "final", None)
 
-        ``draft``: the unfinished sentence so far, translated in the same call into
-        partial events (its events come last). Its result is cached like a final's, so
-        when the sentence ends with exactly this text its final translation costs
-        nothing. A draft in a language the model lacks gives nothing and no warning
-        (its final sentence reports it).
+    def push_draft(
+        self, sentence: SentenceEvent, cancel: Callable[[], bool] | None = None
+    ) -> list[TranslationEvent]:
+        """Translate an unfinished sentence (its text so far) into partial events.
+
+        The result is cached like a final's, so when the sentence ends with exactly
+        this text its final translation costs nothing. ``cancel`` (polled while
+        decoding) stops the work early and gives no events: a finished sentence
+        waiting goes first. A draft in a language the model lacks gives nothing and
+        no warning (its final sentence reports it).
         """
-        items: list[tuple[SentenceEvent, CaptionKind]] = [(s, "final") for s in sentences]
-        if draft is not None:
-            items.append((draft, "partial"))
-        jobs: list[tuple[SentenceEvent, str, str, list[str], CaptionKind]] = []
+        return self._push([sentence], "partial", cancel)
+
+    def _push(
+        self, sentences: Sequence[SentenceEvent], kind: CaptionKind, cancel: Callable[[], bool] | None
+    ) -> list[TranslationEvent]:
+        quiet = kind == "partial"
+        jobs: list[tuple[SentenceEvent, str, str, list[str]]] = []
         work: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}  # -> [(lang, text)]
         results: dict[tuple[str, str, str], str] = {}  # (src, text, target) -> translation
-        for sentence, kind in items:
-            quiet = kind == "partial"
+        for sentence in sentences:
             text = normalize_text(sentence.text)
             if not text:
                 continue
@@ -118,9 +125,9 @@ class TranslationStage:
                 batch = work.setdefault((src, tuple(misses)), [])
                 if (sentence.lang, text) not in batch:
                     batch.append((sentence.lang, text))
-            jobs.append((sentence, src, text, wanted, kind))
+            jobs.append((sentence, src, text, wanted))
         for (src, group_targets), batch in work.items():
-            self._translate(src, list(group_targets), batch, results)
+            self._translate(src, list(group_targets), batch, results, cancel)
         return [
             TranslationEvent(
                 id=sentence.id,
@@ -131,7 +138,7 @@ class TranslationStage:
                 end=sentence.end,
                 kind=kind,
             )
-            for sentence, src, text, wanted, kind in jobs
+            for sentence, src, text, wanted in jobs
             for target in wanted
             if (src, text, target) in results
         ]
@@ -139,11 +146,16 @@ class TranslationStage:
     def _translate(
         self, src: str, targets: list[str], batch: list[tuple[str, str]],
         results: dict[tuple[str, str, str], str],
+        cancel: Callable[[], bool] | None = None,
     ) -> None:
         source = batch[0][0]
         masked = [self.glossary.mask(text, source) for _, text in batch]
-        translated = self.translator.translate_batch([m.text for m in masked], source, targets)
+        texts = [m.text for m in masked]
+        translated = self.translator.translate_batch(texts, source, targets, cancel)
         self.calls += 1
+        if cancel is not None and cancel():
+            self.cancelled += 1
+            return  # cut short: nothing to show or cache
         for target in targets:
             for (_, text), m, out in zip(batch, masked, translated[target]):
                 restored = self.glossary.restore(m, out, target)

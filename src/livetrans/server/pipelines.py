@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from ..pipeline import LivePipeline, PipelineConfig, SentenceTranslator, SpeechModels
@@ -31,11 +31,15 @@ class LockedTranslator:
         with self._lock:
             return self._inner.push(sentence)
 
-    def push_many(
-        self, sentences: Sequence[SentenceEvent], draft: SentenceEvent | None = None
+    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]:
+        with self._lock:
+            return self._inner.push_many(sentences)
+
+    def push_draft(
+        self, sentence: SentenceEvent, cancel: Callable[[], bool] | None = None
     ) -> list[TranslationEvent]:
         with self._lock:
-            return self._inner.push_many(sentences, draft)
+            return self._inner.push_draft(sentence, cancel)
 
 
 class LivePipelineFactory:
