@@ -136,6 +136,10 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first_failure(first) if isinstance(first, BaseExceptionGroup) else first
 
 
+def _same_text(a: SentenceEvent, b: SentenceEvent) -> bool:
+    return a.id == b.id and a.text.split() == b.text.split()
+
+
 def _join_chunks(chunks: Sequence[AudioChunk]) -> AudioChunk:
     if len(chunks) == 1:
         return chunks[0]
@@ -193,11 +197,14 @@ class LivePipeline:
         drafts = DraftTracker(self.config.recognizer.segmenter) if self.translator is not None and self.config.translation_drafts else None
         work = asyncio.Event()  # for the translator: a sentence queued, or the open one changed
         sentence_waiting = threading.Event()  # stops a draft in progress: finished sentences first
+        drafting: list[SentenceEvent] = []  # the draft being translated, if any
 
         def notice(event: Event) -> None:
             if drafts is not None:
                 drafts.push(event)
-            if isinstance(event, SentenceEvent):
+            if isinstance(event, SentenceEvent) and not (drafting and _same_text(drafting[0], event)):
+                # (A sentence that ended as the draft in progress says lets it finish: its
+                # translation is the final one, from the cache.)
                 sentence_waiting.set()
             work.set()
 
@@ -231,7 +238,13 @@ class LivePipeline:
                         await work.wait()
                         continue
                     sentence_waiting.clear()
-                    events = await asyncio.to_thread(self.translator.push_draft, draft, sentence_waiting.is_set)
+                    drafting[:] = [draft]
+                    try:
+                        events = await asyncio.to_thread(
+                            self.translator.push_draft, draft, sentence_waiting.is_set
+                        )
+                    finally:
+                        drafting.clear()
                     if not events and sentence_waiting.is_set() and drafts is not None:
                         drafts.retry(draft)  # stopped for a finished sentence: offer it again after
                     for event in events:
