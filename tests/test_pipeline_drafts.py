@@ -146,3 +146,28 @@ def test_drafts_follow_the_sentence_while_it_is_spoken() -> None:
     assert drafts and drafts == [text for text in expected if text in drafts]
     assert drafts[-1] == expected[-1]
     assert translations(events)[-1].kind == "final"
+
+
+def test_in_the_server_a_draft_makes_way_for_another_streams_sentence() -> None:
+    from livetrans.server.pipelines import LockedTranslator
+
+    translator = SlowTranslator(2.0)
+    shared = LockedTranslator(TranslationStage(translator, ["es"]))
+    words = sentence_words("Welcome back everyone", 0.0)
+    draft_sentence = SentenceEvent(id="s4", start=0.0, end=1.0, text="Welcome back", lang="en")
+    finished = ended(words, sid="s9")[1]
+    assert isinstance(finished, SentenceEvent)
+
+    async def scenario() -> tuple[Any, list[TranslationEvent], float]:
+        draft = asyncio.create_task(asyncio.to_thread(shared.push_draft, draft_sentence))
+        await asyncio.sleep(0.2)  # the draft is being decoded
+        started = time.monotonic()
+        final = await asyncio.to_thread(shared.push_many, [finished])
+        took = time.monotonic() - started
+        return await draft, final, took
+
+    draft_result, final, took = asyncio.run(scenario())
+    assert draft_result is None  # stopped, for the other stream's finished sentence
+    assert [t.text for t in final] == ["<es> Welcome back everyone"]
+    assert took < 3.0  # one 2 s call, not the rest of the draft first
+    assert translator.calls[0] == (["Welcome back"], True)

@@ -64,7 +64,7 @@ class SentenceTranslator(Protocol):
 
     def push_draft(
         self, sentence: SentenceEvent, cancel: Callable[[], bool] | None = None
-    ) -> list[TranslationEvent]: ...
+    ) -> list[TranslationEvent] | None: ...
 
 
 @dataclass
@@ -245,8 +245,10 @@ class LivePipeline:
                         )
                     finally:
                         drafting.clear()
-                    if not events and sentence_waiting.is_set() and drafts is not None:
-                        drafts.retry(draft)  # stopped for a finished sentence: offer it again after
+                    if events is None:
+                        if drafts is not None:
+                            drafts.retry(draft)  # stopped for a finished sentence: offer it again after
+                        continue
                     for event in events:
                         if drafts is not None and drafts.is_open(event.id):  # else its final is due
                             await out.put(event)

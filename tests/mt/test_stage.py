@@ -166,7 +166,7 @@ def test_a_draft_is_partial_and_primes_the_cache() -> None:
 def test_a_cancelled_draft_gives_nothing_and_caches_nothing() -> None:
     tr = RecordingTranslator()
     stage = TranslationStage(tr, ["es"])
-    assert stage.push_draft(sentence("Half a sent"), cancel=lambda: True) == []
+    assert stage.push_draft(sentence("Half a sent"), cancel=lambda: True) is None
     assert stage.cancelled == 1
     assert stage.push(sentence("Half a sent"))[0].text == "<es> Half a sent"
     assert len(tr.calls) == 2  # the final was translated afresh

@@ -78,16 +78,18 @@ class TranslationStage:
 
     def push_draft(
         self, sentence: SentenceEvent, cancel: Callable[[], bool] | None = None
-    ) -> list[TranslationEvent]:
+    ) -> list[TranslationEvent] | None:
         """Translate an unfinished sentence (its text so far) into partial events.
 
         The result is cached like a final's, so when the sentence ends with exactly
         this text its final translation costs nothing. ``cancel`` (polled while
-        decoding) stops the work early and gives no events: a finished sentence
-        waiting goes first. A draft in a language the model lacks gives nothing and
-        no warning (its final sentence reports it).
+        decoding) stops the work early: then the result is None (nothing shown or
+        cached), so that a finished sentence waiting goes first. A draft in a language
+        the model lacks gives [] and no warning (its final sentence reports it).
         """
-        return self._push([sentence], "partial", cancel)
+        stopped_before = self.cancelled
+        events = self._push([sentence], "partial", cancel)
+        return None if self.cancelled > stopped_before else events
 
     def _push(
         self, sentences: Sequence[SentenceEvent], kind: CaptionKind, cancel: Callable[[], bool] | None

@@ -21,25 +21,43 @@ logger = logging.getLogger(__name__)
 
 
 class LockedTranslator:
-    """A translation stage shared between streams: one sentence at a time."""
+    """A translation stage shared between streams: one call at a time, and finished
+    sentences of any stream before drafts: a draft in progress is stopped as soon as
+    another stream's sentence waits for the stage."""
 
     def __init__(self, inner: SentenceTranslator) -> None:
         self._inner = inner
         self._lock = threading.Lock()
+        self._waiting_changed = threading.Condition()
+        self._sentences_waiting = 0  # push/push_many calls waiting for the lock
 
     def push(self, sentence: SentenceEvent) -> list[TranslationEvent]:
-        with self._lock:
-            return self._inner.push(sentence)
+        return self.push_many([sentence])
 
     def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]:
-        with self._lock:
+        with self._waiting_changed:
+            self._sentences_waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            with self._waiting_changed:
+                self._sentences_waiting -= 1
+                self._waiting_changed.notify_all()
+        try:
             return self._inner.push_many(sentences)
+        finally:
+            self._lock.release()
 
     def push_draft(
         self, sentence: SentenceEvent, cancel: Callable[[], bool] | None = None
-    ) -> list[TranslationEvent]:
+    ) -> list[TranslationEvent] | None:
+        def stop() -> bool:
+            return self._sentences_waiting > 0 or (cancel is not None and cancel())
+
+        with self._waiting_changed:  # let waiting sentences in first
+            self._waiting_changed.wait_for(lambda: self._sentences_waiting == 0)
         with self._lock:
-            return self._inner.push_draft(sentence, cancel)
+            return self._inner.push_draft(sentence, stop)
 
 
 class LivePipelineFactory:
