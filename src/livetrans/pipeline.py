@@ -194,7 +194,8 @@ class LivePipeline:
             arrived.set()
 
         sentences: asyncio.Queue[SentenceEvent | None] = asyncio.Queue(self.translation_queue)
-        drafts = DraftTracker(self.config.recognizer.segmenter) if self.translator is not None and self.config.translation_drafts else None
+        drafting_on = self.translator is not None and self.config.translation_drafts
+        drafts = DraftTracker(self.config.recognizer.segmenter) if drafting_on else None
         work = asyncio.Event()  # for the translator: a sentence queued, or the open one changed
         sentence_waiting = threading.Event()  # stops a draft in progress: finished sentences first
         drafting: list[SentenceEvent] = []  # the draft being translated, if any
