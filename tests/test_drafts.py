@@ -85,3 +85,15 @@ def test_a_draft_that_was_stopped_is_offered_again() -> None:
     assert draft is not None and tracker.take() is None
     tracker.retry(draft)
     assert tracker.take() == draft
+
+
+def test_a_respelt_word_waits_for_the_next_word_before_a_new_draft() -> None:
+    tracker = DraftTracker()
+    words = sentence_words("the sale starts at nine", 0.0)
+    tracker.push(partial(words[:3]))
+    assert tracker.take() is not None
+    respelt = [*words[:2], Word(words[2].start, words[2].end, " start")]
+    tracker.push(partial(respelt))
+    assert tracker.take() is None  # same length: the translator stays free for new words
+    tracker.push(partial([*respelt, words[3]]))
+    assert tracker.take().text == "The sale start at"  # type: ignore[union-attr]

@@ -37,6 +37,7 @@ class DraftTracker:
         self._tail: tuple[Word, ...] = ()
         self._lang = ""
         self._taken = ""  # the text of the last draft taken for the open sentence
+        self._taken_words = 0  # ... and its length in words
 
     def push(self, event: Event) -> None:
         if isinstance(event, SentenceEvent):
@@ -57,8 +58,9 @@ class DraftTracker:
         return bool(sentence_id) and sentence_id == self._id
 
     def take(self) -> SentenceEvent | None:
-        """The open sentence so far, if it changed since the last draft and is long
-        enough; None otherwise."""
+        """The open sentence so far, if it has more words than the last draft and is
+        long enough; None otherwise. (A word respelt in place waits for the next word:
+        the translator stays free sooner for new words, and the final fixes the text.)"""
         words = list(self._finals)
         for word in self._tail:
             words.append(word)
@@ -67,12 +69,12 @@ class DraftTracker:
         if words:
             words[0] = capitalised(words[0])  # as the segmenter will
         text = join_words(words).strip()
-        if not self._id or not text or text == self._taken:
-            return None
+        if not self._id or not text or len(words) <= self._taken_words:
+            return None  # nothing new to translate (a respelt word waits for the next one)
         size = len(text) // 2 if is_cjk(text) else len(words)
         if size < self.options.min_words:
             return None
-        self._taken = text
+        self._taken, self._taken_words = text, len(words)
         return SentenceEvent(
             id=self._id, start=words[0].start, end=words[-1].end, text=text, lang=self._lang, words=tuple(words)
         )
@@ -80,10 +82,10 @@ class DraftTracker:
     def retry(self, draft: SentenceEvent) -> None:
         """The draft was not shown (its translation was stopped): offer it again."""
         if draft.id == self._id and draft.text == self._taken:
-            self._taken = ""
+            self._taken, self._taken_words = "", 0
 
     def _open(self, sentence_id: str) -> None:
         self._id = sentence_id
         self._finals = []
         self._tail = ()
-        self._taken = ""
+        self._taken, self._taken_words = "", 0
