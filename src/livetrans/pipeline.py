@@ -25,6 +25,7 @@ from .asr.silero import SileroSession
 from .asr.whisper import ChineseScript, Device, Task, WhisperEngine
 from .core.drafts import DraftTracker
 from .core.recognizer import RecognizerOptions, StreamingRecognizer
+from .mt.stage import normalize_text  # light: no model library (livetrans.mt's rule)
 from .types import (
     AudioChunk,
     Event,
@@ -137,7 +138,8 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 def _same_text(a: SentenceEvent, b: SentenceEvent) -> bool:
-    return a.id == b.id and a.text.split() == b.text.split()
+    """The same sentence with the same text, as the translation cache sees it."""
+    return a.id == b.id and normalize_text(a.text) == normalize_text(b.text)
 
 
 def _join_chunks(chunks: Sequence[AudioChunk]) -> AudioChunk:
@@ -233,8 +235,7 @@ class LivePipeline:
                 if sentences.empty():
                     # No finished sentence waits: translate the one being spoken so far,
                     # stopping at once if a finished one comes in meanwhile.
-                    draft = drafts.take() if drafts is not None else None
-                    if draft is None:
+                    if drafts is None or (draft := drafts.take()) is None:
                         work.clear()
                         await work.wait()
                         continue
@@ -247,11 +248,10 @@ class LivePipeline:
                     finally:
                         drafting.clear()
                     if events is None:
-                        if drafts is not None:
-                            drafts.retry(draft)  # stopped for a finished sentence: offer it again after
+                        drafts.retry(draft)  # stopped for a finished sentence: offer it again after
                         continue
                     for event in events:
-                        if drafts is not None and drafts.is_open(event.id):  # else its final is due
+                        if drafts.is_open(event.id):  # else the sentence ended: its final is due
                             await out.put(event)
                     continue
                 # Whatever queued up while the last call was translating goes in one

@@ -7,7 +7,7 @@ final words and the recogniser's partial tail) is also translated while it is be
 spoken, as a *draft* that the next draft or the final translation replaces.
 
 :class:`DraftTracker` follows the recogniser's events and says what the current
-draft is and whether it changed since the last one was taken.
+draft is, once it has grown by a word since the last one was taken.
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ class DraftTracker:
         self._finals: list[Word] = []
         self._tail: tuple[Word, ...] = ()
         self._lang = ""
-        self._taken = ""  # the text of the last draft taken for the open sentence
-        self._taken_words = 0  # ... and its length in words
+        self._taken_words = 0  # the length in words of the last draft taken for the open sentence
 
     def push(self, event: Event) -> None:
         if isinstance(event, SentenceEvent):
@@ -68,24 +67,24 @@ class DraftTracker:
                 break
         if words:
             words[0] = capitalised(words[0])  # as the segmenter will
-        text = join_words(words).strip()
+        text = join_words(words)
         if not self._id or not text or len(words) <= self._taken_words:
             return None  # nothing new to translate (a respelt word waits for the next one)
         size = len(text) // 2 if is_cjk(text) else len(words)
         if size < self.options.min_words:
             return None
-        self._taken, self._taken_words = text, len(words)
+        self._taken_words = len(words)
         return SentenceEvent(
             id=self._id, start=words[0].start, end=words[-1].end, text=text, lang=self._lang, words=tuple(words)
         )
 
     def retry(self, draft: SentenceEvent) -> None:
         """The draft was not shown (its translation was stopped): offer it again."""
-        if draft.id == self._id and draft.text == self._taken:
-            self._taken, self._taken_words = "", 0
+        if draft.id == self._id and len(draft.words) == self._taken_words:
+            self._taken_words = 0
 
     def _open(self, sentence_id: str) -> None:
         self._id = sentence_id
         self._finals = []
         self._tail = ()
-        self._taken, self._taken_words = "", 0
+        self._taken_words = 0
