@@ -146,3 +146,22 @@ def test_silence_produces_no_caption_and_no_decoding(base_models):
         events += recognizer.push(AudioChunk(audio[i : i + 1600], i / 16000))
     events += recognizer.flush()
     assert events == [] and recognizer.stats.decodes == 0
+
+
+def test_decode_reports_whisper_average_log_probability(base_models):
+    """The hallucination guards read a per-token average log-probability, as Whisper
+    defines it; CTranslate2 hands back a length-normalised score, which must be
+    turned back into that (it once was divided by the length twice, putting every
+    decode near zero and the guards out of action)."""
+    audio = load_audio(SAMPLES / "speech" / "en" / "jfk_inaugural_1961.flac")
+    whole = base_models.whisper.decode(audio, language="en")
+    assert -1.0 < whole.avg_logprob < -0.03
+    text = "".join(w.text for w in whole.words)
+    prefix = " ".join(text.split()[:8])
+    tail = base_models.whisper.decode(audio, language="en", prefix=prefix)
+    # The forced prefix is not the model's doing: the average covers the rest only.
+    assert -1.0 < tail.avg_logprob < -0.03
+    noise = load_audio(SAMPLES / "noise" / "party_crowd_daniel_simon.flac")[: 8 * 16000]
+    babble = base_models.whisper.decode(noise, language="en")
+    if babble.words:  # what the model makes of crowd noise, it is unsure of
+        assert babble.avg_logprob < whole.avg_logprob

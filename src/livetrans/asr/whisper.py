@@ -81,6 +81,15 @@ def compression_ratio(text: str) -> float:
     return len(data) / len(zlib.compress(data))
 
 
+def mean_logprob(result: Any, generated: int) -> float:
+    """Whisper's average log-probability of a decode: over the generated tokens and
+    the end token. CTranslate2 scores a sequence by its summed log-probability (the
+    forced prefix not included) divided by the whole sequence's length (its default
+    length penalty of 1), so the sum is taken back first."""
+    total = float(result.scores[0]) * len(result.sequences_ids[0])
+    return total / (max(0, generated) + 1)
+
+
 def compute_type_for(device: Device) -> str:
     return "float16" if device == "cuda" else "int8"
 
@@ -196,8 +205,7 @@ class WhisperEngine:
                 suppress_tokens=[-1],
             )[0]
             tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-            n_generated = max(1, len(tokens) - prefix_len)
-            avg_logprob = float(result.scores[0]) / (n_generated + 1)
+            avg_logprob = mean_logprob(result, len(tokens) - prefix_len)
             text = tokenizer.decode(tokens)
             aligned = self._model.find_alignment(tokenizer, [tokens], encoder_output, num_frames)
         words = self._script(_words(aligned[0] if aligned else []), language)
@@ -309,7 +317,7 @@ class WhisperEngine:
         scores: list[tuple[float, float]] = []  # (no-speech probability, average log-probability)
         for result in results:
             tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-            avg_logprob = float(result.scores[0]) / (len(tokens) + 1)
+            avg_logprob = mean_logprob(result, len(tokens))
             looping = compression_ratio(tokenizer.decode(tokens)) > _GUARDS.max_compression_ratio
             token_lists.append([] if looping else tokens)
             scores.append((float(result.no_speech_prob), avg_logprob))
