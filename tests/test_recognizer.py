@@ -7,6 +7,8 @@ stand-ins in scripted.py say what a VAD and a decoder would hear.
 from __future__ import annotations
 
 
+from dataclasses import replace
+
 from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
 from livetrans.core.stabilizer import join_words
 from livetrans.types import AudioChunk, CaptionEvent, SentenceEvent
@@ -144,3 +146,29 @@ def test_detected_language_is_used_when_none_is_given():
     decoder.language = "es"
     events = replay(recognizer, SPEECH_END + 2.0)
     assert {e.lang for e in finals(events)} == {"es"}
+
+
+class StoppingAfterSentenceEnd(ScriptedDecoder):
+    """Whisper base's habit: given a forced prefix that ends a sentence, it may end
+    the decode right there although speech goes on."""
+
+    def decode(self, audio, *, prompt, prefix, language):
+        hypothesis = super().decode(audio, prompt=prompt, prefix=prefix, language=language)
+        if prefix.rstrip().endswith("."):
+            return replace(hypothesis, words=())
+        return hypothesis
+
+
+def test_speech_after_a_final_sentence_end_is_not_lost_when_the_decoder_stops_there():
+    # A breath (shorter than the pause that ends an utterance) after the sentence.
+    first = sentence_words("We beat the United States.", 1.0)
+    words = first + sentence_words("As the biggest market for this industry today.", first[-1].end + 0.4)
+    decoder = StoppingAfterSentenceEnd(words)
+    recognizer = StreamingRecognizer(
+        decoder, ScriptedVad(((0.9, words[-1].end + 0.1),)), RecognizerOptions(language="en")
+    )
+    events = replay(recognizer, words[-1].end + 2.0)
+    assert join_words([w for f in finals(events) for w in f.words]) == join_words(words)
+    sentence_end = first[-1].end
+    # The window started again after "States.", with no prefix to stop on.
+    assert any(start >= sentence_end - 1e-6 and not prefix for start, _, _, prefix in decoder.calls)

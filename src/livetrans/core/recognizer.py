@@ -86,6 +86,9 @@ class RecognizerOptions:
     language_min_window: float = 1.5  # seconds: no detection on less settles it
     language_continuity: float = 2.0  # weight of the previous utterance's language
     pause_closes_sentence: float = 1.5  # seconds of pause that close an open sentence
+    # A decode with nothing after the final words though this much audio followed
+    # them: the window starts again after those words (see _decode).
+    stall_after: float = 1.0
     max_compression_ratio: float = 2.4  # above: a repetition loop, the decode is dropped
     # Whisper's own test (no-speech > 0.6 and log-probability < -1) lets crowd babble
     # and restaurant noise through with a confident "Thank you." Here a decode is
@@ -272,6 +275,13 @@ class StreamingRecognizer:
         )
         self.stats.decodes += 1
         words = self._clean(hypothesis, seconds)
+        if not words and self._stalled(seconds):
+            # Speech went on after the last final word, yet the decoder stopped right
+            # after the forced prefix (Whisper takes a committed "States." for the end
+            # of what it heard, and would until the pause): decode the audio after
+            # the final words in a window of its own, their text as the prompt.
+            self._restart_window()
+            return self._decode(final=final)
         if not self._language_settled:
             self._vote(hypothesis, seconds, final=final)
             if self._language_settled and hypothesis.language != self._language:
@@ -410,6 +420,19 @@ class StreamingRecognizer:
                 sentence_id=self._segmenter.open_sentence_id,
             )
         ]
+
+    def _stalled(self, window_seconds: float) -> bool:
+        if not self._window_final:
+            return False
+        after = self._window_start + window_seconds - self._window_final[-1].end
+        return after >= self.options.stall_after
+
+    def _restart_window(self) -> None:
+        log.debug("restarting the window after %r", join_words(self._window_final[-3:]))
+        self._remember(self._window_final)
+        self._cut(self._window_final[-1].end)
+        self._window_final = []
+        self._stabilizer.reset()
 
     def _trim_window(self) -> None:
         seconds = self._window_samples / SAMPLE_RATE
