@@ -56,11 +56,15 @@ class ScriptedDecoder:
     words: Sequence[Word]
     language: str = "en"
     calls: list[tuple[float, float, str, str]] = field(default_factory=list)
+    beam_sizes: list[int] = field(default_factory=list)  # one per call
 
-    def decode(self, audio: np.ndarray, *, prompt: str, prefix: str, language: str | None) -> Hypothesis:
+    def decode(
+        self, audio: np.ndarray, *, prompt: str, prefix: str, language: str | None, beam_size: int = 1
+    ) -> Hypothesis:
         start = float(audio[0]) / SAMPLE_RATE
         end = (float(audio[-1]) + 1) / SAMPLE_RATE
         self.calls.append((start, end, prompt, prefix))
+        self.beam_sizes.append(beam_size)
         heard: list[Word] = []
         for w in self.words:
             if w.start < start - 1e-6 or w.start >= end:

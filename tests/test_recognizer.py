@@ -152,7 +152,7 @@ class StoppingAfterSentenceEnd(ScriptedDecoder):
     """Whisper base's habit: given a forced prefix that ends a sentence, it may end
     the decode right there although speech goes on."""
 
-    def decode(self, audio, *, prompt, prefix, language):
+    def decode(self, audio, *, prompt, prefix, language, beam_size=1):
         hypothesis = super().decode(audio, prompt=prompt, prefix=prefix, language=language)
         if prefix.rstrip().endswith("."):
             return replace(hypothesis, words=())
@@ -172,3 +172,13 @@ def test_speech_after_a_final_sentence_end_is_not_lost_when_the_decoder_stops_th
     sentence_end = first[-1].end
     # The window started again after "States.", with no prefix to stop on.
     assert any(start >= sentence_end - 1e-6 and not prefix for start, _, _, prefix in decoder.calls)
+
+
+
+def test_the_decode_at_a_pause_searches_wider_than_the_running_ones():
+    """Everything the decode at a pause hears becomes final at once, with no later
+    hypothesis to confirm it: that decode uses beam search, the others are greedy."""
+    recognizer, decoder = make(final_beam=4)
+    replay(recognizer, SPEECH_END + 2.0)
+    assert decoder.beam_sizes[-1] == 4
+    assert set(decoder.beam_sizes[:-1]) == {1}

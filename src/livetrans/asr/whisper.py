@@ -178,6 +178,7 @@ class WhisperEngine:
         prompt: str = "",
         prefix: str = "",
         language: str | None = None,
+        beam_size: int = 1,
     ) -> Hypothesis:
         """Decode one window (at most 30 s) with ``prefix`` forced as its first words."""
         with self._lock:
@@ -197,7 +198,7 @@ class WhisperEngine:
             result = self._model.model.generate(
                 encoder_output,
                 [prompt_tokens],
-                beam_size=1,
+                beam_size=beam_size,
                 max_length=min(448, len(prompt_tokens) + max_new),
                 return_scores=True,
                 return_no_speech_prob=True,

@@ -59,7 +59,13 @@ class Hypothesis:
 
 class Decoder(Protocol):
     def decode(
-        self, audio: Float32Array, *, prompt: str, prefix: str, language: str | None
+        self,
+        audio: Float32Array,
+        *,
+        prompt: str,
+        prefix: str,
+        language: str | None,
+        beam_size: int = 1,
     ) -> Hypothesis: ...
 
 
@@ -75,6 +81,7 @@ class RecognizerOptions:
     trim_after: float = 12.0  # seconds: past this, trim the window at a finished sentence
     max_window: float = 18.0  # seconds: past this, cut at the last final word
     agreement: int = 2  # LocalAgreement-n
+    final_beam: int = 5  # beam size of the decode at a pause, whose words all become final
     prompt_chars: int = 200  # final text before the window given as the prompt
     # Language detection on a second or two of speech is unreliable (Whisper base took
     # French for English until 3 s), so nothing becomes final before it is settled:
@@ -272,6 +279,7 @@ class StreamingRecognizer:
             prompt=self._prompt(),
             prefix="".join(w.text for w in self._window_final),
             language=self._language if self._language_settled else None,
+            beam_size=self.options.final_beam if final else 1,
         )
         self.stats.decodes += 1
         words = self._clean(hypothesis, seconds)
