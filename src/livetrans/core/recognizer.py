@@ -81,7 +81,7 @@ class RecognizerOptions:
     trim_after: float = 12.0  # seconds: past this, trim the window at a finished sentence
     max_window: float = 18.0  # seconds: past this, cut at the last final word
     agreement: int = 2  # LocalAgreement-n
-    final_beam: int = 5  # beam size of the decode at a pause, whose words all become final
+    final_beam: int = 3  # beam size of the decode at a pause, whose words all become final
     prompt_chars: int = 200  # final text before the window given as the prompt
     # Language detection on a second or two of speech is unreliable (Whisper base took
     # French for English until 3 s), so nothing becomes final before it is settled:
