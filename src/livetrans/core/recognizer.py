@@ -10,7 +10,9 @@ How it works, per stream:
    forced as the decoder prefix, final text before the window is the prompt.
 3. :class:`LocalAgreementStabilizer` turns successive hypotheses into final words;
    the rest is shown as a partial. When the VAD hears a pause the window is decoded
-   once more and everything in it becomes final.
+   once more, with beam search (``final_beam``) since nothing will confirm it, and
+   everything in it becomes final. A decode that stops right after the forced
+   prefix while speech went on starts the window again after the final words.
 4. The window is trimmed at a finished sentence once it is longer than
    ``trim_after`` and cut at the last final word past ``max_window``, so decoding
    cost stays bounded however long someone talks.
