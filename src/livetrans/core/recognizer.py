@@ -439,9 +439,7 @@ class StreamingRecognizer:
 
     def _restart_window(self) -> None:
         log.debug("restarting the window after %r", join_words(self._window_final[-3:]))
-        self._remember(self._window_final)
-        self._cut(self._window_final[-1].end)
-        self._window_final = []
+        self._cut_after_finals(len(self._window_final))
         self._stabilizer.reset()
 
     def _trim_window(self) -> None:
@@ -462,9 +460,14 @@ class StreamingRecognizer:
             cut = len(self._window_final)
         if cut is None:
             return
-        self._remember(self._window_final[:cut])
-        self._cut(self._window_final[cut - 1].end)
-        self._window_final = self._window_final[cut:]
+        self._cut_after_finals(cut)
+
+    def _cut_after_finals(self, count: int) -> None:
+        """The window's first ``count`` final words leave it, with their audio: their
+        text goes to the prompt history."""
+        self._remember(self._window_final[:count])
+        self._cut(self._window_final[count - 1].end)
+        self._window_final = self._window_final[count:]
 
     def _cut(self, time: float) -> None:
         """Drop the window's audio before stream time ``time``."""
