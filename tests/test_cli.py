@@ -125,6 +125,26 @@ def test_models_list_shows_the_installed_models():
     assert "installed" in rows["base"] and "installed" in rows["tiny.en"]
 
 
+@pytest.mark.parametrize(
+    ("device", "beam", "expected"), [("cpu", None, 1), ("cuda", None, 3), ("cpu", 3, 3), ("cuda", 1, 1)]
+)
+def test_the_streaming_beam_defaults_to_what_the_device_affords(device, beam, expected):
+    from livetrans.cli import build_parser, pipeline_config
+
+    args = ["transcribe", "x.wav", "--live", "--device", device]
+    if beam is not None:
+        args += ["--beam", str(beam)]
+    options = pipeline_config(build_parser().parse_args(args)).recognizer_options()
+    assert options.beam == expected
+
+
+def test_a_beam_below_one_is_refused_before_any_work(tmp_path):
+    result = livetrans("transcribe", str(FLEURS_EN), "-o", str(tmp_path), "--live", "--beam", "0")
+    assert result.returncode == 2
+    assert "--beam: expected a whole number of at least 1, got '0'" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
 def test_an_unknown_language_is_refused_before_any_audio(tmp_path):
     result = livetrans("transcribe", str(FLEURS_EN), "--language", "xx", "-o", str(tmp_path))
     assert result.returncode == 1

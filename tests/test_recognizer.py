@@ -182,3 +182,12 @@ def test_the_decode_at_a_pause_searches_wider_than_the_running_ones():
     replay(recognizer, SPEECH_END + 2.0)
     assert decoder.beam_sizes[-1] == 4
     assert set(decoder.beam_sizes[:-1]) == {1}
+
+
+def test_a_wider_running_beam_reaches_every_decode():
+    """Where decoding is cheap (a GPU) every decode may search wider; the decode at a
+    pause never searches narrower than the running ones."""
+    recognizer, decoder = make(beam=5, final_beam=3)
+    replay(recognizer, SPEECH_END + 2.0)
+    assert len(decoder.beam_sizes) > 2
+    assert set(decoder.beam_sizes) == {5}

@@ -9,8 +9,10 @@ How it works, per stream:
    whenever at least ``step`` seconds of new audio arrived. Words already final are
    forced as the decoder prefix, final text before the window is the prompt.
 3. :class:`LocalAgreementStabilizer` turns successive hypotheses into final words;
-   the rest is shown as a partial. When the VAD hears a pause the window is decoded
-   once more, with beam search (``final_beam``) since nothing will confirm it, and
+   the rest is shown as a partial. The running decodes are greedy unless ``beam``
+   says otherwise (a GPU affords it, two CPU cores do not). When the VAD hears a
+   pause the window is decoded once more, with beam search (``final_beam``) since
+   nothing will confirm it, and
    everything in it becomes final. A decode that stops right after the forced
    prefix while speech went on starts the window again after the final words.
 4. The window is trimmed at a finished sentence once it is longer than
@@ -83,6 +85,9 @@ class RecognizerOptions:
     trim_after: float = 12.0  # seconds: past this, trim the window at a finished sentence
     max_window: float = 18.0  # seconds: past this, cut at the last final word
     agreement: int = 2  # LocalAgreement-n
+    # Beam size of the running decodes. Beam 3 lowers the streaming WER (docs/benchmarks.md)
+    # but costs ~30 % more per decode: on a 2-core CPU latency then grows, on a GPU it is free.
+    beam: int = 1
     final_beam: int = 3  # beam size of the decode at a pause, whose words all become final
     prompt_chars: int = 200  # final text before the window given as the prompt
     # Language detection on a second or two of speech is unreliable (Whisper base took
@@ -281,7 +286,7 @@ class StreamingRecognizer:
             prompt=self._prompt(),
             prefix="".join(w.text for w in self._window_final),
             language=self._language if self._language_settled else None,
-            beam_size=self.options.final_beam if final else 1,
+            beam_size=max(self.options.final_beam, self.options.beam) if final else self.options.beam,
         )
         self.stats.decodes += 1
         words = self._clean(hypothesis, seconds)
