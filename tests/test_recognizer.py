@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
 from livetrans.core.stabilizer import join_words
-from livetrans.types import AudioChunk, CaptionEvent, SentenceEvent
+from livetrans.types import SAMPLE_RATE, AudioChunk, CaptionEvent, SentenceEvent
 
 from scripted import ScriptedDecoder, ScriptedVad, chunks, ramp, sentence_words
 
@@ -191,3 +191,76 @@ def test_a_wider_running_beam_reaches_every_decode():
     replay(recognizer, SPEECH_END + 2.0)
     assert len(decoder.beam_sizes) > 2
     assert set(decoder.beam_sizes) == {5}
+
+
+class MisdetectingDecoder(ScriptedDecoder):
+    """Takes an utterance's first second and a half, narrowly, for Arabic."""
+
+    def decode(self, audio, *, prompt, prefix, language, beam_size=1):
+        hypothesis = super().decode(audio, prompt=prompt, prefix=prefix, language=language, beam_size=beam_size)
+        if language is not None:
+            return hypothesis
+        short = len(audio) / SAMPLE_RATE < 1.6
+        ranked = (("ar", 0.5), ("es", 0.4)) if short else (("es", 0.95), ("ar", 0.03))
+        words = hypothesis.words
+        if short:  # what Whisper writes when it decodes Spanish as Arabic
+            words = tuple(replace(w, text=" عربي") for w in words)
+        return replace(
+            hypothesis,
+            words=words,
+            language=ranked[0][0],
+            language_probability=ranked[0][1],
+            language_probabilities=ranked,
+        )
+
+
+def test_a_misdetected_start_of_the_next_sentence_is_not_shown():
+    """After a Spanish sentence, the next one's first decode is detected as Arabic by
+    a hair: the speaker's language so far outweighs it, so no Arabic partial flashes
+    on screen, and every partial is labelled with the language it was decoded in."""
+    first = sentence_words("Hola a todos.", 1.0)
+    second = sentence_words("Hoy tenemos una oferta muy buena para ustedes.", first[-1].end + 2.5)
+    decoder = MisdetectingDecoder(first + second, language="es")
+    speech = ((0.9, first[-1].end + 0.1), (second[0].start - 0.1, second[-1].end + 0.1))
+    recognizer = StreamingRecognizer(decoder, ScriptedVad(speech), RecognizerOptions(language=None))
+    events = replay(recognizer, second[-1].end + 2.0)
+    later = [e for e in events if isinstance(e, CaptionEvent) and e.end > first[-1].end + 1.0]
+    assert later and {e.lang for e in later} == {"es"}
+    assert not any("عربي" in e.text for e in later)
+    assert join_words([w for f in finals(events) for w in f.words]) == join_words(first + second)
+    # The detection did run on the short windows: without the earlier sentence, Arabic would show.
+    alone = MisdetectingDecoder(second, language="es")
+    speech_alone = ((second[0].start - 0.1, second[-1].end + 0.1),)
+    recognizer = StreamingRecognizer(alone, ScriptedVad(speech_alone), RecognizerOptions(language=None))
+    shown = [e for e in replay(recognizer, second[-1].end + 2.0) if isinstance(e, CaptionEvent)]
+    assert any(e.lang == "ar" and "عربي" in e.text for e in shown)
+
+
+class SwitchingDecoder(ScriptedDecoder):
+    """Hears English before ``switch`` seconds and, confidently, Spanish after."""
+
+    switch: float = 0.0
+
+    def decode(self, audio, *, prompt, prefix, language, beam_size=1):
+        hypothesis = super().decode(audio, prompt=prompt, prefix=prefix, language=language, beam_size=beam_size)
+        heard = "es" if float(audio[0]) / SAMPLE_RATE >= self.switch else "en"
+        if language is not None:
+            return hypothesis
+        ranked = ((heard, 0.95), ("en" if heard == "es" else "es", 0.03))
+        return replace(hypothesis, language=heard, language_probability=0.95, language_probabilities=ranked)
+
+
+def test_a_speaker_who_switches_language_gets_partials_in_the_new_one():
+    first = sentence_words("Welcome everybody.", 1.0)
+    second = sentence_words("Hoy tenemos una oferta muy buena para ustedes.", first[-1].end + 2.5)
+    decoder = SwitchingDecoder(first + second)
+    decoder.switch = second[0].start - 0.5
+    speech = ((0.9, first[-1].end + 0.1), (second[0].start - 0.1, second[-1].end + 0.1))
+    recognizer = StreamingRecognizer(decoder, ScriptedVad(speech), RecognizerOptions(language=None))
+    events = replay(recognizer, second[-1].end + 2.0)
+    spanish = [
+        (i, e) for i, e in enumerate(events) if isinstance(e, CaptionEvent) and e.start >= decoder.switch
+    ]
+    first_final = min(i for i, e in spanish if e.kind == "final")
+    assert any(e.kind == "partial" and e.text for i, e in spanish if i < first_final)
+    assert {e.lang for _, e in spanish} == {"es"}

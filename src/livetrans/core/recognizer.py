@@ -301,11 +301,14 @@ class StreamingRecognizer:
             self._vote(hypothesis, seconds, final=final)
             if self._language_settled and hypothesis.language != self._language:
                 words = []  # decoded in a language we just ruled out
-        language = self._language or hypothesis.language
+        language = (self._language if self._language_settled else None) or hypothesis.language
         if final:
             newly_final, tentative = self._stabilizer.flush(words), []
         elif not self._language_settled:
-            newly_final, tentative = [], words  # show it, but commit nothing yet
+            # Show it but commit nothing yet; and show nothing decoded in a language
+            # the detection has not made believable (the first second of a Spanish
+            # speaker's next sentence detected as Arabic flashed Arabic on screen).
+            newly_final, tentative = [], words if self._believable(language, seconds) else []
         else:
             newly_final, tentative = self._stabilizer.update(words)
             overlong = seconds > self.options.max_window
@@ -351,6 +354,17 @@ class StreamingRecognizer:
             self._settle(top)
         elif window_seconds >= o.language_window and share >= o.language_majority:
             self._settle(leader)
+
+    def _believable(self, language: str, window_seconds: float) -> bool:
+        """Whether to show, before the language is settled, words decoded in
+        ``language``: the speaker's language so far, or the leader of the votes once
+        the window is long enough for a detection to count."""
+        if language == self._previous_language:
+            return True
+        if self._previous_language is not None and window_seconds < self.options.language_min_window:
+            return False
+        votes = self._language_votes
+        return not votes or language == max(votes, key=lambda k: votes[k])
 
     def _settle(self, language: str) -> None:
         self._language = language
