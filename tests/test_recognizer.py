@@ -264,3 +264,39 @@ def test_a_speaker_who_switches_language_gets_partials_in_the_new_one():
     first_final = min(i for i, e in spanish if e.kind == "final")
     assert any(e.kind == "partial" and e.text for i, e in spanish if i < first_final)
     assert {e.lang for _, e in spanish} == {"es"}
+
+
+BLIP = sentence_words("However,", 1.0, seconds_per_word=0.2)  # 0.18 s: less than an utterance needs
+
+
+def blip_then_speech(gap: float, language: str | None = "en"):
+    rest = sentence_words("due to the slow channels styles could lag behind.", BLIP[-1].end + gap)
+    decoder = ScriptedDecoder(BLIP + rest)
+    speech = ((BLIP[0].start, BLIP[-1].end), (rest[0].start - 0.05, rest[-1].end + 0.1))
+    recognizer = StreamingRecognizer(decoder, ScriptedVad(speech), RecognizerOptions(language=language))
+    return recognizer, decoder, rest
+
+
+def test_a_word_too_short_to_decode_alone_opens_the_utterance_that_follows_it():
+    """The VAD hears "However," for less than an utterance needs; speech resumes 0.6 s
+    later: the word is decoded with what follows instead of being dropped."""
+    recognizer, decoder, rest = blip_then_speech(gap=0.6)
+    events = replay(recognizer, rest[-1].end + 2.0)
+    assert join_words([w for f in finals(events) for w in f.words]) == join_words(BLIP + rest)
+
+
+def test_a_short_sound_long_before_speech_is_not_kept():
+    recognizer, decoder, rest = blip_then_speech(gap=2.0)
+    events = replay(recognizer, rest[-1].end + 2.0)
+    assert join_words([w for f in finals(events) for w in f.words]).lower() == join_words(rest).lower()
+    assert all(start > BLIP[-1].end for start, _, _, _ in decoder.calls)
+
+
+def test_the_held_word_is_not_heard_by_the_language_detection():
+    """Music held the same way made the detection take a Spanish clip for Arabic: the
+    held audio joins the window only once the language is settled."""
+    recognizer, decoder, rest = blip_then_speech(gap=0.6, language=None)
+    events = replay(recognizer, rest[-1].end + 2.0)
+    undetected = [start for start, _, _, _ in decoder.calls[:2]]
+    assert min(undetected) > BLIP[-1].end
+    assert join_words([w for f in finals(events) for w in f.words]) == join_words(BLIP + rest)

@@ -4,7 +4,9 @@ How it works, per stream:
 
 1. Every 32 ms frame gets a speech probability (Silero VAD) and goes through the
    :class:`VadGate`. Silence is never decoded; a short pre-roll is kept so an
-   utterance's first syllable is not clipped.
+   utterance's first syllable is not clipped, and a sound too short to decode on
+   its own ("However,") is put back in front of speech that follows within
+   ``blip_hold``, once that speech's language is settled.
 2. While someone speaks, the audio of the utterance so far (the *window*) is decoded
    whenever at least ``step`` seconds of new audio arrived. Words already final are
    forced as the decoder prefix, final text before the window is the prompt.
@@ -103,6 +105,11 @@ class RecognizerOptions:
     # A decode with nothing after the final words though this much audio followed
     # them: the window starts again after those words (see _decode).
     stall_after: float = 1.0
+    # An utterance with too little speech to decode (the VAD heard "However," for
+    # 64 ms) is held this many seconds after it ended; if speech resumes by then it is
+    # put back in front of the next utterance once that one's language is settled
+    # (not before: music held so made the detection say Arabic for a Spanish clip).
+    blip_hold: float = 1.0
     max_compression_ratio: float = 2.4  # above: a repetition loop, the decode is dropped
     # Whisper's own test (no-speech > 0.6 and log-probability < -1) lets crowd babble
     # and restaurant noise through with a confident "Thank you." Here a decode is
@@ -169,6 +176,11 @@ class StreamingRecognizer:
         self._language_votes: dict[str, float] = {}
         self._partial_text = ""
         self._partial_id = ""
+        self._decodes_at_start = 0  # decodes before the current utterance began
+        self._blip_frames = 0  # frames of an undecoded utterance kept in the preroll
+        self._blip_silence = 0  # frames of silence since that utterance ended
+        self._held: list[Float32Array] = []  # its audio, waiting for the language
+        self._grown = False  # the window grew at its start during this decode
 
     # -- the stage contract -------------------------------------------------------
 
@@ -223,7 +235,14 @@ class StreamingRecognizer:
 
     def _keep_preroll(self, frame: Float32Array) -> None:
         self._preroll.append(frame)
-        del self._preroll[: -self._preroll_frames]
+        keep = self._preroll_frames
+        if self._blip_frames:
+            self._blip_silence += 1
+            if self._blip_silence * FRAME_SAMPLES <= self.options.blip_hold * SAMPLE_RATE:
+                keep = max(keep, self._blip_frames + self._blip_silence)
+            else:
+                self._blip_frames = 0  # too long ago to be the start of what follows
+        del self._preroll[:-keep]
 
     def _append(self, samples: Float32Array) -> None:
         self._window.append(samples)
@@ -232,8 +251,10 @@ class StreamingRecognizer:
 
     def _start_utterance(self) -> list[RecognizerEvent]:
         events: list[RecognizerEvent] = []
-        preroll = self._preroll
-        self._preroll = []
+        preroll = self._preroll[-self._preroll_frames :]
+        self._held = self._preroll[: -self._preroll_frames] if self._blip_frames else []
+        self._preroll, self._blip_frames = [], 0
+        self._decodes_at_start = self.stats.decodes
         preroll_samples = sum(len(p) for p in preroll)
         self._window = list(preroll)
         self._window_samples = preroll_samples
@@ -250,18 +271,45 @@ class StreamingRecognizer:
             # A short pause inside an open sentence is not where a speaker switches
             # language; after a sentence, or a long pause, detect it again.
             self._language_settled = self._segmenter.has_open_sentence and self._language is not None
+        if self._language_settled:
+            self._put_back_held()
         return events
+
+    def _put_back_held(self) -> bool:
+        """The held start of this utterance goes back in front of its window."""
+        if not self._held:
+            return False
+        audio = np.concatenate(self._held)
+        self._held = []
+        self._window.insert(0, audio)
+        self._window_samples += len(audio)
+        self._undecoded_samples += len(audio)
+        self._window_start -= len(audio) / SAMPLE_RATE
+        return True
 
     def _end_utterance(self) -> list[RecognizerEvent]:
         events: list[RecognizerEvent] = []
         if self._gate.enough_speech or self._gate.active:
             events.extend(self._decode(final=True))
-        tail = self._window[-self._preroll_frames :]
+        decoded = self.stats.decodes > self._decodes_at_start
+        # Too little speech to decode: kept as the start of the next utterance, if
+        # speech resumes soon, rather than dropped.
+        hold = 0 if decoded else round(self.options.blip_hold * SAMPLE_RATE / FRAME_SAMPLES)
+        tail = self._last_frames(self._preroll_frames + hold)
+        self._blip_frames, self._blip_silence = (0 if decoded else len(tail)), 0
+        self._held = []
         self._window, self._window_samples, self._undecoded_samples = [], 0, 0
         self._remember(self._window_final)
         self._window_final = []
         self._preroll = list(tail)
         return events
+
+    def _last_frames(self, count: int) -> list[Float32Array]:
+        """The window's last ``count`` frames' worth of audio, as frames."""
+        if not self._window:
+            return []
+        audio = np.concatenate(self._window)[-count * FRAME_SAMPLES :]
+        return [audio[i : i + FRAME_SAMPLES] for i in range(0, len(audio), FRAME_SAMPLES)]
 
     def _should_decode(self) -> bool:
         return (
@@ -276,11 +324,12 @@ class StreamingRecognizer:
     def _decode(self, *, final: bool) -> list[RecognizerEvent]:
         if self._window_samples == 0:
             return []
+        if final and not self._language_settled and self._language_votes:
+            self._settle(max(self._language_votes, key=lambda k: self._language_votes[k]))
         audio = np.concatenate(self._window)
         seconds = len(audio) / SAMPLE_RATE
         self._undecoded_samples = 0
-        if final and not self._language_settled and self._language_votes:
-            self._settle(max(self._language_votes, key=lambda k: self._language_votes[k]))
+        self._grown = False
         hypothesis = self._decoder.decode(
             audio,
             prompt=self._prompt(),
@@ -304,8 +353,9 @@ class StreamingRecognizer:
         language = (self._language if self._language_settled else None) or hypothesis.language
         if final:
             newly_final, tentative = self._stabilizer.flush(words), []
-        elif not self._language_settled:
-            # Show it but commit nothing yet; and show nothing decoded in a language
+        elif not self._language_settled or self._grown:
+            # Show it but commit nothing yet (the window just grew at its start: the
+            # next decode hears what was held); and show nothing decoded in a language
             # the detection has not made believable (the first second of a Spanish
             # speaker's next sentence detected as Arabic flashed Arabic on screen).
             newly_final, tentative = [], words if self._believable(language, seconds) else []
@@ -370,6 +420,7 @@ class StreamingRecognizer:
         self._language = language
         self._language_settled = True
         self._stabilizer.reset()
+        self._grown = self._put_back_held()
 
     def _remember(self, words: Sequence[Word]) -> None:
         if not words:
