@@ -280,7 +280,7 @@ def blip_then_speech(gap: float, language: str | None = "en"):
 def test_a_word_too_short_to_decode_alone_opens_the_utterance_that_follows_it():
     """The VAD hears "However," for less than an utterance needs; speech resumes 0.6 s
     later: the word is decoded with what follows instead of being dropped."""
-    recognizer, decoder, rest = blip_then_speech(gap=0.6)
+    recognizer, _, rest = blip_then_speech(gap=0.6)
     events = replay(recognizer, rest[-1].end + 2.0)
     assert join_words([w for f in finals(events) for w in f.words]) == join_words(BLIP + rest)
 
