@@ -14,9 +14,9 @@ How it works, per stream:
    the rest is shown as a partial. The running decodes are greedy unless ``beam``
    says otherwise (a GPU affords it, two CPU cores do not). When the VAD hears a
    pause the window is decoded once more, with beam search (``final_beam``) since
-   nothing will confirm it, and
-   everything in it becomes final. A decode that stops right after the forced
-   prefix while speech went on starts the window again after the final words.
+   nothing will confirm it, and everything in it becomes final. A decode that stops
+   right after the forced prefix while speech went on starts the window again after
+   the final words.
 4. The window is trimmed at a finished sentence once it is longer than
    ``trim_after`` and cut at the last final word past ``max_window``, so decoding
    cost stays bounded however long someone talks.
@@ -324,8 +324,9 @@ class StreamingRecognizer:
     def _decode(self, *, final: bool) -> list[RecognizerEvent]:
         if self._window_samples == 0:
             return []
-        if final and not self._language_settled and self._language_votes:
-            self._settle(max(self._language_votes, key=lambda k: self._language_votes[k]))
+        leader = self._vote_leader()
+        if final and not self._language_settled and leader is not None:
+            self._settle(leader)
         audio = np.concatenate(self._window)
         seconds = len(audio) / SAMPLE_RATE
         self._undecoded_samples = 0
@@ -394,7 +395,7 @@ class StreamingRecognizer:
             )
         top = max(ranked, key=lambda k: ranked[k])
         p = ranked[top] / total
-        leader = max(self._language_votes, key=lambda k: self._language_votes[k])
+        leader = max(self._language_votes, key=self._language_votes.__getitem__)
         share = self._language_votes[leader] / (sum(self._language_votes.values()) or 1.0)
         if final or window_seconds >= o.language_votes_until:
             self._settle(leader)
@@ -413,8 +414,13 @@ class StreamingRecognizer:
             return True
         if self._previous_language is not None and window_seconds < self.options.language_min_window:
             return False
+        leader = self._vote_leader()
+        return leader is None or language == leader
+
+    def _vote_leader(self) -> str | None:
+        """The language with the most detection votes in this utterance so far."""
         votes = self._language_votes
-        return not votes or language == max(votes, key=lambda k: votes[k])
+        return max(votes, key=votes.__getitem__) if votes else None
 
     def _settle(self, language: str) -> None:
         self._language = language
