@@ -193,6 +193,48 @@ def test_a_wider_running_beam_reaches_every_decode():
     assert set(decoder.beam_sizes) == {5}
 
 
+def two_phrases(gap: float, first_text: str = "The sands are white", decoder_class=ScriptedDecoder):
+    first = sentence_words(first_text, 1.0)
+    second = sentence_words("of medium grain and very few visitors", first[-1].end + gap)
+    decoder = decoder_class(first + second)
+    speech = ((0.9, first[-1].end + 0.05), (second[0].start - 0.05, second[-1].end + 0.1))
+    recognizer = StreamingRecognizer(decoder, ScriptedVad(speech), RecognizerOptions(language="en"))
+    events = replay(recognizer, second[-1].end + 2.0)
+    return events, decoder, first, second
+
+
+def test_the_decode_at_a_pause_hears_the_phrase_before_a_short_pause():
+    """A phrase after a breath ("de grano medio") decoded alone was misheard: the
+    decode that makes it final hears the phrase before too, whose final words are the
+    forced prefix (so they cannot change) and not repeated in the prompt."""
+    events, decoder, first, second = two_phrases(gap=0.7)
+    assert join_words([w for f in finals(events) for w in f.words]) == join_words(first + second)
+    pause_decode = [c for c in decoder.calls if c[1] > second[-1].end][-1]
+    start, _, prompt, prefix = pause_decode
+    assert start < first[0].start and prefix.startswith(" The sands are white")
+    assert "white" not in prompt
+    # The running decodes of the second phrase stay on its own audio.
+    running = [c for c in decoder.calls if second[0].start < c[1] <= second[-1].end]
+    assert running and all(c[0] > first[-1].end for c in running)
+
+
+def test_a_phrase_after_a_long_pause_is_decoded_on_its_own():
+    events, decoder, first, second = two_phrases(gap=2.0)
+    heard = join_words([w for f in finals(events) for w in f.words])
+    assert heard.lower() == join_words(first + second).lower()  # "white Of": the pause closed it
+    assert all(start > first[-1].end for start, end, _, _ in decoder.calls if end > second[0].start)
+
+
+def test_the_phrase_is_not_lost_when_the_decoder_stops_after_the_phrase_before():
+    events, decoder, first, second = two_phrases(
+        gap=0.7, first_text="The sands are white.", decoder_class=StoppingAfterSentenceEnd
+    )
+    heard = join_words([w for f in finals(events) for w in f.words])
+    assert heard.lower() == join_words(first + second).lower()  # "white. Of": a new sentence
+    with_context = [c for c in decoder.calls if c[0] < first[0].start and c[1] > second[-1].end]
+    assert with_context, "the pause decode was tried with the phrase before"
+
+
 class MisdetectingDecoder(ScriptedDecoder):
     """Takes an utterance's first second and a half, narrowly, for Arabic."""
 

@@ -14,9 +14,11 @@ How it works, per stream:
    the rest is shown as a partial. The running decodes are greedy unless ``beam``
    says otherwise (a GPU affords it, two CPU cores do not). When the VAD hears a
    pause the window is decoded once more, with beam search (``final_beam``) since
-   nothing will confirm it, and everything in it becomes final. A decode that stops
-   right after the forced prefix while speech went on starts the window again after
-   the final words.
+   nothing will confirm it, and everything in it becomes final; if speech resumed
+   within ``context_pause`` of the utterance before, that decode hears it too (its
+   final words forced as the prefix), so a phrase after a breath is not decoded
+   without the words that lead into it. A decode that stops right after the forced
+   prefix while speech went on starts the window again after the final words.
 4. The window is trimmed at a finished sentence once it is longer than
    ``trim_after`` and cut at the last final word past ``max_window``, so decoding
    cost stays bounded however long someone talks.
@@ -110,6 +112,12 @@ class RecognizerOptions:
     # put back in front of the next utterance once that one's language is settled
     # (not before: music held so made the detection say Arabic for a Spanish clip).
     blip_hold: float = 1.0
+    # The decode at a pause hears the utterance before it too, if speech resumed
+    # within ``context_pause`` seconds of silence (its words forced as the prefix, so
+    # they cannot change): a short phrase after a breath is no longer decoded cold.
+    context_pause: float = 1.0
+    context_seconds: float = 8.0  # at most this much of the utterance before
+    context_max_window: float = 16.0  # and the whole decode no longer than this
     max_compression_ratio: float = 2.4  # above: a repetition loop, the decode is dropped
     # Whisper's own test (no-speech > 0.6 and log-probability < -1) lets crowd babble
     # and restaurant noise through with a confident "Thank you." Here a decode is
@@ -181,6 +189,12 @@ class StreamingRecognizer:
         self._blip_silence = 0  # frames of silence since that utterance ended
         self._held: list[Float32Array] = []  # its audio, waiting for the language
         self._grown = False  # the window grew at its start during this decode
+        # The last utterance, kept as context for the pause decode of the next one:
+        self._context_audio: list[Float32Array] = []  # its audio and the silence after
+        self._context_start = 0.0  # stream seconds of that audio's first sample
+        self._context_words: list[Word] = []  # its final words
+        self._context_language: str | None = None
+        self._context_silence = 0  # frames of silence since it ended
 
     # -- the stage contract -------------------------------------------------------
 
@@ -235,6 +249,12 @@ class StreamingRecognizer:
 
     def _keep_preroll(self, frame: Float32Array) -> None:
         self._preroll.append(frame)
+        if self._context_words:
+            self._context_audio.append(frame)
+            self._context_silence += 1
+            pause = self.options.vad.end_silence + self._context_silence * FRAME_SAMPLES / SAMPLE_RATE
+            if pause > self.options.context_pause:
+                self._context_words, self._context_audio = [], []
         keep = self._preroll_frames
         if self._blip_frames:
             self._blip_silence += 1
@@ -298,11 +318,47 @@ class StreamingRecognizer:
         tail = self._last_frames(self._preroll_frames + hold)
         self._blip_frames, self._blip_silence = (0 if decoded else len(tail)), 0
         self._held = []
+        self._keep_context()
         self._window, self._window_samples, self._undecoded_samples = [], 0, 0
         self._remember(self._window_final)
         self._window_final = []
         self._preroll = list(tail)
         return events
+
+    def _keep_context(self) -> None:
+        """This utterance's audio and final words, as context for the next one."""
+        self._context_words, self._context_audio, self._context_silence = [], [], 0
+        if not self._window_final or self._gate.active:
+            return
+        self._context_words = list(self._window_final)
+        self._context_audio = list(self._window)
+        self._context_start = self._window_start
+        self._context_language = self._language
+
+    def _with_context(self) -> tuple[Float32Array, float, list[Word]] | None:
+        """The audio before the window that the pause decode should hear, its start
+        (stream seconds) and the final words in it; None if there is none to use."""
+        o = self.options
+        if not self._context_words or self._context_language != self._language:
+            return None
+        audio = np.concatenate(self._context_audio)
+        joined = round((self._window_start - self._context_start) * SAMPLE_RATE)
+        if joined > len(audio) or joined <= 0:
+            return None  # the window does not follow on from it
+        end = self._window_start + self._window_samples / SAMPLE_RATE
+        words = self._context_words
+        first = len(words)
+        while (
+            first > 0
+            and end - words[first - 1].start <= o.context_max_window
+            and self._window_start - words[first - 1].start <= o.context_seconds
+        ):
+            first -= 1
+        if first == len(words):
+            return None
+        start = words[first - 1].end if first else self._context_start
+        skip = round((start - self._context_start) * SAMPLE_RATE)
+        return audio[skip:joined], start, words[first:]
 
     def _last_frames(self, count: int) -> list[Float32Array]:
         """The window's last ``count`` frames' worth of audio, as frames."""
@@ -331,15 +387,19 @@ class StreamingRecognizer:
         seconds = len(audio) / SAMPLE_RATE
         self._undecoded_samples = 0
         self._grown = False
-        hypothesis = self._decoder.decode(
-            audio,
-            prompt=self._prompt(),
-            prefix="".join(w.text for w in self._window_final),
-            language=self._language if self._language_settled else None,
-            beam_size=max(self.options.final_beam, self.options.beam) if final else self.options.beam,
-        )
-        self.stats.decodes += 1
-        words = self._clean(hypothesis, seconds)
+        # At a pause, first with the utterance before as context (None: not done).
+        words = self._decode_with_context(audio) if final else None
+        hypothesis = None
+        if words is None:
+            hypothesis = self._decoder.decode(
+                audio,
+                prompt=self._prompt(),
+                prefix="".join(w.text for w in self._window_final),
+                language=self._language if self._language_settled else None,
+                beam_size=max(self.options.final_beam, self.options.beam) if final else self.options.beam,
+            )
+            self.stats.decodes += 1
+            words = self._clean(hypothesis, seconds)
         if not words and self._stalled(seconds):
             # Speech went on after the last final word, yet the decoder stopped right
             # after the forced prefix (Whisper takes a committed "States." for the end
@@ -347,11 +407,13 @@ class StreamingRecognizer:
             # the final words in a window of its own, their text as the prompt.
             self._restart_window()
             return self._decode(final=final)
-        if not self._language_settled:
+        if hypothesis is not None and not self._language_settled:
             self._vote(hypothesis, seconds, final=final)
             if self._language_settled and hypothesis.language != self._language:
                 words = []  # decoded in a language we just ruled out
-        language = (self._language if self._language_settled else None) or hypothesis.language
+        language = self._language if self._language_settled else None
+        if not language:  # only a decode without context can leave it unsettled
+            language = hypothesis.language if hypothesis else ""
         if final:
             newly_final, tentative = self._stabilizer.flush(words), []
         elif not self._language_settled or self._grown:
@@ -373,6 +435,26 @@ class StreamingRecognizer:
         if not final:
             self._trim_window()
         return events
+
+    def _decode_with_context(self, window: Float32Array) -> list[Word] | None:
+        """The pause decode with the utterance before as context, or None where there
+        is no context to use or the decoder gave nothing new with it."""
+        context = self._with_context() if self._language_settled else None
+        if context is None:
+            return None
+        before, start, context_words = context
+        audio = np.concatenate([before, window])
+        prefix_words = context_words + self._window_final
+        hypothesis = self._decoder.decode(
+            audio,
+            prompt=self._prompt(before=context_words),
+            prefix="".join(w.text for w in prefix_words),
+            language=self._language,
+            beam_size=max(self.options.final_beam, self.options.beam),
+        )
+        self.stats.decodes += 1
+        words = self._clean(hypothesis, len(audio) / SAMPLE_RATE, start=start)
+        return words or None
 
     def _vote(self, hypothesis: Hypothesis, window_seconds: float, *, final: bool) -> None:
         """Detections so far → maybe a settled language for this utterance.
@@ -435,14 +517,19 @@ class StreamingRecognizer:
             self._history, self._history_language = "", self._language
         self._history = (self._history + " " + join_words(words))[-1000:]
 
-    def _prompt(self) -> str:
-        """Final text before the window, only if it is in this utterance's language:
-        a prompt in another language makes Whisper translate into that language."""
+    def _prompt(self, before: Sequence[Word] = ()) -> str:
+        """Final text before the window (and before the words ``before`` it), only if
+        it is in this utterance's language: a prompt in another language makes Whisper
+        translate into that language."""
         if not self._language_settled or self._language != self._history_language:
             return ""
-        return self._history[-self.options.prompt_chars :].strip()
+        history = self._history.rstrip()
+        ahead = join_words(before)
+        if ahead and history.endswith(ahead):
+            history = history[: -len(ahead)]
+        return history[-self.options.prompt_chars :].strip()
 
-    def _clean(self, hypothesis: Hypothesis, window_seconds: float) -> list[Word]:
+    def _clean(self, hypothesis: Hypothesis, window_seconds: float, start: float | None = None) -> list[Word]:
         """Hypothesis words in stream time, minus what Whisper is known to invent."""
         o = self.options
         looping = hypothesis.compression_ratio > o.max_compression_ratio
@@ -453,11 +540,12 @@ class StreamingRecognizer:
         if looping or silent:
             log.debug("dropped a hypothesis (looping=%s, silent=%s)", looping, silent)
             return []
+        offset = self._window_start if start is None else start
         words = [
             replace(
                 w,
-                start=round(self._window_start + w.start, 3),
-                end=round(self._window_start + min(w.end, window_seconds), 3),
+                start=round(offset + w.start, 3),
+                end=round(offset + min(w.end, window_seconds), 3),
             )
             for w in hypothesis.words
             if w.start < window_seconds - 0.05  # nothing from the padded silence
