@@ -40,6 +40,7 @@ from typing import Protocol
 import numpy as np
 
 from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, Float32Array, SentenceEvent, Word
+from .language import LanguageOptions, LanguageVote
 from .segmenter import SegmenterOptions, SentenceSegmenter, ends_sentence
 from .stabilizer import LocalAgreementStabilizer, is_phantom, join_words, trim_repetition
 from .vad import VadGate, VadOptions
@@ -94,15 +95,8 @@ class RecognizerOptions:
     beam: int = 1
     final_beam: int = 3  # beam size of the decode at a pause, whose words all become final
     prompt_chars: int = 200  # final text before the window given as the prompt
-    # Language detection on a second or two of speech is unreliable (Whisper base took
-    # French for English until 3 s), so nothing becomes final before it is settled:
-    language_sure: float = 0.9  # a detection this confident settles it at once
-    language_confirm: float = 0.7  # ... this confident, if it repeats the previous utterance's
-    language_window: float = 2.0  # seconds of window after which a clear majority settles it
-    language_majority: float = 0.6  # share of the detection votes that is a clear majority
-    language_votes_until: float = 5.0  # seconds after which the votes so far decide
-    language_min_window: float = 1.5  # seconds: no detection on less settles it
-    language_continuity: float = 2.0  # weight of the previous utterance's language
+    # When detection settles the language; nothing becomes final before (language.py).
+    language_detection: LanguageOptions = LanguageOptions()
     pause_closes_sentence: float = 1.5  # seconds of pause that close an open sentence
     # A decode with nothing after the final words though this much audio followed
     # them: the window starts again after those words (see _decode).
@@ -178,10 +172,7 @@ class StreamingRecognizer:
         self._window_final: list[Word] = []  # final words inside the window
         self._history = ""  # final text before the window, in _history_language
         self._history_language: str | None = None
-        self._language: str | None = self.options.language
-        self._language_settled = self.options.language is not None
-        self._previous_language: str | None = None
-        self._language_votes: dict[str, float] = {}
+        self._languages = LanguageVote(self.options.language_detection, self.options.language)
         self._partial_text = ""
         self._partial_id = ""
         self._decodes_at_start = 0  # decodes before the current utterance began
@@ -285,13 +276,9 @@ class StreamingRecognizer:
         last_end = self._segmenter.last_word_end
         if last_end is not None and self._frame_start - last_end >= self.options.pause_closes_sentence:
             events.extend(self._segmenter.close())
-        if self.options.language is None:
-            self._previous_language = self._language
-            self._language_votes = {}
-            # A short pause inside an open sentence is not where a speaker switches
-            # language; after a sentence, or a long pause, detect it again.
-            self._language_settled = self._segmenter.has_open_sentence and self._language is not None
-        if self._language_settled:
+        # After a sentence, or a pause long enough to close one, detect it again.
+        self._languages.new_utterance(keep=self._segmenter.has_open_sentence)
+        if self._languages.settled:
             self._put_back_held()
         return events
 
@@ -333,13 +320,13 @@ class StreamingRecognizer:
         self._context_words = list(self._window_final)
         self._context_audio = list(self._window)
         self._context_start = self._window_start
-        self._context_language = self._language
+        self._context_language = self._languages.language
 
     def _with_context(self) -> tuple[Float32Array, float, list[Word]] | None:
         """The audio before the window that the pause decode should hear, its start
         (stream seconds) and the final words in it; None if there is none to use."""
         o = self.options
-        if not self._context_words or self._context_language != self._language:
+        if not self._context_words or self._context_language != self._languages.language:
             return None
         audio = np.concatenate(self._context_audio)
         joined = round((self._window_start - self._context_start) * SAMPLE_RATE)
@@ -380,8 +367,8 @@ class StreamingRecognizer:
     def _decode(self, *, final: bool) -> list[RecognizerEvent]:
         if self._window_samples == 0:
             return []
-        leader = self._vote_leader()
-        if final and not self._language_settled and leader is not None:
+        leader = self._languages.leader
+        if final and not self._languages.settled and leader is not None:
             self._settle(leader)
         audio = np.concatenate(self._window)
         seconds = len(audio) / SAMPLE_RATE
@@ -395,7 +382,7 @@ class StreamingRecognizer:
                 audio,
                 prompt=self._prompt(),
                 prefix="".join(w.text for w in self._window_final),
-                language=self._language if self._language_settled else None,
+                language=self._settled_language,
                 beam_size=max(self.options.final_beam, self.options.beam) if final else self.options.beam,
             )
             self.stats.decodes += 1
@@ -407,21 +394,22 @@ class StreamingRecognizer:
             # the final words in a window of its own, their text as the prompt.
             self._restart_window()
             return self._decode(final=final)
-        if hypothesis is not None and not self._language_settled:
+        if hypothesis is not None and not self._languages.settled:
             self._vote(hypothesis, seconds, final=final)
-            if self._language_settled and hypothesis.language != self._language:
+            if self._languages.settled and hypothesis.language != self._languages.language:
                 words = []  # decoded in a language we just ruled out
-        language = self._language if self._language_settled else None
+        language = self._settled_language
         if not language:  # only a decode without context can leave it unsettled
             language = hypothesis.language if hypothesis else ""
         if final:
             newly_final, tentative = self._stabilizer.flush(words), []
-        elif not self._language_settled or self._grown:
+        elif not self._languages.settled or self._grown:
             # Show it but commit nothing yet (the window just grew at its start: the
             # next decode hears what was held); and show nothing decoded in a language
             # the detection has not made believable (the first second of a Spanish
             # speaker's next sentence detected as Arabic flashed Arabic on screen).
-            newly_final, tentative = [], words if self._believable(language, seconds) else []
+            believable = self._languages.believable(language, seconds)
+            newly_final, tentative = [], words if believable else []
         else:
             newly_final, tentative = self._stabilizer.update(words)
             overlong = seconds > self.options.max_window
@@ -439,7 +427,7 @@ class StreamingRecognizer:
     def _decode_with_context(self, window: Float32Array) -> list[Word] | None:
         """The pause decode with the utterance before as context, or None where there
         is no context to use or the decoder gave nothing new with it."""
-        context = self._with_context() if self._language_settled else None
+        context = self._with_context() if self._languages.settled else None
         if context is None:
             return None
         before, start, context_words = context
@@ -449,7 +437,7 @@ class StreamingRecognizer:
             audio,
             prompt=self._prompt(before=context_words),
             prefix="".join(w.text for w in prefix_words),
-            language=self._language,
+            language=self._settled_language,
             beam_size=max(self.options.final_beam, self.options.beam),
         )
         self.stats.decodes += 1
@@ -457,71 +445,32 @@ class StreamingRecognizer:
         return words or None
 
     def _vote(self, hypothesis: Hypothesis, window_seconds: float, *, final: bool) -> None:
-        """Detections so far → maybe a settled language for this utterance.
+        ranked = hypothesis.language_probabilities or ((hypothesis.language, hypothesis.language_probability),)
+        decided = self._languages.vote(ranked, window_seconds, final=final)
+        if decided is not None:
+            self._settle(decided)
 
-        A speaker mostly goes on in the language they were speaking, so the previous
-        utterance's language counts ``language_continuity`` times in each detection;
-        and no detection on less than ``language_min_window`` seconds settles it.
-        """
-        o = self.options
-        ranked = dict(
-            hypothesis.language_probabilities
-            or ((hypothesis.language, hypothesis.language_probability),)
-        )
-        if self._previous_language in ranked:
-            ranked[self._previous_language] *= o.language_continuity
-        total = sum(ranked.values()) or 1.0
-        for lang, probability in ranked.items():
-            self._language_votes[lang] = (
-                self._language_votes.get(lang, 0.0) + probability / total * window_seconds
-            )
-        top = max(ranked, key=lambda k: ranked[k])
-        p = ranked[top] / total
-        leader = max(self._language_votes, key=self._language_votes.__getitem__)
-        share = self._language_votes[leader] / (sum(self._language_votes.values()) or 1.0)
-        if final or window_seconds >= o.language_votes_until:
-            self._settle(leader)
-        elif window_seconds < o.language_min_window:
-            return
-        elif p >= o.language_sure or (top == self._previous_language and p >= o.language_confirm):
-            self._settle(top)
-        elif window_seconds >= o.language_window and share >= o.language_majority:
-            self._settle(leader)
-
-    def _believable(self, language: str, window_seconds: float) -> bool:
-        """Whether to show, before the language is settled, words decoded in
-        ``language``: the speaker's language so far, or the leader of the votes once
-        the window is long enough for a detection to count."""
-        if language == self._previous_language:
-            return True
-        if self._previous_language is not None and window_seconds < self.options.language_min_window:
-            return False
-        leader = self._vote_leader()
-        return leader is None or language == leader
-
-    def _vote_leader(self) -> str | None:
-        """The language with the most detection votes in this utterance so far."""
-        votes = self._language_votes
-        return max(votes, key=votes.__getitem__) if votes else None
+    @property
+    def _settled_language(self) -> str | None:
+        return self._languages.language if self._languages.settled else None
 
     def _settle(self, language: str) -> None:
-        self._language = language
-        self._language_settled = True
+        self._languages.settle(language)
         self._stabilizer.reset()
         self._grown = self._put_back_held()
 
     def _remember(self, words: Sequence[Word]) -> None:
         if not words:
             return
-        if self._language != self._history_language:
-            self._history, self._history_language = "", self._language
+        if self._languages.language != self._history_language:
+            self._history, self._history_language = "", self._languages.language
         self._history = (self._history + " " + join_words(words))[-1000:]
 
     def _prompt(self, before: Sequence[Word] = ()) -> str:
         """Final text before the window (and before the words ``before`` it), only if
         it is in this utterance's language: a prompt in another language makes Whisper
         translate into that language."""
-        if not self._language_settled or self._language != self._history_language:
+        if not self._languages.settled or self._languages.language != self._history_language:
             return ""
         history = self._history.rstrip()
         ahead = join_words(before)

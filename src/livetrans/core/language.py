@@ -1,0 +1,95 @@
+"""Which language an utterance is in, from Whisper's detections on its decodes.
+
+Language detection on a second or two of speech is unreliable (Whisper base took
+French for English until 3 s, and the first 1.5 s of a Spanish clip for Arabic with
+p = 0.94), so the recogniser makes nothing final before the language is *settled*.
+Each decode of the utterance so far votes with its detection, weighted by the
+seconds it heard; a speaker mostly goes on in the language they were speaking, so
+the previous utterance's language counts ``continuity`` times in each detection.
+Nothing here knows about audio or models: detections come in as (language,
+probability) pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LanguageOptions:
+    sure: float = 0.9  # a detection this confident settles it at once
+    confirm: float = 0.7  # ... this confident, if it repeats the previous utterance's
+    window: float = 2.0  # seconds of window after which a clear majority settles it
+    majority: float = 0.6  # share of the detection votes that is a clear majority
+    votes_until: float = 5.0  # seconds after which the votes so far decide
+    min_window: float = 1.5  # seconds: no detection on less settles it
+    continuity: float = 2.0  # weight of the previous utterance's language
+
+
+class LanguageVote:
+    """The language of the current utterance: fixed by the user, or voted on."""
+
+    def __init__(self, options: LanguageOptions | None = None, fixed: str | None = None) -> None:
+        self.options = options or LanguageOptions()
+        self._fixed = fixed
+        self.language: str | None = fixed  # the settled one, or the last one settled
+        self.settled = fixed is not None
+        self.previous: str | None = None  # the language of the utterance before
+        self._votes: dict[str, float] = {}
+
+    def new_utterance(self, *, keep: bool) -> None:
+        """An utterance starts: detect its language again, unless ``keep`` (a short
+        pause inside an open sentence is not where a speaker switches language)."""
+        if self._fixed is not None:
+            return
+        self.previous = self.language
+        self._votes = {}
+        self.settled = keep and self.language is not None
+
+    def settle(self, language: str) -> None:
+        self.language = language
+        self.settled = True
+
+    @property
+    def leader(self) -> str | None:
+        """The language with the most votes in this utterance so far."""
+        votes = self._votes
+        return max(votes, key=votes.__getitem__) if votes else None
+
+    def vote(self, ranked: Sequence[tuple[str, float]], window_seconds: float, *, final: bool) -> str | None:
+        """One decode's detection (its top languages, best first) on ``window_seconds``
+        of the utterance; returns the language to settle on, if this decides it. The
+        decode at a pause (``final``) always decides: its words become final."""
+        o = self.options
+        weighted = dict(ranked)
+        if self.previous in weighted:
+            weighted[self.previous] *= o.continuity
+        total = sum(weighted.values()) or 1.0
+        for lang, probability in weighted.items():
+            self._votes[lang] = self._votes.get(lang, 0.0) + probability / total * window_seconds
+        top = max(weighted, key=lambda k: weighted[k])
+        p = weighted[top] / total
+        leader = self.leader
+        assert leader is not None
+        share = self._votes[leader] / (sum(self._votes.values()) or 1.0)
+        if final or window_seconds >= o.votes_until:
+            return leader
+        if window_seconds < o.min_window:
+            return None
+        if p >= o.sure or (top == self.previous and p >= o.confirm):
+            return top
+        if window_seconds >= o.window and share >= o.majority:
+            return leader
+        return None
+
+    def believable(self, language: str, window_seconds: float) -> bool:
+        """Whether to show, before the language is settled, words decoded in
+        ``language``: the speaker's language so far, or the leader of the votes once
+        the window is long enough for a detection to count."""
+        if language == self.previous:
+            return True
+        if self.previous is not None and window_seconds < self.options.min_window:
+            return False
+        leader = self.leader
+        return leader is None or language == leader

@@ -1,0 +1,74 @@
+"""Settling an utterance's language from the detections of its decodes (no models)."""
+
+from __future__ import annotations
+
+from livetrans.core.language import LanguageVote
+
+
+def after(previous: str) -> LanguageVote:
+    """A vote for the utterance after one settled in ``previous``."""
+    vote = LanguageVote()
+    vote.settle(previous)
+    vote.new_utterance(keep=False)
+    return vote
+
+
+def test_no_detection_on_a_short_window_settles_it_however_sure():
+    vote = LanguageVote()
+    assert vote.vote((("ar", 0.94), ("es", 0.05)), 1.0, final=False) is None
+    assert not vote.settled
+    assert vote.vote((("es", 0.97), ("ar", 0.02)), 1.5, final=False) == "es"
+
+
+def test_a_confident_repeat_of_the_previous_language_settles_it():
+    vote = after("en")
+    assert vote.vote((("en", 0.6), ("fr", 0.4)), 1.5, final=False) == "en"  # 0.75 with continuity
+    fresh = LanguageVote()
+    assert fresh.vote((("en", 0.6), ("fr", 0.4)), 1.5, final=False) is None
+
+
+def test_the_previous_language_outweighs_a_narrow_detection_of_another():
+    vote = after("es")
+    assert vote.vote((("ar", 0.5), ("es", 0.4)), 1.6, final=False) is None  # es 0.8 of 1.3
+    assert vote.leader == "es"
+    assert vote.vote((("ar", 0.5), ("es", 0.4)), 2.1, final=True) == "es"
+
+
+def test_a_clear_majority_over_a_long_enough_window_settles_it():
+    vote = LanguageVote()
+    assert vote.vote((("en", 0.7), ("hi", 0.3)), 1.5, final=False) is None
+    assert vote.vote((("en", 0.7), ("hi", 0.3)), 2.0, final=False) == "en"
+    split = LanguageVote()
+    assert split.vote((("en", 0.55), ("hi", 0.45)), 2.0, final=False) is None
+
+
+def test_the_votes_decide_at_a_pause_or_after_long_enough():
+    vote = LanguageVote()
+    assert vote.vote((("en", 0.5), ("de", 0.5)), 1.0, final=False) is None
+    assert vote.vote((("de", 0.5), ("en", 0.4)), 1.0, final=True) == "de"
+    undecided = LanguageVote()
+    assert undecided.vote((("en", 0.4), ("de", 0.35), ("nl", 0.25)), 5.0, final=False) == "en"
+
+
+def test_a_short_pause_inside_a_sentence_keeps_the_language():
+    vote = LanguageVote()
+    vote.settle("zh")
+    vote.new_utterance(keep=True)
+    assert vote.settled and vote.language == "zh"
+    vote.new_utterance(keep=False)
+    assert not vote.settled and vote.previous == "zh"
+
+
+def test_a_language_given_by_the_user_is_never_detected_again():
+    vote = LanguageVote(fixed="es")
+    vote.new_utterance(keep=False)
+    assert vote.settled and vote.language == "es"
+
+
+def test_what_is_believable_before_the_language_is_settled():
+    vote = after("es")
+    assert vote.believable("es", 1.0)
+    assert not vote.believable("ar", 1.0)  # too short a window to take another language
+    vote.vote((("pt", 0.8), ("es", 0.1)), 1.6, final=False)
+    assert vote.believable("pt", 1.6) and not vote.believable("ar", 1.6)
+    assert LanguageVote().believable("fr", 1.0)  # the first utterance: nothing to go by
