@@ -145,6 +145,14 @@ def test_a_beam_below_one_is_refused_before_any_work(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_fixed_decode_cost_needs_the_virtual_clock(tmp_path):
+    report = tmp_path / "bench.json"
+    result = livetrans("bench", "asr", "--decode-cost", "0.3", "--out", str(report))
+    assert result.returncode == 2
+    assert "--decode-cost is for the virtual clock" in result.stderr
+    assert not report.exists()
+
+
 def test_an_unknown_language_is_refused_before_any_audio(tmp_path):
     result = livetrans("transcribe", str(FLEURS_EN), "--language", "xx", "-o", str(tmp_path))
     assert result.returncode == 1

@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_asr = bench_commands.add_parser("asr", help="streaming recognition: latency, WER, real-time factor")
     bench_asr.add_argument("--out", type=Path, default=Path("bench-asr.json"), help="the JSON report (default: bench-asr.json)")
     bench_asr.add_argument("--clock", choices=("real", "virtual"), default="real", help="real: replay at real time (default); virtual: simulated arrival, no waiting")
+    bench_asr.add_argument("--decode-cost", type=float, default=None, metavar="SECONDS", help="virtual clock: charge each decode this fixed time instead of measuring it, so the text does not depend on how busy the machine is (latencies then are not this machine's)")
     bench_asr.add_argument("--languages", type=_csv, default=("en", "es", "zh"), help="sample languages to stream (default: en,es,zh)")
     bench_asr.add_argument("--samples-dir", type=Path, default=None, help="the samples folder (default: the checkout's samples/)")
     add_model_options(bench_asr)

@@ -68,10 +68,12 @@ def bench_language(
     models: SpeechModels,
     clock: str,
     translator: SentenceTranslator | None = None,
+    decode_cost: float | None = None,
 ) -> dict[str, Any]:
     audio, reference = language_stream(clips)
     streaming = replay(
-        audio, config=config, models=models, clock=clock, translator=translator  # type: ignore[arg-type]
+        audio, config=config, models=models, clock=clock, translator=translator,  # type: ignore[arg-type]
+        decode_cost=decode_cost,
     )
     offline = offline_transcribe(audio, config=config, models=models)
     latency = word_latencies(streaming.events, offline.words)
@@ -105,6 +107,9 @@ def _pct(values: list[float], q: float) -> float | None:
 
 
 def run_bench_asr(args: argparse.Namespace, config: PipelineConfig) -> int:
+    if args.decode_cost is not None and args.clock != "virtual":
+        print("--decode-cost is for the virtual clock: add --clock virtual", file=sys.stderr)
+        return 2
     samples = args.samples_dir or default_samples_dir()
     clips = [c for c in read_manifest(samples) if c.path.parent.parent.name == "speech"]
     started = time.time()
@@ -120,7 +125,7 @@ def run_bench_asr(args: argparse.Namespace, config: PipelineConfig) -> int:
             print(f"no clips for language {lang!r} in {samples}", file=sys.stderr)
             return 1
         print(f"[{lang}] streaming {len(chosen)} clips at {args.clock} time…", file=sys.stderr, flush=True)
-        results.append(bench_language(lang, chosen, config, models, args.clock, translator))
+        results.append(bench_language(lang, chosen, config, models, args.clock, translator, args.decode_cost))
     finals = [x for r in results for x in r["final_latencies"]]
     partials = [x for r in results for x in r["partial_latencies"]]
     translations = [x for r in results for x in r["translation_latencies"]]
@@ -132,6 +137,7 @@ def run_bench_asr(args: argparse.Namespace, config: PipelineConfig) -> int:
         "device": config.device,
         "language_setting": config.language or "auto",
         "clock": args.clock,
+        "decode_cost": args.decode_cost,
         "machine": machine(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
         "overall": {
