@@ -40,6 +40,7 @@ from typing import Protocol
 import numpy as np
 
 from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, Float32Array, SentenceEvent, Word
+from .context import PreviousUtterance
 from .language import LanguageOptions, LanguageVote
 from .segmenter import SegmenterOptions, SentenceSegmenter, ends_sentence
 from .stabilizer import LocalAgreementStabilizer, is_phantom, join_words, trim_repetition
@@ -180,12 +181,12 @@ class StreamingRecognizer:
         self._blip_silence = 0  # frames of silence since that utterance ended
         self._held: list[Float32Array] = []  # its audio, waiting for the language
         self._grown = False  # the window grew at its start during this decode
-        # The last utterance, kept as context for the pause decode of the next one:
-        self._context_audio: list[Float32Array] = []  # its audio and the silence after
-        self._context_start = 0.0  # stream seconds of that audio's first sample
-        self._context_words: list[Word] = []  # its final words
-        self._context_language: str | None = None
-        self._context_silence = 0  # frames of silence since it ended
+        self._previous = PreviousUtterance(  # context for the decode at the next pause
+            pause=self.options.context_pause,
+            seconds=self.options.context_seconds,
+            max_window=self.options.context_max_window,
+            silent_at_end=self.options.vad.end_silence,
+        )
 
     # -- the stage contract -------------------------------------------------------
 
@@ -240,12 +241,7 @@ class StreamingRecognizer:
 
     def _keep_preroll(self, frame: Float32Array) -> None:
         self._preroll.append(frame)
-        if self._context_words:
-            self._context_audio.append(frame)
-            self._context_silence += 1
-            pause = self.options.vad.end_silence + self._context_silence * FRAME_SAMPLES / SAMPLE_RATE
-            if pause > self.options.context_pause:
-                self._context_words, self._context_audio = [], []
+        self._previous.silence(frame)
         keep = self._preroll_frames
         if self._blip_frames:
             self._blip_silence += 1
@@ -305,47 +301,15 @@ class StreamingRecognizer:
         tail = self._last_frames(self._preroll_frames + hold)
         self._blip_frames, self._blip_silence = (0 if decoded else len(tail)), 0
         self._held = []
-        self._keep_context()
+        if self._gate.active:  # the end of the stream
+            self._previous.forget()
+        else:
+            self._previous.keep(self._window, self._window_start, self._window_final, self._languages.language)
         self._window, self._window_samples, self._undecoded_samples = [], 0, 0
         self._remember(self._window_final)
         self._window_final = []
         self._preroll = list(tail)
         return events
-
-    def _keep_context(self) -> None:
-        """This utterance's audio and final words, as context for the next one."""
-        self._context_words, self._context_audio, self._context_silence = [], [], 0
-        if not self._window_final or self._gate.active:
-            return
-        self._context_words = list(self._window_final)
-        self._context_audio = list(self._window)
-        self._context_start = self._window_start
-        self._context_language = self._languages.language
-
-    def _with_context(self) -> tuple[Float32Array, float, list[Word]] | None:
-        """The audio before the window that the pause decode should hear, its start
-        (stream seconds) and the final words in it; None if there is none to use."""
-        o = self.options
-        if not self._context_words or self._context_language != self._languages.language:
-            return None
-        audio = np.concatenate(self._context_audio)
-        joined = round((self._window_start - self._context_start) * SAMPLE_RATE)
-        if joined > len(audio) or joined <= 0:
-            return None  # the window does not follow on from it
-        end = self._window_start + self._window_samples / SAMPLE_RATE
-        words = self._context_words
-        first = len(words)
-        while (
-            first > 0
-            and end - words[first - 1].start <= o.context_max_window
-            and self._window_start - words[first - 1].start <= o.context_seconds
-        ):
-            first -= 1
-        if first == len(words):
-            return None
-        start = words[first - 1].end if first else self._context_start
-        skip = round((start - self._context_start) * SAMPLE_RATE)
-        return audio[skip:joined], start, words[first:]
 
     def _last_frames(self, count: int) -> list[Float32Array]:
         """The window's last ``count`` frames' worth of audio, as frames."""
@@ -427,21 +391,23 @@ class StreamingRecognizer:
     def _decode_with_context(self, window: Float32Array) -> list[Word] | None:
         """The pause decode with the utterance before as context, or None where there
         is no context to use or the decoder gave nothing new with it."""
-        context = self._with_context() if self._languages.settled else None
+        if not self._languages.settled:
+            return None
+        window_end = self._window_start + len(window) / SAMPLE_RATE
+        context = self._previous.before(self._window_start, window_end, self._languages.language)
         if context is None:
             return None
-        before, start, context_words = context
-        audio = np.concatenate([before, window])
-        prefix_words = context_words + self._window_final
+        audio = np.concatenate([context.audio, window])
+        prefix_words = [*context.words, *self._window_final]
         hypothesis = self._decoder.decode(
             audio,
-            prompt=self._prompt(before=context_words),
+            prompt=self._prompt(before=context.words),
             prefix="".join(w.text for w in prefix_words),
             language=self._settled_language,
             beam_size=max(self.options.final_beam, self.options.beam),
         )
         self.stats.decodes += 1
-        words = self._clean(hypothesis, len(audio) / SAMPLE_RATE, start=start)
+        words = self._clean(hypothesis, len(audio) / SAMPLE_RATE, start=context.start)
         return words or None
 
     def _vote(self, hypothesis: Hypothesis, window_seconds: float, *, final: bool) -> None:

@@ -1,0 +1,80 @@
+"""The utterance before the current one, kept as context for the decode at its pause.
+
+A phrase after a breath ("de grano medio" after "Las arenas son blanquecinas"),
+decoded on its own audio, is heard cold and often misheard. The recogniser keeps
+the previous utterance's audio and final words while the pause after it is short;
+the decode that makes the next utterance final hears them too, the words forced as
+the decoder prefix so they cannot change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..types import SAMPLE_RATE, Float32Array, Word
+
+
+@dataclass(frozen=True)
+class Context:
+    audio: Float32Array  # from the first context word's lead-in to the window's start
+    start: float  # stream seconds of audio[0]
+    words: tuple[Word, ...]  # the final words in it, forced as the prefix
+
+
+class PreviousUtterance:
+    """Audio and final words of the last utterance, while the pause after it is short."""
+
+    def __init__(self, *, pause: float, seconds: float, max_window: float, silent_at_end: float) -> None:
+        self.pause = pause  # seconds of silence after which it is forgotten
+        self.seconds = seconds  # at most this much of it is heard again
+        self.max_window = max_window  # and with the window, no more than this
+        self._silent_at_end = silent_at_end  # silence already in it when it ended (the VAD's)
+        self._audio: list[Float32Array] = []
+        self._start = 0.0
+        self._words: tuple[Word, ...] = ()
+        self._language: str | None = None
+        self._silence = 0  # samples of silence since it ended
+
+    def keep(self, audio: list[Float32Array], start: float, words: list[Word], language: str | None) -> None:
+        """An utterance ended: remember it (forget it if nothing in it became final)."""
+        self._audio, self._start, self._words = list(audio), start, tuple(words)
+        self._language, self._silence = language, 0
+        if not words:
+            self.forget()
+
+    def forget(self) -> None:
+        self._audio, self._words = [], ()
+
+    def silence(self, samples: Float32Array) -> None:
+        """Audio between utterances: part of the context until the pause is too long."""
+        if not self._words:
+            return
+        self._audio.append(samples)
+        self._silence += len(samples)
+        if self._silent_at_end + self._silence / SAMPLE_RATE > self.pause:
+            self.forget()
+
+    def before(self, window_start: float, window_end: float, language: str | None) -> Context | None:
+        """What the decode of the window [window_start, window_end) should hear before
+        it, or None: nothing kept, another language, or the window does not follow on."""
+        if not self._words or language != self._language:
+            return None
+        audio = np.concatenate(self._audio)
+        joined = round((window_start - self._start) * SAMPLE_RATE)
+        if not 0 < joined <= len(audio):
+            return None
+        words = self._words
+        first = len(words)
+        while (
+            first > 0
+            and window_end - words[first - 1].start <= self.max_window
+            and window_start - words[first - 1].start <= self.seconds
+        ):
+            first -= 1
+        if first == len(words):
+            return None
+        start = words[first - 1].end if first else self._start
+        skip = round((start - self._start) * SAMPLE_RATE)
+        return Context(audio[skip:joined], start, words[first:])
