@@ -342,14 +342,7 @@ class StreamingRecognizer:
         words = self._decode_with_context(audio) if final else None
         hypothesis = None
         if words is None:
-            hypothesis = self._decoder.decode(
-                audio,
-                prompt=self._prompt(),
-                prefix="".join(w.text for w in self._window_final),
-                language=self._settled_language,
-                beam_size=max(self.options.final_beam, self.options.beam) if final else self.options.beam,
-            )
-            self.stats.decodes += 1
+            hypothesis = self._run_decoder(audio, self._prompt(), self._window_final, final=final)
             words = self._clean(hypothesis, seconds)
         if not words and self._stalled(seconds):
             # Speech went on after the last final word, yet the decoder stopped right
@@ -388,6 +381,22 @@ class StreamingRecognizer:
             self._trim_window()
         return events
 
+    def _run_decoder(
+        self, audio: Float32Array, prompt: str, prefix: Sequence[Word], *, final: bool
+    ) -> Hypothesis:
+        """One model call: ``prefix`` forced, in the settled language if there is one;
+        the decode at a pause never searches narrower than the running ones."""
+        o = self.options
+        hypothesis = self._decoder.decode(
+            audio,
+            prompt=prompt,
+            prefix="".join(w.text for w in prefix),
+            language=self._settled_language,
+            beam_size=max(o.final_beam, o.beam) if final else o.beam,
+        )
+        self.stats.decodes += 1
+        return hypothesis
+
     def _decode_with_context(self, window: Float32Array) -> list[Word] | None:
         """The pause decode with the utterance before as context, or None where there
         is no context to use or the decoder gave nothing new with it."""
@@ -398,15 +407,8 @@ class StreamingRecognizer:
         if context is None:
             return None
         audio = np.concatenate([context.audio, window])
-        prefix_words = [*context.words, *self._window_final]
-        hypothesis = self._decoder.decode(
-            audio,
-            prompt=self._prompt(before=context.words),
-            prefix="".join(w.text for w in prefix_words),
-            language=self._settled_language,
-            beam_size=max(self.options.final_beam, self.options.beam),
-        )
-        self.stats.decodes += 1
+        prefix = [*context.words, *self._window_final]
+        hypothesis = self._run_decoder(audio, self._prompt(before=context.words), prefix, final=True)
         words = self._clean(hypothesis, len(audio) / SAMPLE_RATE, start=context.start)
         return words or None
 
