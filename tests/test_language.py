@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from livetrans.core.language import LanguageVote
+from livetrans.core.language import LanguageOptions, LanguageVote
 
 
 def after(previous: str) -> LanguageVote:
@@ -72,3 +72,43 @@ def test_what_is_believable_before_the_language_is_settled():
     vote.vote((("pt", 0.8), ("es", 0.1)), 1.6, final=False)
     assert vote.believable("pt", 1.6) and not vote.believable("ar", 1.6)
     assert LanguageVote().believable("fr", 1.0)  # the first utterance: nothing to go by
+
+
+def test_the_same_clear_detection_twice_settles_it_without_a_majority():
+    # Accented English as Whisper base detects it (the bundled Indian-English clip):
+    # English on top every time, but Hindi and Telugu keep the English share of the
+    # votes under the majority until the pause.
+    detections = [
+        ((("en", 0.41), ("hi", 0.22), ("te", 0.15), ("sa", 0.06), ("ur", 0.05)), 1.06),
+        ((("en", 0.50), ("hi", 0.28), ("sa", 0.07), ("ur", 0.04), ("te", 0.03)), 1.57),
+        ((("en", 0.61), ("hi", 0.19), ("sa", 0.07), ("te", 0.04), ("ta", 0.02)), 2.14),
+    ]
+    vote = LanguageVote()
+    decided = [vote.vote(ranked, seconds, final=False) for ranked, seconds in detections]
+    assert decided == [None, None, "en"]
+    without = LanguageVote(LanguageOptions(steady_window=99.0))
+    assert [without.vote(ranked, seconds, final=False) for ranked, seconds in detections] == [None] * 3
+
+
+def test_a_steady_detection_needs_a_clear_lead_a_long_enough_window_and_a_repeat():
+    narrow = LanguageVote()  # Swedish for Spanish in a crowd at 5 dB: on top, not by far
+    narrow.vote((("sv", 0.31), ("es", 0.26)), 2.7, final=False)
+    assert narrow.vote((("sv", 0.46), ("es", 0.29)), 3.2, final=False) is None
+    short = LanguageVote()
+    short.vote((("it", 0.7), ("en", 0.1)), 1.0, final=False)
+    assert short.vote((("it", 0.7), ("en", 0.1)), 1.9, final=False) is None
+    changed = LanguageVote()  # the top changed: not steady, however clear
+    changed.vote((("ar", 0.53), ("en", 0.19)), 2.1, final=False)
+    assert changed.vote((("it", 0.70), ("ar", 0.10), ("en", 0.08), ("es", 0.05)), 2.6, final=False) is None
+
+
+def test_a_steady_detection_does_not_switch_away_from_the_previous_language():
+    # Synthetic Spanish, the utterance after a Spanish one: Thai on top twice, then Spanish.
+    detections = [
+        ((("id", 0.19), ("vi", 0.09), ("fr", 0.08), ("th", 0.08), ("es", 0.07)), 1.06),
+        ((("th", 0.48), ("ja", 0.14), ("es", 0.06), ("vi", 0.06), ("ko", 0.05)), 1.63),
+        ((("th", 0.41), ("ja", 0.13), ("vi", 0.09), ("ko", 0.05), ("km", 0.04)), 2.14),
+        ((("es", 0.26), ("ja", 0.17), ("ko", 0.14), ("th", 0.10), ("id", 0.07)), 2.66),
+    ]
+    vote = after("es")
+    assert [vote.vote(ranked, seconds, final=False) for ranked, seconds in detections] == [None] * 4

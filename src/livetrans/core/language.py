@@ -25,6 +25,13 @@ class LanguageOptions:
     votes_until: float = 5.0  # seconds after which the votes so far decide
     min_window: float = 1.5  # seconds: no detection on less settles it
     continuity: float = 2.0  # weight of the previous utterance's language
+    # The same language on top of two detections in a row, on a window this long, the
+    # second at least ``steady_p`` and ``steady_lead`` times the runner-up, settles it:
+    # an accented speaker's English is detected at 0.4-0.6 (Hindi second), which never
+    # reached ``majority`` of the votes before the pause.
+    steady_window: float = 2.0
+    steady_p: float = 0.5
+    steady_lead: float = 2.0
 
 
 class LanguageVote:
@@ -37,6 +44,7 @@ class LanguageVote:
         self.settled = fixed is not None
         self.previous: str | None = None  # the language of the utterance before
         self._votes: dict[str, float] = {}
+        self._last_top: str | None = None  # the previous detection's top language
 
     def new_utterance(self, *, keep: bool) -> None:
         """An utterance starts: detect its language again, unless ``keep`` (a short
@@ -45,6 +53,7 @@ class LanguageVote:
             return
         self.previous = self.language
         self._votes = {}
+        self._last_top = None
         self.settled = keep and self.language is not None
 
     def settle(self, language: str) -> None:
@@ -70,6 +79,11 @@ class LanguageVote:
             self._votes[lang] = self._votes.get(lang, 0.0) + probability / total * window_seconds
         top = max(weighted, key=lambda k: weighted[k])
         p = weighted[top] / total
+        runner_up = max((v for k, v in weighted.items() if k != top), default=0.0) / total
+        # Not for a switch to another language: a Spanish speaker's next sentence came
+        # out as Thai (0.41, twice) in synthetic Spanish.
+        steady = top == self._last_top and self.previous in (None, top)
+        self._last_top = top
         leader = self.leader
         assert leader is not None
         share = self._votes[leader] / (sum(self._votes.values()) or 1.0)
@@ -81,6 +95,8 @@ class LanguageVote:
             return top
         if window_seconds >= o.window and share >= o.majority:
             return leader
+        if steady and window_seconds >= o.steady_window and p >= o.steady_p and p >= o.steady_lead * runner_up:
+            return top
         return None
 
     def believable(self, language: str, window_seconds: float) -> bool:
