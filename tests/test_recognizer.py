@@ -342,3 +342,37 @@ def test_the_held_word_is_not_heard_by_the_language_detection():
     undetected = [start for start, _, _, _ in decoder.calls[:2]]
     assert min(undetected) > BLIP[-1].end
     assert join_words([w for f in finals(events) for w in f.words]) == join_words(BLIP + rest)
+
+
+class LostDecoder(ScriptedDecoder):
+    """Loses its way on windows ending between ``lost_from`` and ``lost_to`` seconds:
+    it writes the same invented words there, with Whisper's sign of a failed decode
+    (an average log-probability below -1)."""
+
+    lost_from: float = 0.0
+    lost_to: float = 0.0
+
+    def decode(self, audio, *, prompt, prefix, language, beam_size=1):
+        hypothesis = super().decode(audio, prompt=prompt, prefix=prefix, language=language, beam_size=beam_size)
+        end = (float(audio[-1]) + 1) / SAMPLE_RATE
+        if not self.lost_from <= end < self.lost_to:
+            return hypothesis
+        invented = tuple(replace(w, text=" soil") for w in hypothesis.words)
+        return replace(hypothesis, words=invented, avg_logprob=-1.5)
+
+
+def test_decodes_that_lost_their_way_do_not_agree_on_what_they_invented():
+    def run(**options):
+        decoder = LostDecoder(SPEECH)
+        decoder.lost_from, decoder.lost_to = 3.0, 5.0
+        vad = ScriptedVad(((0.9, SPEECH_END + 0.1),))
+        recognizer = StreamingRecognizer(decoder, vad, RecognizerOptions(language="en", **options))
+        events = replay(recognizer, SPEECH_END + 2.0)
+        return join_words([w for f in finals(events) for w in f.words]), decoder
+
+    heard, decoder = run()
+    assert heard == join_words(SPEECH)
+    assert sum(1 for c in decoder.calls if 3.0 <= c[1] < 5.0) >= 3  # several decodes were lost
+    # Counted as agreement, the invented words would have become final.
+    heard, _ = run(min_avg_logprob=-2.0)
+    assert "soil" in heard

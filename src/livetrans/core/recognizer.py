@@ -11,14 +11,16 @@ How it works, per stream:
    whenever at least ``step`` seconds of new audio arrived. Words already final are
    forced as the decoder prefix, final text before the window is the prompt.
 3. :class:`LocalAgreementStabilizer` turns successive hypotheses into final words;
-   the rest is shown as a partial. The running decodes are greedy unless ``beam``
-   says otherwise (a GPU affords it, two CPU cores do not). When the VAD hears a
-   pause the window is decoded once more, with beam search (``final_beam``) since
-   nothing will confirm it, and everything in it becomes final; if speech resumed
-   within ``context_pause`` of the utterance before, that decode hears it too (its
-   final words forced as the prefix), so a phrase after a breath is not decoded
-   without the words that lead into it. A decode that stops right after the forced
-   prefix while speech went on starts the window again after the final words.
+   the rest is shown as a partial; a decode that lost its way (average
+   log-probability below ``min_avg_logprob``) takes no part. The running decodes are
+   greedy unless ``beam`` says otherwise (a GPU affords it, two CPU cores do not).
+   When the VAD hears a pause the window is decoded once more, with beam search
+   (``final_beam``) since nothing will confirm it, and everything in it becomes
+   final; if speech resumed within ``context_pause`` of the utterance before, that
+   decode hears it too (its final words forced as the prefix), so a phrase after a
+   breath is not decoded without the words that lead into it. A decode that stops
+   right after the forced prefix while speech went on starts the window again after
+   the final words.
 4. The window is trimmed at a finished sentence once it is longer than
    ``trim_after`` and cut at the last final word past ``max_window``, so decoding
    cost stays bounded however long someone talks.
@@ -121,7 +123,9 @@ class RecognizerOptions:
     max_no_speech: float = 0.5  # above: not speech, dropped
     doubtful_no_speech: float = 0.2  # above, with word probability below the next: dropped
     min_word_probability: float = 0.5  # mean over the new words
-    min_avg_logprob: float = -1.0  # with no-speech above doubtful_no_speech: dropped
+    # Below this average log-probability a decode is dropped if no-speech is above
+    # doubtful_no_speech, and a running decode never counts towards agreement.
+    min_avg_logprob: float = -1.0
     vad: VadOptions = VadOptions()
     segmenter: SegmenterOptions = SegmenterOptions()
 
@@ -367,6 +371,11 @@ class StreamingRecognizer:
             # speaker's next sentence detected as Arabic flashed Arabic on screen).
             believable = self._languages.believable(language, seconds)
             newly_final, tentative = [], words if believable else []
+        elif words and hypothesis is not None and hypothesis.avg_logprob < self.options.min_avg_logprob:
+            # A decode that lost its way (Whisper's own test for a failed decode) neither
+            # confirms nor contradicts the one before: two of them agreed on "The soil
+            # was", invented after the prompt "…Did the soil communicate channels?".
+            newly_final, tentative = [], self._stabilizer.tentative
         else:
             newly_final, tentative = self._stabilizer.update(words)
             overlong = seconds > self.options.max_window
