@@ -243,13 +243,17 @@ class StreamingRecognizer:
     def _preroll_frames(self) -> int:
         return max(1, round(self.options.vad.preroll * SAMPLE_RATE / FRAME_SAMPLES))
 
+    @property
+    def _blip_hold_frames(self) -> int:
+        return round(self.options.blip_hold * SAMPLE_RATE / FRAME_SAMPLES)
+
     def _keep_preroll(self, frame: Float32Array) -> None:
         self._preroll.append(frame)
         self._previous.silence(frame)
         keep = self._preroll_frames
         if self._blip_frames:
             self._blip_silence += 1
-            if self._blip_silence * FRAME_SAMPLES <= self.options.blip_hold * SAMPLE_RATE:
+            if self._blip_silence <= self._blip_hold_frames:
                 keep = max(keep, self._blip_frames + self._blip_silence)
             else:
                 self._blip_frames = 0  # too long ago to be the start of what follows
@@ -301,7 +305,7 @@ class StreamingRecognizer:
         decoded = self.stats.decodes > self._decodes_at_start
         # Too little speech to decode: kept as the start of the next utterance, if
         # speech resumes soon, rather than dropped.
-        hold = 0 if decoded else round(self.options.blip_hold * SAMPLE_RATE / FRAME_SAMPLES)
+        hold = 0 if decoded else self._blip_hold_frames
         tail = self._last_frames(self._preroll_frames + hold)
         self._blip_frames, self._blip_silence = (0 if decoded else len(tail)), 0
         self._held = []
