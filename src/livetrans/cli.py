@@ -28,7 +28,8 @@ log = logging.getLogger("livetrans")
 _COMMAND_MODULES = ("livetrans.server.command", "livetrans.evaluation.command")
 
 
-def _csv(value: str) -> tuple[str, ...]:
+def csv_list(value: str) -> tuple[str, ...]:
+    """An argument like "en, es,zh" as ("en", "es", "zh"); empty items dropped."""
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
@@ -52,7 +53,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cpu runs int8, cuda float16 (default: cpu)")
     parser.add_argument("--language", type=_language, default=None, metavar="auto|CODE", help="source language, e.g. en, zh, es; auto detects it per utterance (default: auto)")
     parser.add_argument("--task", choices=("transcribe", "translate"), default="transcribe", help="translate: Whisper's own any-language → English, no extra model")
-    parser.add_argument("--to", type=_csv, default=(), metavar="LANGS", help="translate finals into these languages, e.g. en,es,ru")
+    parser.add_argument("--to", type=csv_list, default=(), metavar="LANGS", help="translate finals into these languages, e.g. en,es,ru")
     parser.add_argument("--mt-model", default="nllb-200-distilled-600M", help="translation model: a name from 'livetrans models list', a hub id or a local folder (default: nllb-200-distilled-600M, CC-BY-NC-4.0)")
     parser.add_argument("--mt-engine", choices=("ctranslate2", "transformers"), default="ctranslate2")
     parser.add_argument("--glossary", type=Path, default=None, help="JSON or CSV file of terms to keep or translate as given")
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe = commands.add_parser("transcribe", help="caption (and translate) a file or a live stream URL")
     transcribe.add_argument("input", help="an audio/video file, a stream URL (rtmp, hls, srt, http), or - for s16le 16 kHz mono PCM on stdin")
     transcribe.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="where to write the files (default: .)")
-    transcribe.add_argument("--format", type=_csv, default=("srt", "vtt"), metavar="FORMATS", help="any of srt,vtt,jsonl (default: srt,vtt)")
+    transcribe.add_argument("--format", type=csv_list, default=("srt", "vtt"), metavar="FORMATS", help="any of srt,vtt,jsonl (default: srt,vtt)")
     transcribe.add_argument("--live", action="store_true", help="run the streaming pipeline at real time, printing captions as they come")
     transcribe.add_argument("--print", dest="print_mode", choices=("text", "jsonl", "none"), default="text", help="with --live: what to print on stdout (default: text)")
     transcribe.add_argument("--pcm-rate", type=int, default=16_000, help="stdin PCM sample rate (default: 16000)")
@@ -115,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_asr.add_argument("--out", type=Path, default=Path("bench-asr.json"), help="the JSON report (default: bench-asr.json)")
     bench_asr.add_argument("--clock", choices=("real", "virtual"), default="real", help="real: replay at real time (default); virtual: simulated arrival, no waiting")
     bench_asr.add_argument("--decode-cost", type=float, default=None, metavar="SECONDS", help="virtual clock: charge each decode this fixed time instead of measuring it, so the text does not depend on how busy the machine is (latencies then are not this machine's)")
-    bench_asr.add_argument("--languages", type=_csv, default=("en", "es", "zh"), help="sample languages to stream (default: en,es,zh)")
+    bench_asr.add_argument("--languages", type=csv_list, default=("en", "es", "zh"), help="sample languages to stream (default: en,es,zh)")
     bench_asr.add_argument("--samples-dir", type=Path, default=None, help="the samples folder (default: the checkout's samples/)")
     add_model_options(bench_asr)
     bench_asr.set_defaults(handler=_run_bench_asr)

@@ -16,18 +16,15 @@ import time
 from pathlib import Path
 from typing import Any, get_args
 
+from livetrans.cli import csv_list
 from livetrans.errors import LivetransError
 
 logger = logging.getLogger(__name__)
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
 def _floats(value: str) -> tuple[float, ...]:
     try:
-        return tuple(float(v) for v in _csv(value))
+        return tuple(float(v) for v in csv_list(value))
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {value!r}") from e
 
@@ -52,11 +49,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md and the PNG plots")
     parser.add_argument("--quick", action="store_true", help="a few minutes: shortest en/es/zh clips, crowd and music at 10 dB, 30 s non-speech, 3-minute long stream")
     parser.add_argument("--model", default=defaults.model, help="speech model (default: base)")
-    parser.add_argument("--groups", "--conditions", dest="groups", type=_csv, default=ALL_GROUPS, help=f"condition groups (default: {','.join(ALL_GROUPS)})")
-    parser.add_argument("--noises", type=_csv, default=(), help="noise types (crowd, music, mall, restaurant, kitchen, freesound; default: all)")
+    parser.add_argument("--groups", "--conditions", dest="groups", type=csv_list, default=ALL_GROUPS, help=f"condition groups (default: {','.join(ALL_GROUPS)})")
+    parser.add_argument("--noises", type=csv_list, default=(), help="noise types (crowd, music, mall, restaurant, kitchen, freesound; default: all)")
     parser.add_argument("--snrs", type=_floats, default=SNRS_DB, help="SNRs in dB (default: 20,10,5,0)")
-    parser.add_argument("--clips", type=_csv, default=(), help="clip names or languages (default: all clips in samples/)")
-    parser.add_argument("--voices", type=_csv, default=(), help="synthetic voice keys (default: all available)")
+    parser.add_argument("--clips", type=csv_list, default=(), help="clip names or languages (default: all clips in samples/)")
+    parser.add_argument("--voices", type=csv_list, default=(), help="synthetic voice keys (default: all available)")
     parser.add_argument("--nonspeech-seconds", type=float, default=defaults.nonspeech_seconds, help="length of each non-speech condition (default: 180)")
     parser.add_argument("--long-minutes", type=float, default=defaults.long_minutes, help="length of the long stream (default: 30)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed for every mix and assembly (default: 0)")
