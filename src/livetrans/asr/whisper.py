@@ -117,6 +117,15 @@ class WhisperEngine:
                 compute_type=compute_type_for(device),
                 cpu_threads=cpu_threads,
             )
+            # The decoder's steps are matrix-vector products too small to share
+            # between cores: on CPU a second copy of the model runs them on one
+            # thread (greedy and beam 3 alike faster than on two, docs/benchmarks.md),
+            # while the encoder, one large product per window, uses them all.
+            self._stepper = self._model
+            if device == "cpu" and cpu_threads != 1:
+                self._stepper = WhisperModel(
+                    str(model_path), device=device, compute_type=compute_type_for(device), cpu_threads=1
+                )
         except (RuntimeError, ValueError, OSError) as e:
             raise ModelError(f"cannot load the Whisper model in {model_path}: {e}") from e
         self.device = device
@@ -168,7 +177,7 @@ class WhisperEngine:
         """The most likely languages, best first."""
         if not self.multilingual:
             return [("en", 1.0)]
-        ranked = self._model.model.detect_language(encoder_output)[0][:5]
+        ranked = self._stepper.model.detect_language(encoder_output)[0][:5]
         return [(str(token)[2:-2], float(p)) for token, p in ranked]
 
     def decode(
@@ -195,7 +204,7 @@ class WhisperEngine:
             prefix_len = len(tokenizer.encode(" " + prefix.strip())) if prefix.strip() else 0
             duration = len(audio) / SAMPLE_RATE
             max_new = int(_MAX_TOKENS_PER_S * duration) + 8
-            result = self._model.model.generate(
+            result = self._stepper.model.generate(
                 encoder_output,
                 [prompt_tokens],
                 beam_size=beam_size,
@@ -208,7 +217,7 @@ class WhisperEngine:
             tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
             avg_logprob = mean_logprob(result, len(tokens) - prefix_len)
             text = tokenizer.decode(tokens)
-            aligned = self._model.find_alignment(tokenizer, [tokens], encoder_output, num_frames)
+            aligned = self._stepper.find_alignment(tokenizer, [tokens], encoder_output, num_frames)
         words = self._script(_words(aligned[0] if aligned else []), language)
         split = _prefix_word_count(words, prefix)
         return Hypothesis(
