@@ -126,9 +126,9 @@ def test_models_list_shows_the_installed_models():
 
 
 @pytest.mark.parametrize(
-    ("device", "beam", "expected"), [("cpu", None, 1), ("cuda", None, 3), ("cpu", 3, 3), ("cuda", 1, 1)]
+    ("device", "beam", "expected"), [("cpu", None, 3), ("cuda", None, 3), ("cpu", 1, 1), ("cuda", 5, 5)]
 )
-def test_the_streaming_beam_defaults_to_what_the_device_affords(device, beam, expected):
+def test_the_streaming_beam_is_three_unless_asked_otherwise(device, beam, expected):
     from livetrans.cli import build_parser, pipeline_config
 
     args = ["transcribe", "x.wav", "--live", "--device", device]

@@ -177,16 +177,16 @@ def test_speech_after_a_final_sentence_end_is_not_lost_when_the_decoder_stops_th
 
 def test_the_decode_at_a_pause_searches_wider_than_the_running_ones():
     """Everything the decode at a pause hears becomes final at once, with no later
-    hypothesis to confirm it: that decode uses beam search, the others are greedy."""
-    recognizer, decoder = make(final_beam=4)
+    hypothesis to confirm it: that decode searches wider than the running ones."""
+    recognizer, decoder = make(beam=1, final_beam=4)
     replay(recognizer, SPEECH_END + 2.0)
     assert decoder.beam_sizes[-1] == 4
     assert set(decoder.beam_sizes[:-1]) == {1}
 
 
 def test_a_wider_running_beam_reaches_every_decode():
-    """Where decoding is cheap (a GPU) every decode may search wider; the decode at a
-    pause never searches narrower than the running ones."""
+    """Every decode may search wider than the decode at a pause would; that decode
+    never searches narrower than the running ones."""
     recognizer, decoder = make(beam=5, final_beam=3)
     replay(recognizer, SPEECH_END + 2.0)
     assert len(decoder.beam_sizes) > 2

@@ -51,10 +51,10 @@ class PipelineConfig:
     cpu_threads: int = 0  # 0: CTranslate2's default (all cores)
     chinese_script: ChineseScript = "simplified"  # how Mandarin captions are written
     recognizer: RecognizerOptions = field(default_factory=RecognizerOptions)
-    beam: int | None = None  # streaming decodes' beam size; None: 3 on cuda, greedy on cpu
+    beam: int | None = None  # streaming decodes' beam size; None: the recogniser's (3)
 
     def recognizer_options(self) -> RecognizerOptions:
-        beam = self.beam if self.beam is not None else (3 if self.device == "cuda" else self.recognizer.beam)
+        beam = self.beam if self.beam is not None else self.recognizer.beam
         return replace(self.recognizer, language=self.language, beam=beam)
 
 

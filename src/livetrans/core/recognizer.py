@@ -12,13 +12,14 @@ How it works, per stream:
    forced as the decoder prefix, final text before the window is the prompt.
 3. :class:`LocalAgreementStabilizer` turns successive hypotheses into final words;
    the rest is shown as a partial; a decode that lost its way (average
-   log-probability below ``min_avg_logprob``) takes no part. The running decodes are
-   greedy unless ``beam`` says otherwise (a GPU affords it, two CPU cores do not).
-   When the VAD hears a pause the window is decoded once more, with beam search
-   (``final_beam``) since nothing will confirm it, and everything in it becomes
-   final; if speech resumed within ``context_pause`` of the utterance before, that
-   decode hears it too (its final words forced as the prefix), so a phrase after a
-   breath is not decoded without the words that lead into it. A decode that stops
+   log-probability below ``min_avg_logprob``) takes no part. The decodes use beam
+   search (``beam``): agreement cannot catch a mistake that every greedy decode
+   repeats, and beam search makes fewer of them. When the VAD hears a pause the
+   window is decoded once more, at least as wide (``final_beam``) since nothing will
+   confirm it, and everything in it becomes final; if speech resumed within
+   ``context_pause`` of the utterance before, that decode hears it too (its final
+   words forced as the prefix), so a phrase after a breath is not decoded without
+   the words that lead into it. A decode that stops
    right after the forced prefix while speech went on starts the window again after
    the final words.
 4. The window is trimmed at a finished sentence once it is longer than
@@ -93,9 +94,9 @@ class RecognizerOptions:
     trim_after: float = 12.0  # seconds: past this, trim the window at a finished sentence
     max_window: float = 18.0  # seconds: past this, cut at the last final word
     agreement: int = 2  # LocalAgreement-n
-    # Beam size of the running decodes. Beam 3 lowers the streaming WER (docs/benchmarks.md)
-    # but costs ~30 % more per decode: on a 2-core CPU latency then grows, on a GPU it is free.
-    beam: int = 1
+    # Beam size of the running decodes. Greedy decoding repeats its own mistakes, and two
+    # greedy hypotheses agree on them; beam 3 makes fewer (docs/benchmarks.md).
+    beam: int = 3
     final_beam: int = 3  # beam size of the decode at a pause, whose words all become final
     prompt_chars: int = 200  # final text before the window given as the prompt
     # When detection settles the language; nothing becomes final before (language.py).
