@@ -5,6 +5,7 @@ import pytest
 from livetrans.core.stabilizer import (
     LocalAgreementStabilizer,
     agreement_key,
+    drop_echo,
     is_phantom,
     join_words,
     trim_repetition,
@@ -89,6 +90,37 @@ def test_repetition_loops_are_cut(text, expected):
 )
 def test_phantom_phrases(text, doubtful, phantom):
     assert is_phantom([Word(0, 1, text)], doubtful=doubtful) is phantom
+
+
+def heard(text: str, probabilities: list[float]) -> list[Word]:
+    return [Word(i, i + 0.5, " " + t, p) for i, (t, p) in enumerate(zip(text.split(), probabilities, strict=True))]
+
+
+def test_a_doubtful_copy_of_the_final_text_and_its_repeats_are_dropped():
+    # The decoder echoed its prompt instead of the audio, a restaurant at 10 dB
+    # behind an Italian speaker; the echo grew surer with each repeat.
+    before = "Sempre la radio, non c'è alcuni sui canzoni."
+    echo = heard("Non c 'è alcuni sui canzoni, non c 'è alcuni sui canzoni.",
+                 [0.0, 0.02, 0.77, 0.19, 0.15, 0.13, 0.14, 0.29, 0.93, 0.5, 0.47, 0.74])
+    assert drop_echo(echo, before) == []
+    # What follows the echo is kept, and so is text that repeats nothing.
+    then = echo[:6] + heard("o meglio ritmi.", [0.6, 0.9, 0.8])
+    assert join_words(drop_echo(then, before)) == "o meglio ritmi."
+    fresh = heard("o meglio ritmi.", [0.3, 0.3, 0.3])
+    assert drop_echo(fresh, before) == fresh
+
+
+@pytest.mark.parametrize(
+    "before, text, probabilities",
+    [
+        ("Three, two, one, link!", "Three, two, one, link!", [0.9, 0.95, 0.97, 0.8]),  # said again, heard clearly
+        ("It was the first great sorrow of his life.", "life. It", [0.1, 0.2]),  # one word of the text
+        ("We are glad", "glad to", [0.1, 0.2]),  # "glad to" is not the end of the text
+    ],
+)
+def test_what_is_not_a_doubtful_copy_is_kept(before, text, probabilities):
+    words = heard(text, probabilities)
+    assert drop_echo(words, before) == words
 
 
 def test_word_key_ignores_case_space_and_punctuation():

@@ -46,7 +46,7 @@ from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, Float32Array, Sentenc
 from .context import PreviousUtterance
 from .language import LanguageOptions, LanguageVote
 from .segmenter import SegmenterOptions, SentenceSegmenter, ends_sentence
-from .stabilizer import LocalAgreementStabilizer, is_phantom, join_words, trim_repetition
+from .stabilizer import LocalAgreementStabilizer, drop_echo, is_phantom, join_words, trim_repetition
 from .vad import VadGate, VadOptions
 
 log = logging.getLogger(__name__)
@@ -460,6 +460,11 @@ class StreamingRecognizer:
             history = history[: -len(ahead)]
         return history[-self.options.prompt_chars :].strip()
 
+    def _final_text(self) -> str:
+        """The final text so far in this utterance's language, the window's included."""
+        history = self._history if self._history_language == self._languages.language else ""
+        return history + " " + join_words(self._window_final)
+
     def _clean(self, hypothesis: Hypothesis, window_seconds: float, start: float | None = None) -> list[Word]:
         """Hypothesis words in stream time, minus what Whisper is known to invent."""
         o = self.options
@@ -481,7 +486,9 @@ class StreamingRecognizer:
             for w in hypothesis.words
             if w.start < window_seconds - 0.05  # nothing from the padded silence
         ]
-        words = self._monotonic(trim_repetition(words))
+        # Whisper copying its prompt or forced prefix rather than hearing the audio.
+        words = drop_echo(trim_repetition(words), self._final_text(), max_probability=o.min_word_probability)
+        words = self._monotonic(words)
         doubtful = (
             no_speech > o.doubtful_no_speech
             or hypothesis.avg_logprob < -0.7

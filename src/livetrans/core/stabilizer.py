@@ -154,6 +154,38 @@ def trim_repetition(words: Sequence[Word], max_repeats: int = 2, max_ngram: int 
     return list(words)
 
 
+def drop_echo(
+    words: Sequence[Word], before: str, *, max_probability: float = 0.5, min_words: int = 2, min_chars: int = 4
+) -> list[Word]:
+    """Drop leading words that only repeat the end of the final text ``before`` them
+    and that the decoder itself doubted (mean probability under ``max_probability``).
+
+    Whisper given a prompt sometimes copies it instead of hearing the audio: after
+    "…non c'è alcuni sui canzoni." it wrote "Non/0.00 c/0.01 'è/0.76 alcuni/0.17 sui/0.23
+    canzoni./0.09" and then the phrase again, each time surer of it. A speaker who
+    really repeats a phrase is heard with confidence from the start, and kept.
+    """
+    done = word_key(before)
+    out = list(words)
+    while True:
+        copied = 0
+        spelled = ""
+        for n, word in enumerate(out, start=1):
+            spelled += word_key(word.text)
+            if len(spelled) > len(done):
+                break
+            if n >= min_words and len(spelled) >= min_chars and done.endswith(spelled):
+                copied = n
+        if not copied:
+            return out
+        mean = sum(w.probability for w in out[:copied]) / copied
+        if mean >= max_probability and len(out) == len(words):
+            return out
+        # Once the decoder is echoing, a copy of the copy is the same loop, however
+        # sure of itself it has grown by then.
+        out = out[copied:]
+
+
 _SPACE_RE = re.compile(r"\s+")
 
 
