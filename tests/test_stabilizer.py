@@ -56,28 +56,6 @@ def test_sentence_end_must_be_confirmed_like_a_word():
     assert agreement_key(" not!") != agreement_key(" not")
 
 
-def test_a_sentence_end_both_hypotheses_were_cut_at_waits_for_one_that_goes_on():
-    # A breath after "visitan," cut two windows in a row just there, and Whisper ended
-    # both with a full stop; committed, the stop made the next decodes end the text.
-    s = LocalAgreementStabilizer(2)
-    s.update(ws("en el área que visitan."))
-    final, tentative = s.update(ws("en el área que visitan."))
-    assert join_words(final) == "en el área que"
-    assert join_words(tentative) == "visitan."
-    final, tentative = s.update(ws("visitan, dado que"))
-    assert final == []
-    final, _ = s.update(ws("visitan, dado que eso"))
-    assert join_words(final) == "visitan, dado que"
-
-
-def test_a_sentence_end_the_newer_hypothesis_goes_on_past_is_final():
-    s = LocalAgreementStabilizer(2)
-    s.update(ws("by 25 to 30 years."))
-    final, tentative = s.update(ws("by 25 to 30 years. And so"))
-    assert join_words(final) == "by 25 to 30 years."
-    assert join_words(tentative) == "And so"
-
-
 def test_flush_makes_the_latest_hypothesis_final():
     s = LocalAgreementStabilizer(2)
     s.update(ws("one two"))

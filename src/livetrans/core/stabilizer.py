@@ -67,12 +67,6 @@ class LocalAgreementStabilizer:
         n = min(
             _common_prefix_length(self._history[-1], older) for older in self._history[:-1]
         )
-        if n and n == len(words) and agreement_key(words[n - 1].text).endswith("."):
-            # The newest hypothesis ends on this sentence end: its audio was cut just
-            # after it (at a breath, where Whisper writes a comma as a full stop), so
-            # the stop is no evidence of one yet. It waits for a hypothesis that goes
-            # on past it, or for the pause.
-            n -= 1
         committed = list(words[:n])
         self._history = [h[n:] for h in self._history]
         return committed, list(words[n:])
