@@ -19,9 +19,8 @@ How it works, per stream:
    confirm it, and everything in it becomes final; if speech resumed within
    ``context_pause`` of the utterance before, that decode hears it too (its final
    words forced as the prefix), so a phrase after a breath is not decoded without
-   the words that lead into it. A decode that stops
-   right after the forced prefix while speech went on starts the window again after
-   the final words.
+   the words that lead into it. A decode that stops right after the forced prefix
+   while speech went on starts the window again after the final words.
 4. The window is trimmed at a finished sentence once it is longer than
    ``trim_after`` and cut at the last final word past ``max_window``, so decoding
    cost stays bounded however long someone talks.

@@ -167,6 +167,7 @@ def drop_echo(
     """
     done = word_key(before)
     out = list(words)
+    echoing = False
     while True:
         copied = 0
         spelled = ""
@@ -178,12 +179,12 @@ def drop_echo(
                 copied = n
         if not copied:
             return out
-        mean = sum(w.probability for w in out[:copied]) / copied
-        if mean >= max_probability and len(out) == len(words):
-            return out
+        doubted = sum(w.probability for w in out[:copied]) / copied < max_probability
         # Once the decoder is echoing, a copy of the copy is the same loop, however
         # sure of itself it has grown by then.
-        out = out[copied:]
+        if not (doubted or echoing):
+            return out
+        out, echoing = out[copied:], True
 
 
 _SPACE_RE = re.compile(r"\s+")
