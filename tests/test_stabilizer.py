@@ -1,5 +1,7 @@
 """LocalAgreement and the hallucination guards, on hand-made hypotheses."""
 
+from dataclasses import replace
+
 import pytest
 
 from livetrans.core.stabilizer import (
@@ -14,8 +16,11 @@ from livetrans.core.stabilizer import (
 from livetrans.types import Word
 
 
-def ws(text: str, start: float = 0.0) -> list[Word]:
-    return [Word(start + i, start + i + 0.5, " " + t) for i, t in enumerate(text.split())]
+def ws(text: str, start: float = 0.0, probabilities: list[float] | None = None) -> list[Word]:
+    words = [Word(start + i, start + i + 0.5, " " + t) for i, t in enumerate(text.split())]
+    if probabilities is None:
+        return words
+    return [replace(w, probability=p) for w, p in zip(words, probabilities, strict=True)]
 
 
 def test_first_hypothesis_commits_nothing():
@@ -92,21 +97,17 @@ def test_phantom_phrases(text, doubtful, phantom):
     assert is_phantom([Word(0, 1, text)], doubtful=doubtful) is phantom
 
 
-def heard(text: str, probabilities: list[float]) -> list[Word]:
-    return [Word(i, i + 0.5, " " + t, p) for i, (t, p) in enumerate(zip(text.split(), probabilities, strict=True))]
-
-
 def test_a_doubtful_copy_of_the_final_text_and_its_repeats_are_dropped():
     # The decoder echoed its prompt instead of the audio, a restaurant at 10 dB
     # behind an Italian speaker; the echo grew surer with each repeat.
     before = "Sempre la radio, non c'è alcuni sui canzoni."
-    echo = heard("Non c 'è alcuni sui canzoni, non c 'è alcuni sui canzoni.",
-                 [0.0, 0.02, 0.77, 0.19, 0.15, 0.13, 0.14, 0.29, 0.93, 0.5, 0.47, 0.74])
+    echo = ws("Non c 'è alcuni sui canzoni, non c 'è alcuni sui canzoni.",
+              probabilities=[0.0, 0.02, 0.77, 0.19, 0.15, 0.13, 0.14, 0.29, 0.93, 0.5, 0.47, 0.74])
     assert drop_echo(echo, before) == []
     # What follows the echo is kept, and so is text that repeats nothing.
-    then = echo[:6] + heard("o meglio ritmi.", [0.6, 0.9, 0.8])
+    then = echo[:6] + ws("o meglio ritmi.", probabilities=[0.6, 0.9, 0.8])
     assert join_words(drop_echo(then, before)) == "o meglio ritmi."
-    fresh = heard("o meglio ritmi.", [0.3, 0.3, 0.3])
+    fresh = ws("o meglio ritmi.", probabilities=[0.3, 0.3, 0.3])
     assert drop_echo(fresh, before) == fresh
 
 
@@ -119,7 +120,7 @@ def test_a_doubtful_copy_of_the_final_text_and_its_repeats_are_dropped():
     ],
 )
 def test_what_is_not_a_doubtful_copy_is_kept(before, text, probabilities):
-    words = heard(text, probabilities)
+    words = ws(text, probabilities=probabilities)
     assert drop_echo(words, before) == words
 
 

@@ -451,18 +451,22 @@ class StreamingRecognizer:
         """Final text before the window (and before the words ``before`` it), only if
         it is in this utterance's language: a prompt in another language makes Whisper
         translate into that language."""
-        if not self._languages.settled or self._languages.language != self._history_language:
+        if not self._languages.settled:
             return ""
-        history = self._history.rstrip()
+        history = self._history_here.rstrip()
         ahead = join_words(before)
         if ahead and history.endswith(ahead):
             history = history[: -len(ahead)]
         return history[-self.options.prompt_chars :].strip()
 
+    @property
+    def _history_here(self) -> str:
+        """The final text before the window, if it is in this utterance's language."""
+        return self._history if self._history_language == self._languages.language else ""
+
     def _final_text(self) -> str:
         """The final text so far in this utterance's language, the window's included."""
-        history = self._history if self._history_language == self._languages.language else ""
-        return history + " " + join_words(self._window_final)
+        return self._history_here + " " + join_words(self._window_final)
 
     def _clean(self, hypothesis: Hypothesis, window_seconds: float, start: float | None = None) -> list[Word]:
         """Hypothesis words in stream time, minus what Whisper is known to invent."""
