@@ -170,8 +170,40 @@ def test_speech_after_a_final_sentence_end_is_not_lost_when_the_decoder_stops_th
     events = replay(recognizer, words[-1].end + 2.0)
     assert join_words([w for f in finals(events) for w in f.words]) == join_words(words)
     sentence_end = first[-1].end
-    # The window started again after "States.", with no prefix to stop on.
-    assert any(start >= sentence_end - 1e-6 and not prefix for start, _, _, prefix in decoder.calls)
+    # The window started again at the final words of the last second ("United States."),
+    # which it hears as context, with no prefix to stop on; they were not repeated.
+    restarts = [start for start, end, _, prefix in decoder.calls if not prefix and end > sentence_end + 1.0]
+    assert restarts and all(first[0].start < start < sentence_end - 0.5 for start in restarts)
+
+
+class RespellingAfterRestart(StoppingAfterSentenceEnd):
+    """In a window that starts after the stream's first word, with nothing forced,
+    spells the words it hears before ``respelt_before`` anew."""
+
+    respelt_before = 0.0
+
+    def decode(self, audio, *, prompt, prefix, language, beam_size=1):
+        hypothesis = super().decode(audio, prompt=prompt, prefix=prefix, language=language)
+        start = float(audio[0]) / SAMPLE_RATE
+        if prefix or start <= self.words[0].start:
+            return hypothesis
+        words = tuple(
+            replace(w, text=w.text.rstrip(".")[:-1]) if start + w.end <= self.respelt_before else w
+            for w in hypothesis.words
+        )
+        return replace(hypothesis, words=words)
+
+
+def test_the_words_kept_as_context_after_a_restart_are_not_final_twice_even_respelt():
+    first = sentence_words("We beat the United States.", 1.0)
+    words = first + sentence_words("As the biggest market for this industry today.", first[-1].end + 0.4)
+    decoder = RespellingAfterRestart(words)
+    decoder.respelt_before = first[-1].end + 0.01
+    recognizer = StreamingRecognizer(
+        decoder, ScriptedVad(((0.9, words[-1].end + 0.1),)), RecognizerOptions(language="en")
+    )
+    events = replay(recognizer, words[-1].end + 2.0)
+    assert join_words([w for f in finals(events) for w in f.words]) == join_words(words)
 
 
 

@@ -45,7 +45,7 @@ from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, Float32Array, Sentenc
 from .context import PreviousUtterance
 from .language import LanguageOptions, LanguageVote
 from .segmenter import SegmenterOptions, SentenceSegmenter, ends_sentence
-from .stabilizer import LocalAgreementStabilizer, drop_echo, is_phantom, join_words, trim_repetition
+from .stabilizer import LocalAgreementStabilizer, drop_echo, is_phantom, join_words, trim_repetition, word_key
 from .vad import VadGate, VadOptions
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,10 @@ class RecognizerOptions:
     # A decode with nothing after the final words though this much audio followed
     # them: the window starts again after those words (see _decode).
     stall_after: float = 1.0
+    # The restarted window keeps the final words of about this many seconds before the
+    # stall as context (unforced, their new spelling dropped): a word decoded cold in a
+    # second of audio came out doubtful ("fistencia") and was dropped as no speech.
+    restart_context: float = 1.0
     # An utterance with too little speech to decode (the VAD heard "However," for
     # 64 ms) is held this many seconds after it ended; if speech resumes by then it is
     # put back in front of the next utterance once that one's language is settled
@@ -175,6 +179,9 @@ class StreamingRecognizer:
         self._window_start = 0.0  # stream seconds of the window's first sample
         self._undecoded_samples = 0
         self._window_final: list[Word] = []  # final words inside the window
+        # After a stalled-window restart, the window's first final words are context
+        # only: not forced as the prefix until a word after them becomes final.
+        self._unforced = 0
         self._history = ""  # final text before the window, in _history_language
         self._history_language: str | None = None
         self._languages = LanguageVote(self.options.language_detection, self.options.language)
@@ -275,7 +282,7 @@ class StreamingRecognizer:
         self._window_samples = preroll_samples
         self._undecoded_samples = preroll_samples
         self._window_start = self._frame_start - preroll_samples / SAMPLE_RATE
-        self._window_final = []
+        self._window_final, self._unforced = [], 0
         self._stabilizer.reset()
         last_end = self._segmenter.last_word_end
         if last_end is not None and self._frame_start - last_end >= self.options.pause_closes_sentence:
@@ -315,7 +322,7 @@ class StreamingRecognizer:
             self._previous.keep(self._window, self._window_start, self._window_final, self._languages.language)
         self._window, self._window_samples, self._undecoded_samples = [], 0, 0
         self._remember(self._window_final)
-        self._window_final = []
+        self._window_final, self._unforced = [], 0
         self._preroll = list(tail)
         return events
 
@@ -350,13 +357,13 @@ class StreamingRecognizer:
         words = self._decode_with_context(audio) if final else None
         hypothesis = None
         if words is None:
-            hypothesis = self._run_decoder(audio, self._prompt(), self._window_final, final=final)
+            hypothesis = self._run_decoder(audio, self._prompt(), self._forced, final=final)
             words = self._clean(hypothesis, seconds)
         if not words and self._stalled(seconds):
             # Speech went on after the last final word, yet the decoder stopped right
             # after the forced prefix (Whisper takes a committed "States." for the end
-            # of what it heard, and would until the pause): decode the audio after
-            # the final words in a window of its own, their text as the prompt.
+            # of what it heard, and would until the pause): decode again with nothing
+            # forced, the last final words' audio kept as context (_restart_window).
             self._restart_window()
             return self._decode(final=final)
         if hypothesis is not None and not self._languages.settled:
@@ -389,6 +396,8 @@ class StreamingRecognizer:
                 newly_final, tentative = self._stabilizer.flush(words), []
         events: list[RecognizerEvent] = list(self._segmenter.push(newly_final, language))
         self._window_final.extend(newly_final)
+        if newly_final:
+            self._unforced = 0
         events.extend(self._partial(tentative, language))
         if not final:
             self._trim_window()
@@ -420,10 +429,15 @@ class StreamingRecognizer:
         if context is None:
             return None
         audio = np.concatenate([context.audio, window])
-        prefix = [*context.words, *self._window_final]
+        prefix = [*context.words, *self._forced]
         hypothesis = self._run_decoder(audio, self._prompt(before=context.words), prefix, final=True)
         words = self._clean(hypothesis, len(audio) / SAMPLE_RATE, start=context.start)
         return words or None
+
+    @property
+    def _forced(self) -> list[Word]:
+        """The window's final words as the decoder's forced prefix."""
+        return [] if self._unforced else self._window_final
 
     def _vote(self, hypothesis: Hypothesis, window_seconds: float, *, final: bool) -> None:
         ranked = hypothesis.language_probabilities or ((hypothesis.language, hypothesis.language_probability),)
@@ -491,6 +505,8 @@ class StreamingRecognizer:
         ]
         # Whisper copying its prompt or forced prefix rather than hearing the audio.
         words = drop_echo(trim_repetition(words), self._final_text(), max_probability=o.min_word_probability)
+        if self._unforced:
+            words = self._after_context(words)
         words = self._monotonic(words)
         doubtful = (
             no_speech > o.doubtful_no_speech
@@ -501,6 +517,19 @@ class StreamingRecognizer:
             log.debug("dropped a phantom phrase: %r", join_words(words))
             return []
         return words
+
+    def _after_context(self, words: Sequence[Word]) -> list[Word]:
+        """The words after the unforced final words kept as context: the decoder
+        spells those again, found by their text or, respelt, by their time."""
+        context = self._window_final[: self._unforced]
+        said = [word_key(w.text) for w in context]
+        heard = [word_key(w.text) for w in words]
+        for n in range(min(len(said), len(heard)), 0, -1):
+            if heard[:n] == said[-n:]:
+                words = words[n:]
+                break
+        end = context[-1].end
+        return [w for w in words if (w.start + w.end) / 2 >= end]
 
     def _monotonic(self, words: Sequence[Word]) -> list[Word]:
         """Word times never go backwards, and never before the last final word."""
@@ -537,14 +566,21 @@ class StreamingRecognizer:
         ]
 
     def _stalled(self, window_seconds: float) -> bool:
-        if not self._window_final:
+        if not self._window_final or self._unforced:
             return False
         after = self._window_start + window_seconds - self._window_final[-1].end
         return after >= self.options.stall_after
 
     def _restart_window(self) -> None:
-        log.debug("restarting the window after %r", join_words(self._window_final[-3:]))
-        self._cut_after_finals(len(self._window_final))
+        """The window starts again at the final words of its last
+        ``restart_context`` seconds (at least the last word), which stay as context."""
+        finals = self._window_final
+        log.debug("restarting the window after %r", join_words(finals[-3:]))
+        since = finals[-1].end - self.options.restart_context
+        keep = max(1, sum(1 for w in finals if w.start >= since))
+        if keep < len(finals):
+            self._cut_after_finals(len(finals) - keep)
+        self._unforced = len(self._window_final)
         self._stabilizer.reset()
 
     def _trim_window(self) -> None:
@@ -573,6 +609,7 @@ class StreamingRecognizer:
         self._remember(self._window_final[:count])
         self._cut(self._window_final[count - 1].end)
         self._window_final = self._window_final[count:]
+        self._unforced = max(0, self._unforced - count)
 
     def _cut(self, time: float) -> None:
         """Drop the window's audio before stream time ``time``."""
