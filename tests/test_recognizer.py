@@ -125,6 +125,19 @@ def test_final_text_is_the_prefix_and_earlier_text_the_prompt():
     assert any("Welcome to the show." in p for p in prompts), "trimmed text becomes the prompt"
 
 
+def test_the_decode_at_a_pause_hears_what_the_window_was_trimmed_of():
+    """Trimmed at "Welcome to the show.", the window no longer holds that audio; the
+    decode that makes the rest final hears it again, its words forced."""
+    recognizer, decoder = make(trim_after=4.0)
+    events = replay(recognizer, SPEECH_END + 2.0)
+    assert join_words([w for f in finals(events) for w in f.words]) == join_words(SPEECH)
+    trimmed = [c for c in decoder.calls if c[1] < SPEECH_END and c[0] > SPEECH[0].start]
+    assert trimmed, "the running decodes used the trimmed window"
+    start, _, prompt, prefix = decoder.calls[-1]
+    assert start < SPEECH[0].start and prefix.startswith(" Welcome to the show.")
+    assert "Welcome" not in prompt
+
+
 def test_a_pause_ends_the_utterance_and_everything_in_it_becomes_final():
     first = sentence_words("Hello there", 1.0)
     second = sentence_words("Goodbye now", 6.0)

@@ -44,6 +44,27 @@ class PreviousUtterance:
         if not words:
             self.forget()
 
+    def extend(self, audio: list[Float32Array], start: float, words: list[Word], language: str | None) -> None:
+        """More of the same speech (a window's audio cut at a final word, or the rest of
+        the utterance at its end): added to what is kept if it follows on from it, in
+        the same language; otherwise kept instead. At most ``max_window`` seconds stay."""
+        kept = np.concatenate(self._audio) if self._audio else np.zeros(0, dtype=np.float32)
+        joined = round((start - self._start) * SAMPLE_RATE)
+        if not (self._words and words and language == self._language and 0 < joined <= len(kept)):
+            self.keep(audio, start, words, language)
+            return
+        self._audio, self._words, self._silence = [kept[:joined], *audio], self._words + tuple(words), 0
+        end = start + sum(len(a) for a in audio) / SAMPLE_RATE
+        first = next(i for i, w in enumerate(self._words) if w.start >= end - self.max_window or w is words[-1])
+        if first:
+            cut = self._words[first - 1].end
+            self._audio = [np.concatenate(self._audio)[round((cut - self._start) * SAMPLE_RATE) :]]
+            self._start, self._words = cut, self._words[first:]
+
+    @property
+    def kept_seconds(self) -> float:
+        return sum(len(a) for a in self._audio) / SAMPLE_RATE
+
     def forget(self) -> None:
         self._audio, self._words = [], ()
 

@@ -319,7 +319,7 @@ class StreamingRecognizer:
         if self._gate.active:  # the end of the stream
             self._previous.forget()
         else:
-            self._previous.keep(self._window, self._window_start, self._window_final, self._languages.language)
+            self._previous.extend(self._window, self._window_start, self._window_final, self._languages.language)
         self._window, self._window_samples, self._undecoded_samples = [], 0, 0
         self._remember(self._window_final)
         self._window_final, self._unforced = [], 0
@@ -607,7 +607,11 @@ class StreamingRecognizer:
         """The window's first ``count`` final words leave it, with their audio: their
         text goes to the prompt history."""
         self._remember(self._window_final[:count])
-        self._cut(self._window_final[count - 1].end)
+        cut = self._window_final[count - 1].end
+        audio = np.concatenate(self._window)[: int(round((cut - self._window_start) * SAMPLE_RATE))]
+        # Context for the decode at the pause, as the utterance before a short pause is.
+        self._previous.extend([audio], self._window_start, self._window_final[:count], self._languages.language)
+        self._cut(cut)
         self._window_final = self._window_final[count:]
         self._unforced = max(0, self._unforced - count)
 
