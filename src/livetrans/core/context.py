@@ -4,7 +4,9 @@ A phrase after a breath ("de grano medio" after "Las arenas son blanquecinas"),
 decoded on its own audio, is heard cold and often misheard. The recogniser keeps
 the previous utterance's audio and final words while the pause after it is short;
 the decode that makes the next utterance final hears them too, the words forced as
-the decoder prefix so they cannot change.
+the decoder prefix so they cannot change. The same holds inside one long utterance:
+what the recogniser cuts off its window is added here (``extend``), so the decode at
+the pause hears the speech before the cut.
 """
 
 from __future__ import annotations

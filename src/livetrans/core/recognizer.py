@@ -20,10 +20,12 @@ How it works, per stream:
    ``context_pause`` of the utterance before, that decode hears it too (its final
    words forced as the prefix), so a phrase after a breath is not decoded without
    the words that lead into it. A decode that stops right after the forced prefix
-   while speech went on starts the window again after the final words.
+   while speech went on starts the window again at the final words of its last
+   ``restart_context`` seconds, heard as context but not forced.
 4. The window is trimmed at a finished sentence once it is longer than
    ``trim_after`` and cut at the last final word past ``max_window``, so decoding
-   cost stays bounded however long someone talks.
+   cost stays bounded however long someone talks; what was cut off is kept as
+   context for the decode at the pause, like the utterance before a breath.
 
 Catching up: a caller that was busy hands over all the audio that arrived meanwhile
 in one ``push``; the recogniser decodes once for all of it rather than once per
@@ -41,11 +43,25 @@ from typing import Protocol
 
 import numpy as np
 
-from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, Float32Array, SentenceEvent, Word
+from ..types import (
+    SAMPLE_RATE,
+    AudioChunk,
+    CaptionEvent,
+    Float32Array,
+    SentenceEvent,
+    Word,
+)
 from .context import PreviousUtterance
 from .language import LanguageOptions, LanguageVote
 from .segmenter import SegmenterOptions, SentenceSegmenter, ends_sentence
-from .stabilizer import LocalAgreementStabilizer, drop_echo, is_phantom, join_words, trim_repetition, word_key
+from .stabilizer import (
+    LocalAgreementStabilizer,
+    drop_echo,
+    is_phantom,
+    join_words,
+    trim_repetition,
+    word_key,
+)
 from .vad import VadGate, VadOptions
 
 log = logging.getLogger(__name__)
@@ -608,7 +624,7 @@ class StreamingRecognizer:
         text goes to the prompt history."""
         self._remember(self._window_final[:count])
         cut = self._window_final[count - 1].end
-        audio = np.concatenate(self._window)[: int(round((cut - self._window_start) * SAMPLE_RATE))]
+        audio = np.concatenate(self._window)[: round((cut - self._window_start) * SAMPLE_RATE)]
         # Context for the decode at the pause, as the utterance before a short pause is.
         self._previous.extend([audio], self._window_start, self._window_final[:count], self._languages.language)
         self._cut(cut)
