@@ -72,6 +72,24 @@ def test_words_become_final_while_the_speaker_is_still_talking():
     assert first_final_at is not None and first_final_at < SPEECH_END - 3.0
 
 
+def first_final_window(**options) -> float:
+    """The window length of the decode that made an utterance's first word final."""
+    recognizer, decoder = make(**options)
+    for chunk in chunks(SPEECH_END + 2.0):
+        if any(isinstance(e, CaptionEvent) and e.kind == "final" for e in recognizer.push(chunk)):
+            start, end, _, _ = decoder.calls[-1]
+            return end - start
+    raise AssertionError("nothing became final")
+
+
+def test_nothing_becomes_final_in_the_first_short_windows_of_an_utterance():
+    """Two decodes of an utterance's first second or so agreed on their guesses ("How
+    were? Did the soil" for "However, due to the slow" in crowd noise); a longer
+    window has to confirm the start of an utterance."""
+    assert first_final_window(first_final_window=0.0) < 2.0
+    assert first_final_window(first_final_window=2.0) >= 2.0
+
+
 def test_sentences_are_announced_with_their_finals():
     recognizer, _ = make()
     events = replay(recognizer, SPEECH_END + 2.0)

@@ -37,6 +37,15 @@ def test_agreeing_prefix_of_two_hypotheses_becomes_final():
     assert join_words(tentative) == "sit on"
 
 
+def test_a_held_hypothesis_confirms_the_next_but_commits_nothing_itself():
+    s = LocalAgreementStabilizer(2)
+    s.hold(ws("how were"))
+    s.hold(ws("how were did"))  # agrees with the one before, but only held
+    final, tentative = s.update(ws("how were did the"))
+    assert join_words(final) == "how were did"  # nothing was committed before
+    assert join_words(tentative) == "the"
+
+
 def test_committed_words_are_not_committed_twice():
     s = LocalAgreementStabilizer(2)
     s.update(ws("a b c"))

@@ -106,6 +106,7 @@ class RecognizerOptions:
     language: str | None = None  # None: detect per utterance
     step: float = 0.5  # seconds of new speech before the window is decoded again
     min_window: float = 1.0  # seconds of utterance before its first decode
+    first_final_window: float = 2.0  # nothing in a window becomes final before this long
     trim_after: float = 12.0  # seconds: past this, trim the window at a finished sentence
     max_window: float = 18.0  # seconds: past this, cut at the last final word
     agreement: int = 2  # LocalAgreement-n
@@ -118,7 +119,7 @@ class RecognizerOptions:
     language_detection: LanguageOptions = LanguageOptions()
     pause_closes_sentence: float = 1.5  # seconds of pause that close an open sentence
     # A decode with nothing after the final words though this much audio followed
-    # them: the window starts again after those words (see _decode).
+    # them: the window starts again near those words (see _decode, _restart_window).
     stall_after: float = 1.0
     # The restarted window keeps the final words of about this many seconds before the
     # stall as context (unforced, their new spelling dropped): a word decoded cold in a
@@ -403,6 +404,11 @@ class StreamingRecognizer:
             # confirms nor contradicts the one before: two of them agreed on "The soil
             # was", invented after the prompt "…Did the soil communicate channels?".
             newly_final, tentative = [], self._stabilizer.tentative
+        elif not self._window_final and seconds < self.options.first_final_window:
+            # A window's first second or so (an utterance's start, mostly): two such
+            # decodes agree on their guesses; a longer one has to confirm them.
+            self._stabilizer.hold(words)
+            newly_final, tentative = [], words
         else:
             newly_final, tentative = self._stabilizer.update(words)
             overlong = seconds > self.options.max_window

@@ -71,6 +71,10 @@ class LocalAgreementStabilizer:
         self._history = [h[n:] for h in self._history]
         return committed, list(words[n:])
 
+    def hold(self, words: Sequence[Word]) -> None:
+        """Take a hypothesis that may confirm the next one but commits nothing itself."""
+        self._history = [*self._history, list(words)][-self.agreement :]
+
     def flush(self, words: Sequence[Word] | None = None) -> list[Word]:
         """End of utterance: the latest hypothesis (or ``words``) is final as it stands."""
         final = list(words) if words is not None else self.tentative
