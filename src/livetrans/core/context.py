@@ -55,13 +55,15 @@ class PreviousUtterance:
         if not (self._words and words and language == self._language and 0 < joined <= len(kept)):
             self.keep(audio, start, words, language)
             return
-        self._audio, self._words, self._silence = [kept[:joined], *audio], self._words + tuple(words), 0
+        merged = np.concatenate([kept[:joined], *audio])
+        self._words, self._silence = self._words + tuple(words), 0
         end = start + sum(len(a) for a in audio) / SAMPLE_RATE
         first = next(i for i, w in enumerate(self._words) if w.start >= end - self.max_window or w is words[-1])
         if first:
             cut = self._words[first - 1].end
-            self._audio = [np.concatenate(self._audio)[round((cut - self._start) * SAMPLE_RATE) :]]
+            merged = merged[round((cut - self._start) * SAMPLE_RATE) :]
             self._start, self._words = cut, self._words[first:]
+        self._audio = [merged]
 
     @property
     def kept_seconds(self) -> float:

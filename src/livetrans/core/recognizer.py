@@ -629,18 +629,19 @@ class StreamingRecognizer:
         """The window's first ``count`` final words leave it, with their audio: their
         text goes to the prompt history."""
         self._remember(self._window_final[:count])
-        cut = self._window_final[count - 1].end
-        audio = np.concatenate(self._window)[: round((cut - self._window_start) * SAMPLE_RATE)]
+        start = self._window_start
+        cut_off = self._cut(self._window_final[count - 1].end)
         # Context for the decode at the pause, as the utterance before a short pause is.
-        self._previous.extend([audio], self._window_start, self._window_final[:count], self._languages.language)
-        self._cut(cut)
+        self._previous.extend([cut_off], start, self._window_final[:count], self._languages.language)
         self._window_final = self._window_final[count:]
         self._unforced = max(0, self._unforced - count)
 
-    def _cut(self, time: float) -> None:
-        """Drop the window's audio before stream time ``time``."""
+    def _cut(self, time: float) -> Float32Array:
+        """Drop the window's audio before stream time ``time``; return what was dropped."""
         drop = int(round((time - self._window_start) * SAMPLE_RATE))
-        audio = np.concatenate(self._window)[drop:]
+        window = np.concatenate(self._window)
+        audio = window[drop:]
         self._window = [audio]
         self._window_samples = len(audio)
         self._window_start = time
+        return window[:drop]

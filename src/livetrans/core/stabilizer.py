@@ -60,8 +60,7 @@ class LocalAgreementStabilizer:
 
     def update(self, words: Sequence[Word]) -> tuple[list[Word], list[Word]]:
         """Take a new hypothesis of the uncommitted words; return (newly final, tentative)."""
-        self._history.append(list(words))
-        self._history = self._history[-self.agreement :]
+        self.hold(words)
         if len(self._history) < self.agreement:
             return [], list(words)
         n = min(
