@@ -281,8 +281,18 @@ def test_the_decode_at_a_pause_hears_the_phrase_before_a_short_pause():
     assert running and all(c[0] > first[-1].end for c in running)
 
 
-def test_a_phrase_after_a_long_pause_is_decoded_on_its_own():
+def test_the_next_sentence_after_a_pause_hears_the_one_before():
+    """A pause long enough to close the sentence still leaves the talk going on: the
+    decode at the next pause hears the sentence before it too."""
     events, decoder, first, second = two_phrases(gap=2.0)
+    heard = join_words([w for f in finals(events) for w in f.words])
+    assert heard.lower() == join_words(first + second).lower()  # "white Of": the pause closed it
+    pause_decode = [c for c in decoder.calls if c[1] > second[-1].end][-1]
+    assert pause_decode[0] < first[0].start and pause_decode[3].startswith(" The sands are white")
+
+
+def test_a_phrase_after_a_long_pause_is_decoded_on_its_own():
+    events, decoder, first, second = two_phrases(gap=4.0)
     heard = join_words([w for f in finals(events) for w in f.words])
     assert heard.lower() == join_words(first + second).lower()  # "white Of": the pause closed it
     assert all(start > first[-1].end for start, end, _, _ in decoder.calls if end > second[0].start)

@@ -133,7 +133,9 @@ class RecognizerOptions:
     # The decode at a pause hears the utterance before it too, if speech resumed
     # within ``context_pause`` seconds of silence (its words forced as the prefix, so
     # they cannot change): a short phrase after a breath is no longer decoded cold.
-    context_pause: float = 1.0
+    # Longer than the pause that closes a sentence: the next sentence of the same talk
+    # is heard better after the one before it (docs/benchmarks.md).
+    context_pause: float = 2.5
     context_seconds: float = 8.0  # at most this much of the utterance before
     context_max_window: float = 16.0  # and the whole decode no longer than this
     max_compression_ratio: float = 2.4  # above: a repetition loop, the decode is dropped
