@@ -6,9 +6,10 @@ stand-ins in scripted.py say what a VAD and a decoder would hear.
 
 from __future__ import annotations
 
-
+import inspect
 from dataclasses import replace
 
+from livetrans.asr.whisper import WhisperEngine
 from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
 from livetrans.core.stabilizer import join_words
 from livetrans.types import SAMPLE_RATE, AudioChunk, CaptionEvent, SentenceEvent
@@ -245,6 +246,18 @@ def test_the_decode_at_a_pause_searches_wider_than_the_running_ones():
     replay(recognizer, SPEECH_END + 2.0)
     assert decoder.beam_sizes[-1] == 4
     assert set(decoder.beam_sizes[:-1]) == {1}
+
+
+def test_by_default_the_decode_at_a_pause_searches_as_wide_as_the_offline_path():
+    """What the decode at a pause writes is final at once; by default it searches as
+    the offline transcription does, while the running decodes stay cheaper."""
+    offline_beam = inspect.signature(WhisperEngine.transcribe_offline).parameters["beam_size"].default
+    decoder = ScriptedDecoder(SPEECH)
+    recognizer = StreamingRecognizer(decoder, ScriptedVad(((0.9, SPEECH_END + 0.1),)), RecognizerOptions(language="en"))
+    replay(recognizer, SPEECH_END + 2.0)
+    assert decoder.beam_sizes[-1] == offline_beam
+    assert set(decoder.beam_sizes[:-1]) == {RecognizerOptions().beam}
+    assert RecognizerOptions().beam < offline_beam
 
 
 def test_a_wider_running_beam_reaches_every_decode():

@@ -113,7 +113,10 @@ class RecognizerOptions:
     # Beam size of the running decodes. Greedy decoding repeats its own mistakes, and two
     # greedy hypotheses agree on them; beam 3 makes fewer (docs/benchmarks.md).
     beam: int = 3
-    final_beam: int = 3  # beam size of the decode at a pause, whose words all become final
+    # Beam size of the decode at a pause, whose words all become final with no later
+    # hypothesis to confirm them: as wide as the offline path searches (one such
+    # decode per pause, so the cost is small; docs/benchmarks.md).
+    final_beam: int = 5
     prompt_chars: int = 200  # final text before the window given as the prompt
     # When detection settles the language; nothing becomes final before (language.py).
     language_detection: LanguageOptions = LanguageOptions()
