@@ -252,12 +252,11 @@ def test_by_default_the_decode_at_a_pause_searches_as_wide_as_the_offline_path()
     """What the decode at a pause writes is final at once; by default it searches as
     the offline transcription does, while the running decodes stay cheaper."""
     offline_beam = inspect.signature(WhisperEngine.transcribe_offline).parameters["beam_size"].default
-    decoder = ScriptedDecoder(SPEECH)
-    recognizer = StreamingRecognizer(decoder, ScriptedVad(((0.9, SPEECH_END + 0.1),)), RecognizerOptions(language="en"))
+    recognizer, decoder = make()
     replay(recognizer, SPEECH_END + 2.0)
     assert decoder.beam_sizes[-1] == offline_beam
-    assert set(decoder.beam_sizes[:-1]) == {RecognizerOptions().beam}
-    assert RecognizerOptions().beam < offline_beam
+    assert set(decoder.beam_sizes[:-1]) == {recognizer.options.beam}
+    assert recognizer.options.beam < offline_beam
 
 
 def test_a_wider_running_beam_reaches_every_decode():
