@@ -112,3 +112,18 @@ def test_a_steady_detection_does_not_switch_away_from_the_previous_language():
     ]
     vote = after("es")
     assert [vote.vote(ranked, seconds, final=False) for ranked, seconds in detections] == [None] * 4
+
+
+def test_a_switch_is_contested_only_while_the_previous_language_keeps_a_fair_share():
+    # A short Spanish phrase after Spanish ones, as Whisper base detected it.
+    close = after("es")
+    close.vote((("pt", 0.69), ("es", 0.15), ("it", 0.06)), 2.6, final=False)
+    assert close.leader == "pt" and close.contested("pt")
+    assert not close.contested("es")  # staying is never contested
+    clear = after("en")  # an English speaker goes on in Spanish
+    clear.vote((("es", 0.95), ("en", 0.03)), 2.0, final=False)
+    assert not clear.contested("es")
+    first = LanguageVote()  # nothing before to switch away from
+    first.vote((("pt", 0.57), ("es", 0.32)), 2.0, final=False)
+    assert not first.contested("pt")
+    assert not LanguageVote(fixed="es").contested("pt")

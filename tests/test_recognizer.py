@@ -393,6 +393,44 @@ def test_a_speaker_who_switches_language_gets_partials_in_the_new_one():
     assert {e.lang for _, e in spanish} == {"es"}
 
 
+class NeighbourDecoder(ScriptedDecoder):
+    """The second sentence is detected as Portuguese (0.69, Spanish 0.21), as Whisper
+    base detected a short Spanish phrase; decoded in each language, the words score
+    ``scores[language]`` (their average log-probability)."""
+
+    after: float = 0.0
+    scores: dict[str, float] = {}
+
+    def decode(self, audio, *, prompt, prefix, language, beam_size=1):
+        hypothesis = super().decode(audio, prompt=prompt, prefix=prefix, language=language, beam_size=beam_size)
+        if float(audio[0]) / SAMPLE_RATE < self.after:
+            return hypothesis
+        if language is None:
+            ranked = (("pt", 0.69), ("es", 0.21), ("gl", 0.05))
+            return replace(hypothesis, language="pt", language_probability=0.69, language_probabilities=ranked)
+        return replace(hypothesis, avg_logprob=self.scores.get(language, -1.0))
+
+
+def neighbour_switch(scores: dict[str, float]):
+    first = sentence_words("Las arenas son blanquecinas.", 1.0)
+    second = sentence_words("Y tiene muy poca asistencia.", first[-1].end + 2.0)
+    decoder = NeighbourDecoder(first + second, language="es")
+    decoder.after, decoder.scores = second[0].start - 0.5, scores
+    speech = ((0.9, first[-1].end + 0.1), (second[0].start - 0.1, second[-1].end + 0.1))
+    recognizer = StreamingRecognizer(decoder, ScriptedVad(speech), RecognizerOptions(language=None))
+    finals_after = [e for e in finals(replay(recognizer, second[-1].end + 2.0)) if e.start >= decoder.after]
+    return finals_after, second
+
+
+def test_a_close_call_for_another_language_is_settled_by_how_likely_the_words_are():
+    kept, second = neighbour_switch({"es": -0.21, "pt": -0.36})
+    assert {e.lang for e in kept} == {"es"}
+    assert join_words([w for e in kept for w in e.words]) == join_words(second)
+    # The same detection, but the words are likelier in Portuguese: the speaker switched.
+    switched, _ = neighbour_switch({"es": -0.50, "pt": -0.20})
+    assert switched and {e.lang for e in switched} == {"pt"}
+
+
 BLIP = sentence_words("However,", 1.0, seconds_per_word=0.2)  # 0.18 s: less than an utterance needs
 
 

@@ -6,6 +6,8 @@ p = 0.94), so the recogniser makes nothing final before the language is *settled
 Each decode of the utterance so far votes with its detection, weighted by the
 seconds it heard; a speaker mostly goes on in the language they were speaking, so
 the previous utterance's language counts ``continuity`` times in each detection.
+A switch away from it while it keeps a fair share of the votes is only *contested*
+here: the recogniser then lets the decoder's own likelihood of the words decide.
 Nothing here knows about audio or models: detections come in as (language,
 probability) pairs.
 """
@@ -32,6 +34,13 @@ class LanguageOptions:
     steady_window: float = 2.0
     steady_p: float = 0.5
     steady_lead: float = 2.0
+    # A switch away from the previous utterance's language while that language keeps
+    # a tenth of the votes is a close call between neighbours (a short Spanish
+    # phrase after two Spanish sentences detected as Portuguese, 0.69 against 0.21):
+    # the recogniser decodes the window in both and keeps the likelier (``contested``).
+    # At switches between distant languages the previous one kept 0-4 % of the votes
+    # (docs/benchmarks.md), and the window is not decoded twice more there.
+    contest_share: float = 0.1
 
 
 class LanguageVote:
@@ -98,6 +107,15 @@ class LanguageVote:
         if steady and window_seconds >= o.steady_window and p >= o.steady_p and p >= o.steady_lead * runner_up:
             return top
         return None
+
+    def contested(self, language: str) -> bool:
+        """Whether settling on ``language`` switches away from the previous utterance's
+        language while that one still has ``contest_share`` of this utterance's votes."""
+        previous = self.previous
+        if self._fixed is not None or previous is None or language == previous:
+            return False
+        total = sum(self._votes.values())
+        return total > 0 and self._votes.get(previous, 0.0) / total >= self.options.contest_share
 
     def believable(self, language: str, window_seconds: float) -> bool:
         """Whether to show, before the language is settled, words decoded in

@@ -37,6 +37,7 @@ Nothing here imports a model library: the decoder and VAD come in as protocols.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -368,11 +369,11 @@ class StreamingRecognizer:
     def _decode(self, *, final: bool) -> list[RecognizerEvent]:
         if self._window_samples == 0:
             return []
-        leader = self._languages.leader
-        if final and not self._languages.settled and leader is not None:
-            self._settle(leader)
         audio = np.concatenate(self._window)
         seconds = len(audio) / SAMPLE_RATE
+        leader = self._languages.leader
+        if final and not self._languages.settled and leader is not None:
+            self._settle(self._likelier_language(leader, audio))
         self._undecoded_samples = 0
         self._grown = False
         # At a pause, first with the utterance before as context (None: not done).
@@ -389,7 +390,7 @@ class StreamingRecognizer:
             self._restart_window()
             return self._decode(final=final)
         if hypothesis is not None and not self._languages.settled:
-            self._vote(hypothesis, seconds, final=final)
+            self._vote(hypothesis, audio, final=final)
             if self._languages.settled and hypothesis.language != self._languages.language:
                 words = []  # decoded in a language we just ruled out
         language = self._settled_language
@@ -466,11 +467,33 @@ class StreamingRecognizer:
         """The window's final words as the decoder's forced prefix."""
         return [] if self._unforced else self._window_final
 
-    def _vote(self, hypothesis: Hypothesis, window_seconds: float, *, final: bool) -> None:
+    def _vote(self, hypothesis: Hypothesis, window: Float32Array, *, final: bool) -> None:
         ranked = hypothesis.language_probabilities or ((hypothesis.language, hypothesis.language_probability),)
-        decided = self._languages.vote(ranked, window_seconds, final=final)
+        decided = self._languages.vote(ranked, len(window) / SAMPLE_RATE, final=final)
         if decided is not None:
-            self._settle(decided)
+            self._settle(self._likelier_language(decided, window))
+
+    def _likelier_language(self, detected: str, window: Float32Array) -> str:
+        """``detected``, or the previous utterance's language where the detection
+        switched away from it on a close call (language.py) and the window decodes
+        likelier in it. Whisper's language token on two seconds of speech took a
+        Spanish phrase for Portuguese at 0.69 (Spanish 0.21), but the decoder scored
+        the Spanish words higher (average log-probability -0.21 against -0.36): the
+        words weigh the whole window, the token only its start. Both decodes without
+        a prompt (the prompt is in the previous language), a looping one never wins."""
+        if not self._languages.contested(detected):
+            return detected
+        previous = self._languages.previous
+        assert previous is not None
+        scores = {}
+        for language in (detected, previous):
+            hypothesis = self._decoder.decode(
+                window, prompt="", prefix="", language=language, beam_size=self.options.beam
+            )
+            self.stats.decodes += 1
+            looping = hypothesis.compression_ratio > self.options.max_compression_ratio
+            scores[language] = -math.inf if looping or not hypothesis.words else hypothesis.avg_logprob
+        return previous if scores[previous] > scores[detected] else detected
 
     @property
     def _settled_language(self) -> str | None:
