@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_asr.add_argument("--clock", choices=("real", "virtual"), default="real", help="real: replay at real time (default); virtual: simulated arrival, no waiting")
     bench_asr.add_argument("--decode-cost", type=float, default=None, metavar="SECONDS", help="virtual clock: charge each decode this fixed time instead of measuring it, so the text does not depend on how busy the machine is (latencies then are not this machine's)")
     bench_asr.add_argument("--languages", type=csv_list, default=("en", "es", "zh"), help="sample languages to stream (default: en,es,zh)")
+    bench_asr.add_argument("--shifts", type=_positive_int, default=1, metavar="N", help="replay each language N times, each behind 37 ms more leading silence, and report the mean error rates: one replay of a few dozen words is one draw (default: 1)")
     bench_asr.add_argument("--samples-dir", type=Path, default=None, help="the samples folder (default: the checkout's samples/)")
     add_model_options(bench_asr)
     bench_asr.set_defaults(handler=_run_bench_asr)

@@ -28,6 +28,13 @@ class LatencyStats:
     matched: int  # offline words found among the finals
     total: int  # offline words with text
 
+    def merged(self, other: LatencyStats) -> LatencyStats:
+        """Both replays' words pooled."""
+        return LatencyStats(
+            self.final + other.final, self.partial + other.partial,
+            self.matched + other.matched, self.total + other.total,
+        )  # fmt: skip
+
     def summary(self) -> dict[str, float | int | None]:
         def pct(values: tuple[float, ...], q: float) -> float | None:
             return round(float(np.percentile(values, q)), 3) if values else None
