@@ -12,10 +12,11 @@ offline path of the same model. The report gives, per language and overall:
 - the process's peak RSS.
 
 ``--shifts N`` replays each language N times, the k-th behind k x 37 ms more leading
-silence, and reports error rates as the mean over the N (latencies pooled). Which
-way Whisper hears a borderline word moves with where its windows start: on the 41
-Spanish words, shifts of tens of milliseconds moved the *offline* WER between 7 and
-22 %, so one replay is one draw, and one word is 2.4 points.
+silence, and reports error rates as the mean over the N (recognition latencies pooled;
+translation latencies from the first replay, before the translator's cache knows the
+sentences). Which way Whisper hears a borderline word moves with where its windows
+start: on the 41 Spanish words, shifts of tens of milliseconds moved the *offline* WER
+between 7 and 22 %, so one replay is one draw, and one word is 2.4 points.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def bench_language(
     latency = word_latencies(streaming.events, offline.words)
     for more_streaming, more_offline in runs[1:]:
         latency = latency.merged(word_latencies(more_streaming.events, more_offline.words))
+    # Translation latencies from the first replay only: the translator's cache would
+    # serve the same sentences faster in the replays after it.
     translated = translation_latencies(streaming.events)
     shown = translation_latencies(streaming.events, first_shown=True)
     streaming_errors = [error_rate(reference, s.text, lang) for s, _ in runs]
