@@ -75,7 +75,7 @@ RUN case ",${EXTRAS}," in \
  && mkdir -p "$LIVETRANS_CACHE_DIR"
 
 EXPOSE 8765
-# /healthz answers 200 (body `ok`, or `degraded` while Redis is unreachable);
+# /healthz answers 200 (status ok, or degraded while Redis is unreachable);
 # any non-2xx or no answer fails. Workers load the model first: start period.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8765/healthz', timeout=4)"]
