@@ -183,7 +183,7 @@ def test_a_slow_viewer_does_not_delay_the_others() -> None:
                 server.publish(stream, caption("final", n, n, text=text))
                 message = json.loads(await fast_ws.recv())  # the fast viewer keeps up, event by event
                 fast.messages.append(message)
-            assert server.metrics.slow_viewers.value(("main",)) == 1
+            assert server.metrics.value("livetrans_slow_viewer_closes_total", stream="main") == 1
             server.end_session("main", "input ended")
             fast = await collect(fast_ws, fast)
             slow_got = await collect(slow)

@@ -10,7 +10,6 @@ import pytest
 
 from livetrans.errors import ProtocolError
 from livetrans.server.journal import StreamJournal
-from livetrans.server.metrics import Registry
 from livetrans.server.protocol import (
     ViewerRequest,
     bearer_token,
@@ -162,21 +161,3 @@ def test_journal_cuts_a_torn_line_and_continues_seq(tmp_path: Path) -> None:
     assert [json.loads(x).get("seq") for x in path.read_text().splitlines()] == [None, 1, 2, 3, 4]
 
 
-def test_metrics_exposition_format() -> None:
-    registry = Registry()
-    counter = registry.counter("x_total", "Things", ("kind",))
-    counter.inc(2, ("a\"b",))
-    registry.gauge("g", "Live", collect=lambda: [((), 1.5)])
-    hist = registry.histogram("lat_seconds", "Latency", buckets=(0.1, 1.0))
-    for value in (0.05, 0.5, 5.0):
-        hist.observe(value)
-    text = registry.render()
-    assert '# TYPE x_total counter\nx_total{kind="a\\"b"} 2\n' in text
-    assert "g 1.5\n" in text
-    assert 'lat_seconds_bucket{le="0.1"} 1\nlat_seconds_bucket{le="1"} 2\nlat_seconds_bucket{le="+Inf"} 3\n' in text
-    assert "lat_seconds_sum 5.55\nlat_seconds_count 3\n" in text
-    sample = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_]+="([^"\\]|\\.)*",?)*\})? \S+$')
-    for line in text.splitlines():
-        assert line.startswith("# ") or sample.match(line), line
-    with pytest.raises(ValueError):
-        counter.inc(-1, ("a",))

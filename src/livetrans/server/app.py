@@ -20,16 +20,18 @@ from collections import Counter as CountMap
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import AsyncIterator, Callable, Protocol
+from typing import Any, AsyncIterator, Callable, Literal, Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from ..types import AudioChunk, CaptionEvent, Event
 from . import ingest, routes, viewers
-from .hub import DEFAULT_MAX_DURABLE_QUEUE, DEFAULT_MEMORY_EVENTS, StreamState, ViewerIds
+from .bus import RedisBus, WorkerLink
+from .edge import EdgeMirrors
+from .hub import DEFAULT_MAX_DURABLE_QUEUE, DEFAULT_MEMORY_EVENTS, Durable, StreamState, ViewerIds
 from .journal import StreamJournal, journal_path, known_streams
-from .metrics import Registry
+from .metrics import ServerMetrics
 from .protocol import MAX_INGEST_MESSAGE_BYTES, CloseCode, close_reason, parse_route
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,9 @@ class PipelineRunner(Protocol):
 
 # (source language or None for auto, target languages) -> a pipeline for one session
 PipelineFactory = Callable[[str | None, tuple[str, ...]], PipelineRunner]
+
+Role = Literal["all", "worker", "edge"]
+ROLES: tuple[Role, ...] = ("all", "worker", "edge")
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,21 @@ class ServerConfig:
     targets: tuple[str, ...] = ()  # translation targets this server can serve
     ping_interval: float | None = 20.0
     start_timeout: float = 10.0  # seconds an encoder has to send its start message
+    # The Redis bus (docs/scaling.md); None: one process, events in local journals.
+    bus_url: str | None = None
+    role: Role = "all"  # worker: ingest and pipelines; edge: viewers from the bus; all: both
+    lease_seconds: float = 5.0  # a dead worker's broadcasts are taken over after this
+    bus_retention_events: int = 100_000  # entries kept per broadcast (approximately; 0: no limit)
+    bus_retention_seconds: float = 86_400.0  # entries older than this are trimmed (0: kept)
+    bus_buffer_events: int = 100_000  # durable events a worker holds while Redis is away
+
+    @property
+    def serves_viewers(self) -> bool:
+        return self.role in ("all", "edge")
+
+    @property
+    def serves_ingest(self) -> bool:
+        return self.role in ("all", "worker")
 
 
 def _log_sync_failure(future: asyncio.Future[None]) -> None:
@@ -65,85 +85,44 @@ def _log_sync_failure(future: asyncio.Future[None]) -> None:
         logger.error("journal fsync failed: %s", future.exception())
 
 
-class ServerMetrics:
-    def __init__(self, server: CaptionServer) -> None:
-        r = self.registry = Registry()
-        self.connections = r.counter(
-            "livetrans_connections_total", "WebSocket connections accepted", ("endpoint",)
-        )
-        self.rejections = r.counter(
-            "livetrans_rejected_connections_total", "Connections closed by policy", ("code",)
-        )
-        self.events = r.counter("livetrans_events_total", "Events published", ("stream", "type"))
-        self.dropped_partials = r.counter(
-            "livetrans_dropped_partials_total", "Partials replaced in slow viewers' queues", ("stream",)
-        )
-        self.slow_viewers = r.counter(
-            "livetrans_slow_viewer_closes_total", "Viewers closed for falling behind", ("stream",)
-        )
-        self.protocol_errors = r.counter(
-            "livetrans_protocol_errors_total", "Bad client messages", ("endpoint",)
-        )
-        self.caption_latency = r.histogram(
-            "livetrans_caption_latency_seconds",
-            "emitted_at minus the audio end time, per durable event kind",
-            ("kind",),
-        )
-        self.fanout_delay = r.histogram(
-            "livetrans_fanout_delay_seconds",
-            "Time from publish to handing the message to a viewer's socket",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
-        )
-        streams = server.streams
-        r.gauge("livetrans_streams", "Streams by state", ("state",), collect=lambda: [
-            (("live",), sum(s.live for s in streams.values())),
-            (("idle",), sum(not s.live for s in streams.values())),
-        ])
-        r.gauge("livetrans_viewers", "Connected viewers", ("stream",), collect=lambda: [
-            ((s.name,), len(s.viewers)) for s in streams.values()
-        ])
-        r.gauge("livetrans_queue_depth_max", "Deepest viewer queue (messages)", ("stream",), collect=lambda: [
-            ((s.name,), max((len(v.queue) for v in s.viewers.values()), default=0)) for s in streams.values()
-        ])
-        r.gauge("livetrans_queue_depth_total", "Messages waiting in all viewer queues", ("stream",), collect=lambda: [
-            ((s.name,), sum(len(v.queue) for v in s.viewers.values())) for s in streams.values()
-        ])
-        r.gauge("livetrans_last_seq", "Last durable seq", ("stream",), collect=lambda: [
-            ((s.name,), s.last_seq) for s in streams.values()
-        ])
-        r.gauge("livetrans_audio_seconds", "Audio seconds fed to the live session's pipeline", ("stream",),
-                collect=lambda: [((s.name,), s.audio_seconds) for s in streams.values() if s.live])
-        r.gauge(
-            "livetrans_realtime_factor",
-            "Recognition compute seconds per audio second (>1: cannot keep up with real time)",
-            ("stream",),
-            collect=lambda: [
-                ((s.name,), rtf) for s in streams.values() if (rtf := s.realtime_factor) is not None
-            ],
-        )
-
-
 class CaptionServer:
     def __init__(self, config: ServerConfig, pipeline_factory: PipelineFactory | None = None) -> None:
         self.config = config
         self.pipeline_factory = pipeline_factory
+        # What viewers see: local streams, or an edge's mirrors of bus streams.
         self.streams: dict[str, StreamState] = {}
+        # The streams this process runs pipelines for (the same objects without a bus).
+        self.producing: dict[str, StreamState] = {}
         self.journals: dict[str, StreamJournal] = {}
         self.viewer_ids = ViewerIds()
         self.connections_by_address: CountMap[str] = CountMap()
+        self.bus: RedisBus | None = None
+        self.edge: EdgeMirrors | None = None
         self.metrics = ServerMetrics(self)
+        if config.bus_url is not None:
+            self.bus = RedisBus(
+                config.bus_url, self.metrics, lease_seconds=config.lease_seconds,
+                retention_events=config.bus_retention_events, retention_seconds=config.bus_retention_seconds,
+                buffer_events=config.bus_buffer_events,
+            )
+            if config.serves_viewers:
+                self.edge = EdgeMirrors(self.bus, self)
         self.started_at = time.time()
         self._server: Server | None = None
         self._sync_task: asyncio.Task[None] | None = None
         self._stream_tasks: set[asyncio.Task[int]] = set()
         self.viewer_tasks: set[asyncio.Task[object]] = set()
-        if config.journal_dir is not None:
+        if config.journal_dir is not None and self.bus is None:
             for name in known_streams(config.journal_dir):
                 self._load_stream(name)
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        if self.bus is not None:
+            await self.bus.connect()  # an unreachable Redis is an error at start
+            if self.edge is not None:
+                self.edge.start()
         self._server = await serve(
             self._handler,
             self.config.host,
@@ -166,6 +145,10 @@ class CaptionServer:
             self._server.close()  # viewers get 1001: reconnect later with since=
             await self._server.wait_closed()
             self._server = None
+        if self.edge is not None:
+            await self.edge.stop()
+        if self.bus is not None:
+            await self.bus.close()
         if self._sync_task is not None:
             self._sync_task.cancel()
             await asyncio.gather(self._sync_task, return_exceptions=True)
@@ -223,13 +206,48 @@ class CaptionServer:
             self.journals[name] = journal
             if state.last_seq:
                 logger.info("stream %s: journal continues after seq %d", name, state.last_seq)
-        stream.on_latency = lambda kind, seconds: self.metrics.caption_latency.observe(seconds, (kind,))
+        stream.on_latency = self.observe_latency
         self.streams[name] = stream
+        self.producing[name] = stream
         return stream
 
+    def observe_latency(self, kind: str, seconds: float) -> None:
+        self.metrics.caption_latency.labels(kind).observe(seconds)
+
     def stream(self, name: str) -> StreamState:
-        """The stream called ``name``, created (and its journal opened) if new."""
-        return self.streams.get(name) or self._load_stream(name)
+        """The stream this process produces called ``name``, created (and its journal
+        opened) if new."""
+        return self.producing.get(name) or self._load_stream(name)
+
+    async def claim_stream(self, name: str) -> None:
+        """On a bus, take the broadcast's lease before making it live here (raises
+        ``bus.StreamBusy`` while another worker has it); without a bus, nothing to do."""
+        if self.bus is None:
+            return
+        link = await self.bus.claim(name)
+        stream = StreamState(name, memory_events=self.config.memory_events, outlet=link)
+        stream.last_seq = link.last_seq
+        stream.sessions = link.sessions
+        stream.on_latency = self.observe_latency
+        self.producing[name] = stream
+
+    async def drop_claim(self, name: str) -> None:
+        """Give back a lease taken by ``claim_stream`` for a session that never started."""
+        stream = self.producing.get(name)
+        if stream is not None and not stream.live and isinstance(stream.outlet, WorkerLink):
+            del self.producing[name]
+            await stream.outlet.close()
+
+    async def read_history(self, name: str, since: int, upto: int) -> list[Durable] | None:
+        """Durable events since < seq <= upto from the durable store (the bus or the
+        journal), oldest first; None when there is none (memory only)."""
+        if self.edge is not None:
+            return await self.edge.history(name, since, upto)
+        journal = self.journals.get(name)
+        if journal is None:
+            return None
+        rows = await asyncio.to_thread(journal.read_since, since, upto)
+        return [Durable(seq, str(rec.get("type")), str(rec.get("lang", "")), line) for seq, rec, line in rows]
 
     def open_session(self, name: str, source_lang: str | None, targets: tuple[str, ...]) -> StreamState:
         """Mark a stream live; publish its events with ``stream.publish``, end with ``end_session``."""
@@ -239,7 +257,7 @@ class CaptionServer:
         return stream
 
     def end_session(self, name: str, reason: str) -> None:
-        stream = self.streams[name]
+        stream = self.producing[name]
         stream.end(reason)
         journal = self.journals.get(name)
         if journal is not None:
@@ -251,7 +269,14 @@ class CaptionServer:
             stream.source_lang = event.lang or None  # detected: tell later viewers in hello
         stream.publish(event)
         kind = event.type if not isinstance(event, CaptionEvent) else f"caption_{event.kind}"
-        self.metrics.events.inc(1, (stream.name, kind))
+        self.metrics.events.labels(stream.name, kind).inc()
+
+    def count_event(self, stream: str, data: dict[str, Any]) -> None:
+        """Count an event an edge read from the bus."""
+        kind = str(data["type"])
+        if kind in ("caption", "translation"):
+            kind = f"{kind}_{data.get('kind', 'final')}"
+        self.metrics.events.labels(stream, kind).inc()
 
     async def run_stream(
         self,
@@ -282,6 +307,8 @@ class CaptionServer:
         pipeline = self.pipeline_factory(source_lang, targets)
         stream = self.open_session(name, source_lang, targets)
         task = asyncio.create_task(self._run_session(stream, pipeline, audio, on_event), name=f"stream-{name}")
+        if isinstance(stream.outlet, WorkerLink):
+            stream.outlet.on_lost = task.cancel  # another worker took the broadcast over
         self._stream_tasks.add(task)
         task.add_done_callback(self._stream_tasks.discard)
         return task
@@ -316,6 +343,10 @@ class CaptionServer:
             raise
         finally:
             self.end_session(stream.name, reason)
+            if isinstance(stream.outlet, WorkerLink):
+                await stream.outlet.close()  # the last events reach Redis, then the lease goes
+                if self.producing.get(stream.name) is stream:
+                    del self.producing[stream.name]
         return stream.last_seq
 
     async def _sync_journals(self) -> None:
@@ -333,8 +364,8 @@ class CaptionServer:
             return True
         return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        return routes.http_response(self, connection, request)
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        return await routes.http_response(self, connection, request)
 
     @staticmethod
     def address_of(connection: ServerConnection) -> str:
@@ -347,7 +378,7 @@ class CaptionServer:
         address = self.address_of(connection)
         limit = self.config.max_connections_per_address
         if limit and self.connections_by_address[address] >= limit:
-            self.metrics.rejections.inc(1, (str(int(CloseCode.TOO_MANY_CONNECTIONS)),))
+            self.metrics.rejections.labels(str(int(CloseCode.TOO_MANY_CONNECTIONS))).inc()
             await connection.close(
                 CloseCode.TOO_MANY_CONNECTIONS,
                 close_reason(f"too many connections from {address} (limit {limit}): close some first"),
@@ -355,11 +386,15 @@ class CaptionServer:
             return
         self.connections_by_address[address] += 1
         try:
-            self.metrics.connections.inc(1, (route.kind,))
-            if route.kind == "captions":
+            self.metrics.connections.labels(route.kind).inc()
+            if route.kind == "captions" and self.config.serves_viewers:
                 await viewers.serve_viewer(self, connection, route)
-            elif route.kind == "ingest":
+            elif route.kind == "ingest" and self.config.serves_ingest:
                 await ingest.serve_ingest(self, connection, route)
+            elif route.kind in ("captions", "ingest"):
+                wanted = "an edge" if route.kind == "captions" else "a worker"
+                await self.reject(connection, CloseCode.WRONG_ROLE,
+                                  f"this server is a {self.config.role}: connect {route.kind} to {wanted}")
             else:
                 await connection.close(CloseCode.BAD_REQUEST, close_reason(f"no WebSocket endpoint at {route.path}"))
         finally:
@@ -369,6 +404,6 @@ class CaptionServer:
 
     async def reject(self, connection: ServerConnection, code: CloseCode, message: str) -> None:
         """Close a connection by policy, telling the client why."""
-        self.metrics.rejections.inc(1, (str(int(code)),))
+        self.metrics.rejections.labels(str(int(code))).inc()
         logger.info("closing %s with %d: %s", self.address_of(connection), code, message)
         await connection.close(code, close_reason(message))

@@ -17,10 +17,10 @@ import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from ..errors import InputError, LivetransError, ProtocolError
-from .app import CaptionServer, ServerConfig
+from .app import ROLES, CaptionServer, ServerConfig
 from .protocol import check_stream_name
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                        help="finals a viewer may fall behind before it is told to resume (default: 500)")
     serve.add_argument("--print", dest="print_mode", choices=("text", "jsonl", "none"), default="text",
                        help="what to print of the --input stream's captions (default: text)")
+    bus = serve.add_argument_group("scaling out (docs/scaling.md)")
+    bus.add_argument("--bus", metavar="redis://HOST:PORT/DB", default=os.environ.get("LIVETRANS_BUS"),
+                     help="run as part of a deployment on this Redis (default: $LIVETRANS_BUS; none: one process)")
+    bus.add_argument("--role", choices=ROLES, default=None,
+                     help="with --bus: worker (ingest and pipelines), edge (viewers, from the bus alone) "
+                     "or all (both; the default)")
+    bus.add_argument("--lease-seconds", type=float, default=5.0,
+                     help="a dead worker's broadcast is taken over after this (default: 5)")
+    bus.add_argument("--bus-retention-events", type=int, default=100_000,
+                     help="durable events kept per broadcast in Redis, about (default: 100000; 0: no limit)")
+    bus.add_argument("--bus-retention-seconds", type=float, default=86_400.0,
+                     help="events older than this are trimmed, and an idle broadcast's keys expire (default: 86400)")
+    bus.add_argument("--bus-buffer-events", type=int, default=100_000,
+                     help="durable events a worker holds in memory while Redis is unreachable (default: 100000)")
     serve.add_argument("--pcm-rate", type=int, default=16_000, help="stdin PCM sample rate (default: 16000)")
     serve.add_argument("--pcm-channels", type=int, default=1)
     serve.add_argument("--pcm-format", choices=("s16le", "f32le"), default="s16le")
@@ -76,8 +90,14 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
     kwargs: dict[str, object] = {}
     if args.token:
         kwargs["token"] = args.token
-    journal = None if args.no_journal else (args.journal_dir or default_journal_dir())
+    journal = None if args.no_journal or args.bus else (args.journal_dir or default_journal_dir())
     return ServerConfig(
+        bus_url=args.bus or None,
+        role=args.role or "all",
+        lease_seconds=args.lease_seconds,
+        bus_retention_events=args.bus_retention_events,
+        bus_retention_seconds=args.bus_retention_seconds,
+        bus_buffer_events=args.bus_buffer_events,
         host=args.host,
         port=args.port,
         viewer_token=args.viewer_token or None,
@@ -91,11 +111,26 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
     )
 
 
+def check_bus_options(args: argparse.Namespace) -> None:
+    """Scaling-out options that cannot work together, refused before anything starts."""
+    if args.role is not None and not args.bus:
+        raise LivetransError(f"--role {args.role} needs --bus redis://HOST:PORT/DB (the Redis the roles share)")
+    if args.bus:
+        scheme = urlsplit(args.bus).scheme
+        if scheme not in ("redis", "rediss", "unix"):
+            raise LivetransError(f"--bus {args.bus!r}: use a redis://HOST:PORT/DB (or rediss://, unix://) URL")
+        if args.lease_seconds < 1:
+            raise LivetransError("--lease-seconds must be at least 1")
+    if args.role == "edge" and args.input is not None:
+        raise LivetransError("--input needs a worker: an edge runs no pipeline (use --role worker or all)")
+
+
 def run_serve(args: argparse.Namespace) -> int:
     try:
         check_stream_name(args.stream)
     except ProtocolError as e:
         raise InputError(f"--stream: {e}") from e
+    check_bus_options(args)
     if args.input is not None and args.input != "-":
         from ..transcribe import check_input
 
@@ -108,15 +143,22 @@ def announce(server: CaptionServer, stream: str, languages: list[str], viewer_to
     query = {"stream": stream}
     if viewer_token:
         query["token"] = viewer_token
-    lines = [f"livetrans server on {server.base_url}"]
+    role = server.config.role
+    bus = f" ({role} on {server.config.bus_url})" if server.config.bus_url else ""
+    lines = [f"livetrans server on {server.base_url}{bus}"]
     name = quote(stream, safe="")
     for lang in languages or [""]:
         q = dict(query, lang=lang) if lang else query
         label = lang or "source"
         lines.append(f"  overlay ({label}): {server.base_url}/overlay?{urlencode(q)}")
     captions = f"{server.ws_url}/v1/streams/{name}/captions"
-    lines.append(f"  captions WebSocket: {captions}?lang=<{'|'.join(languages) or 'code'}>&since=<seq>")
-    lines.append(f"  ingest WebSocket:   {server.ws_url}/v1/streams/<name>/ingest  (Authorization: Bearer {server.config.token})")
+    if server.config.serves_viewers:
+        lines.append(f"  captions WebSocket: {captions}?lang=<{'|'.join(languages) or 'code'}>&since=<seq>")
+    else:
+        lines = lines[:1]  # a worker serves no viewer or overlay
+    if server.config.serves_ingest:
+        lines.append(f"  ingest WebSocket:   {server.ws_url}/v1/streams/<name>/ingest  "
+                     f"(Authorization: Bearer {server.config.token})")
     lines.append(f"  streams: {server.base_url}/v1/streams   metrics: {server.base_url}/metrics")
     return lines
 
@@ -135,9 +177,12 @@ async def _serve(args: argparse.Namespace) -> int:
 
     config = server_config(args)
     pipe_config = pipeline_config(args)
-    print(f"loading models ({pipe_config.model})...", file=sys.stderr, flush=True)
-    factory = await asyncio.to_thread(load_pipeline_factory, pipe_config)
-    server = CaptionServer(config, pipeline_factory=factory)
+    server = CaptionServer(config)
+    if server.bus is not None:
+        await server.bus.connect()  # before the slow model load: an unreachable Redis fails at once
+    if config.serves_ingest:  # an edge runs no pipeline and loads no model
+        print(f"loading models ({pipe_config.model})...", file=sys.stderr, flush=True)
+        server.pipeline_factory = await asyncio.to_thread(load_pipeline_factory, pipe_config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -165,6 +210,8 @@ async def _serve(args: argparse.Namespace) -> int:
             printer = CaptionPrinter(args.print_mode, sys.stdout)
             audio = audio_source(args.input, live=args.live, pcm_rate=args.pcm_rate,
                                  pcm_channels=args.pcm_channels, pcm_format=args.pcm_format)
+            await server.claim_stream(args.stream)
+            produced = server.stream(args.stream)
             stream_task = server.start_stream(args.stream, audio, on_event=printer.show)
             if not args.keep_serving:
                 waiters.append(stream_task)  # type: ignore[arg-type]
@@ -175,7 +222,7 @@ async def _serve(args: argparse.Namespace) -> int:
         if stream_task is not None and stream_task.done():
             last_seq = stream_task.result()  # re-raises what the pipeline raised
             await server.drain(grace=5.0)
-            compute_rtf = server.streams[args.stream].compute_rtf
+            compute_rtf = produced.compute_rtf
             rtf = f", real-time factor {compute_rtf():.2f}" if compute_rtf is not None else ""
             print(f"stream {args.stream} ended at seq {last_seq}{rtf}", file=sys.stderr)
         elif stop.is_set():

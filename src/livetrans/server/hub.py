@@ -33,6 +33,14 @@ class JournalWriter(Protocol):
     def append_record(self, record: dict[str, Any]) -> None: ...
 
 
+class Outlet(Protocol):
+    """Where a worker's stream sends its events besides its own viewers: the bus."""
+
+    def durable(self, seq: int, payload: bytes) -> None: ...
+    def partial(self, payload: bytes) -> None: ...
+    def marker(self, record: dict[str, Any]) -> None: ...
+
+
 @dataclass(frozen=True)
 class Durable:
     """A durable event as kept in memory: enough to filter and resend it."""
@@ -63,6 +71,7 @@ def _durable_of(event: Event) -> bool:
 class StreamState:
     name: str
     journal: JournalWriter | None = None
+    outlet: Outlet | None = None  # the bus, on a worker
     memory_events: int = DEFAULT_MEMORY_EVENTS
     live: bool = False
     source_lang: str | None = None
@@ -92,24 +101,35 @@ class StreamState:
         self.processing_started = time.monotonic()
         self.audio_seconds = 0.0
         self.compute_rtf = None
+        record = {
+            "type": "session",
+            "stream": self.name,
+            "seq_base": self.last_seq,
+            "source_lang": source_lang,
+            "languages": self.languages,
+            "started_at": round(self.started_at, 3),
+        }
         if self.journal is not None:
-            self.journal.append_record(
-                {
-                    "type": "session",
-                    "stream": self.name,
-                    "seq_base": self.last_seq,
-                    "source_lang": source_lang,
-                    "languages": self.languages,
-                    "started_at": round(self.started_at, 3),
-                }
-            )
+            self.journal.append_record(record)
+        if self.outlet is not None:
+            self.outlet.marker(record)
         return self.last_seq
+
+    def resume(self, source_lang: str | None, languages: list[str], started_at: float | None) -> None:
+        """A mirror: the stream went live (again) on its worker; viewers stay connected."""
+        self.live = True
+        self.sessions += 1
+        self.source_lang = source_lang
+        self.languages = list(languages)
+        self.started_at = started_at
 
     def end(self, reason: str) -> None:
         """End the live session: every viewer gets ``end`` after what it already has."""
         message = end_message(self.name, self.last_seq, reason)
         if self.journal is not None and self.live:
             self.journal.append_record(message)
+        if self.outlet is not None and self.live:
+            self.outlet.marker(message)
         self.live = False
         payload = dumps(message).encode("utf-8")
         for viewer in list(self.viewers.values()):
@@ -147,25 +167,37 @@ class StreamState:
                     "stream %s: event seq %s, expected %d; renumbered", self.name, data["seq"], expected
                 )
                 data["seq"] = expected
-            self.last_seq = expected
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        lang = event.lang
         if durable:
             if self.journal is not None:
                 self.journal.append(payload)
-            self.memory.append(Durable(self.last_seq, event.type, lang, payload))
-            while len(self.memory) > self.memory_events:
-                self.memory.popleft()
+            if self.outlet is not None:
+                self.outlet.durable(int(data["seq"]), payload)
             if isinstance(event, (TranslationEvent, CaptionEvent)) and self.on_latency is not None:
                 kind = "translation" if isinstance(event, TranslationEvent) else event.kind
                 self.on_latency(kind, event.emitted_at - event.end)
             if isinstance(event, CaptionEvent):
                 self.latest_latency = event.emitted_at - event.end
+        elif self.outlet is not None:
+            self.outlet.partial(payload)
+        return self.fan_out(data, payload, durable)
+
+    def fan_out(self, data: dict[str, Any], payload: bytes, durable: bool) -> int:
+        """Offer one encoded event to the viewers (and keep it for resume if durable);
+        returns how many viewers it was queued for. ``publish`` calls this; so does an
+        edge's mirror of a bus stream, with events it read from Redis."""
+        event_type = str(data.get("type", ""))
+        lang = str(data.get("lang", ""))
+        item_seq = int(data["seq"])
+        if durable:
+            self.last_seq = item_seq
+            self.memory.append(Durable(item_seq, event_type, lang, payload))
+            while len(self.memory) > self.memory_events:
+                self.memory.popleft()
         # A final supersedes the waiting partial of its own track: a caption's by its
         # caption id, a translation draft by its sentence id, per language.
-        caption_id = event.id if isinstance(event, (CaptionEvent, TranslationEvent)) else ""
-        track = f"translation:{lang}" if isinstance(event, TranslationEvent) else event.type
-        item_seq = int(data["seq"])
+        caption_id = str(data.get("id", "")) if event_type in ("caption", "translation") else ""
+        track = f"translation:{lang}" if event_type == "translation" else event_type
         now = time.monotonic()
         cache: dict[tuple[str | None, bool], bool] = {}
         queued = 0
@@ -173,7 +205,7 @@ class StreamState:
             key = (viewer.request.lang, viewer.request.source)
             wants = cache.get(key)
             if wants is None:
-                wants = cache[key] = viewer_wants(viewer.request, event.type, lang)
+                wants = cache[key] = viewer_wants(viewer.request, event_type, lang)
             if not wants:
                 continue
             item = QueueItem(

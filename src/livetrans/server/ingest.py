@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from ..errors import InputError, LivetransError, ProtocolError
 from ..sources import PcmDecoder
 from ..types import AudioChunk
+from .bus import StreamBusy
 from .protocol import (
     CloseCode,
     IngestStart,
@@ -54,7 +55,7 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
     except ProtocolError as e:
         await _close_draining(server, ws, CloseCode.BAD_REQUEST, str(e))
         return
-    existing = server.streams.get(name)
+    existing = server.producing.get(name)
     if existing is not None and existing.live:
         await _close_draining(server, ws, CloseCode.STREAM_BUSY, f"stream {name!r} already has an encoder; pick another name")
         return
@@ -64,14 +65,23 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
     try:
         start = await _receive_start(server, ws)
     except ProtocolError as e:
-        server.metrics.protocol_errors.inc(1, ("ingest",))
+        server.metrics.protocol_errors.labels("ingest").inc()
         await _send_quietly(ws, dumps(error_message("bad_start", str(e))))
         await _close_draining(server, ws, CloseCode.BAD_REQUEST, str(e))
         return
     except ConnectionClosed:
         return
-    if server.streams.get(name) is not None and server.streams[name].live:  # raced with another encoder
+    if server.producing.get(name) is not None and server.producing[name].live:  # raced with another encoder
         await _close_draining(server, ws, CloseCode.STREAM_BUSY, f"stream {name!r} already has an encoder; pick another name")
+        return
+    try:
+        await server.claim_stream(name)  # on a bus: the broadcast's lease, whichever worker had it
+    except StreamBusy as e:
+        await _close_draining(server, ws, CloseCode.STREAM_BUSY, f"{e}; pick another name, or retry if it died")
+        return
+    except LivetransError as e:
+        await _send_quietly(ws, dumps(error_message("bus_unavailable", str(e))))
+        await _close_draining(server, ws, CloseCode.TRY_AGAIN_LATER, str(e))
         return
     decoder = PcmDecoder(start.sample_rate, start.channels, start.sample_format)
     chunks: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=AUDIO_QUEUE_CHUNKS)
@@ -82,11 +92,12 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
     try:
         task = server.start_stream(name, audio(), source_lang=start.language, targets=start.targets)
     except LivetransError as e:  # e.g. a language pair the translation model cannot do
+        await server.drop_claim(name)
         await _send_quietly(ws, dumps(error_message("bad_start", str(e))))
         await _close_draining(server, ws, CloseCode.BAD_REQUEST, str(e))
         return
 
-    await _send_quietly(ws, dumps({"type": "started", "stream": name, "seq_base": server.streams[name].last_seq}))
+    await _send_quietly(ws, dumps({"type": "started", "stream": name, "seq_base": server.producing[name].last_seq}))
     bad_pcm: str | None = None
     try:
         bad_pcm = await _pump_audio(server, ws, start, decoder, chunks, task)
@@ -152,7 +163,7 @@ async def _pump_audio(
                 problem = pcm_problem(start, message, received)
                 received += len(message)
                 if problem is not None:
-                    server.metrics.protocol_errors.inc(1, ("ingest",))
+                    server.metrics.protocol_errors.labels("ingest").inc()
                     await _send_quietly(ws, dumps(error_message("bad_audio", problem)))
                     return problem
                 try:
@@ -171,7 +182,7 @@ async def _pump_audio(
                     raise ProtocolError("already started: send audio, then {\"type\":\"end\"}")
                 raise ProtocolError(f"unknown message type {data['type']!r}: ingest takes start, binary audio, end")
             except ProtocolError as e:
-                server.metrics.protocol_errors.inc(1, ("ingest",))
+                server.metrics.protocol_errors.labels("ingest").inc()
                 await _send_quietly(ws, dumps(error_message("bad_message", str(e))))
     except ConnectionClosed:
         logger.info("encoder disconnected without an end message; ending the stream")

@@ -1,202 +1,117 @@
-"""A small Prometheus metrics registry and text exposition (format 0.0.4), pure.
+"""The server's Prometheus metrics, made with ``prometheus_client``.
 
-Why not ``prometheus_client``: the server needs counters, gauges and
-histograms with a label or two, plus gauges read at scrape time from the hub;
-that is ~150 lines here against a new runtime dependency with process-global
-state (its default registry) that makes in-process test servers share metrics.
-The exposition format is small and stable:
-https://prometheus.io/docs/instrumenting/exposition_formats/
+Each server owns a ``CollectorRegistry`` of its own (never the library's global
+default), so servers in one process, as in the tests, keep separate figures.
+Series depend on the role (docs/scaling.md): every role has the connection and
+event counters; an edge (or the single process) has viewers, queues and fan-out
+delay; a worker has leases and its bus buffer; both bus roles have Redis errors
+and the bus state. Gauges that describe the streams are read at scrape time.
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterator
 
-LabelValues = tuple[str, ...]
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from .app import CaptionServer
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Seconds; spans fan-out delay (ms) up to caption latency (seconds).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+FANOUT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class _StreamGauges(Collector):
+    """Gauges read from the server's streams when Prometheus scrapes."""
+
+    def __init__(self, server: CaptionServer) -> None:
+        self.server = server
+
+    def collect(self) -> Iterator[Metric]:
+        server = self.server
+        viewed = list(server.streams.values())
+        produced = list(server.producing.values())
+        role = GaugeMetricFamily("livetrans_role", "This process's role (1 for the role it runs)", labels=["role"])
+        role.add_metric([server.config.role], 1)
+        yield role
+        states = GaugeMetricFamily("livetrans_streams", "Streams this process knows, by state", labels=["state"])
+        known = {s.name: s for s in viewed} | {s.name: s for s in produced}
+        states.add_metric(["live"], sum(s.live for s in known.values()))
+        states.add_metric(["idle"], sum(not s.live for s in known.values()))
+        yield states
+        viewers = GaugeMetricFamily("livetrans_viewers", "Connected viewers on this process", labels=["stream"])
+        depth_max = GaugeMetricFamily("livetrans_queue_depth_max", "Deepest viewer queue (messages)",
+                                      labels=["stream"])
+        depth_total = GaugeMetricFamily("livetrans_queue_depth_total", "Messages waiting in all viewer queues",
+                                        labels=["stream"])
+        last_seq = GaugeMetricFamily("livetrans_last_seq", "Last durable seq", labels=["stream"])
+        for s in viewed:
+            viewers.add_metric([s.name], len(s.viewers))
+            depth_max.add_metric([s.name], max((len(v.queue) for v in s.viewers.values()), default=0))
+            depth_total.add_metric([s.name], sum(len(v.queue) for v in s.viewers.values()))
+        for name, s in known.items():
+            last_seq.add_metric([name], s.last_seq)
+        yield from (viewers, depth_max, depth_total, last_seq)
+        audio = GaugeMetricFamily("livetrans_audio_seconds", "Audio seconds fed to the live session's pipeline",
+                                  labels=["stream"])
+        rtf = GaugeMetricFamily("livetrans_realtime_factor",
+                                "Recognition compute seconds per audio second (>1: cannot keep up with real time)",
+                                labels=["stream"])
+        for s in produced:
+            if s.live:
+                audio.add_metric([s.name], s.audio_seconds)
+                if (value := s.realtime_factor) is not None:
+                    rtf.add_metric([s.name], value)
+        yield from (audio, rtf)
+        if server.bus is not None:
+            yield from server.bus.collect_metrics()
 
 
-def _format_value(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(float(value))
+class ServerMetrics:
+    """Every series the server exports; ``render`` is the /metrics body."""
 
+    def __init__(self, server: CaptionServer) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.connections = Counter("livetrans_connections", "WebSocket connections accepted", ["endpoint"],
+                                   registry=r)
+        self.rejections = Counter("livetrans_rejected_connections", "Connections closed by policy", ["code"],
+                                  registry=r)
+        self.events = Counter("livetrans_events", "Events published (worker) or received from the bus (edge)",
+                              ["stream", "type"], registry=r)
+        self.dropped_partials = Counter("livetrans_dropped_partials", "Partials replaced in slow viewers' queues",
+                                        ["stream"], registry=r)
+        self.slow_viewers = Counter("livetrans_slow_viewer_closes", "Viewers closed for falling behind",
+                                    ["stream"], registry=r)
+        self.protocol_errors = Counter("livetrans_protocol_errors", "Bad client messages", ["endpoint"],
+                                       registry=r)
+        self.caption_latency = Histogram("livetrans_caption_latency_seconds",
+                                         "emitted_at minus the audio end time, per durable event kind",
+                                         ["kind"], buckets=LATENCY_BUCKETS, registry=r)
+        self.fanout_delay = Histogram("livetrans_fanout_delay_seconds",
+                                      "Time from publish to handing the message to a viewer's socket",
+                                      buckets=FANOUT_BUCKETS, registry=r)
+        self.redis_errors = Counter("livetrans_redis_errors", "Failed Redis operations (the bus roles)",
+                                    ["operation"], registry=r)
+        self.bus_lag = Histogram("livetrans_bus_lag_seconds",
+                                 "Edge: time from the worker's append to Redis to this edge reading the event",
+                                 buckets=FANOUT_BUCKETS, registry=r)
+        self.bus_malformed = Counter("livetrans_bus_malformed", "Edge: malformed entries found on the bus, skipped",
+                                     ["stream"], registry=r)
+        self.bus_dropped = Counter("livetrans_bus_dropped", "Worker: durable events dropped from a full bus buffer",
+                                   ["stream"], registry=r)
+        self.live_gauge = Gauge("livetrans_up", "1 while this process runs", registry=r)
+        self.live_gauge.set(1)
+        r.register(_StreamGauges(server))
 
-def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
-    parts = [f'{n}="{_escape_label(v)}"' for n, v in zip(names, values)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
+    def value(self, name: str, **labels: str) -> float:
+        """One sample's value (0 when absent): ``value("livetrans_slow_viewer_closes_total", stream="main")``."""
+        found = self.registry.get_sample_value(name, labels)
+        return 0.0 if found is None else float(found)
 
-
-class _Metric:
-    kind = ""
-
-    def __init__(self, name: str, help_text: str, labels: Sequence[str] = ()) -> None:
-        self.name = name
-        self.help = help_text
-        self.label_names = tuple(labels)
-
-    def _key(self, labels: Sequence[str]) -> LabelValues:
-        if len(labels) != len(self.label_names):
-            raise ValueError(f"{self.name} takes labels {self.label_names}, got {tuple(labels)}")
-        return tuple(str(v) for v in labels)
-
-    def header(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-
-    def samples(self) -> list[str]:
-        raise NotImplementedError
-
-
-class Counter(_Metric):
-    kind = "counter"
-
-    def __init__(self, name: str, help_text: str, labels: Sequence[str] = ()) -> None:
-        super().__init__(name, help_text, labels)
-        self._values: dict[LabelValues, float] = {}
-
-    def inc(self, amount: float = 1.0, labels: Sequence[str] = ()) -> None:
-        if amount < 0:
-            raise ValueError("a counter only goes up")
-        key = self._key(labels)
-        self._values[key] = self._values.get(key, 0.0) + amount
-
-    def value(self, labels: Sequence[str] = ()) -> float:
-        return self._values.get(self._key(labels), 0.0)
-
-    def samples(self) -> list[str]:
-        return [
-            f"{self.name}{_labels(self.label_names, k)} {_format_value(v)}"
-            for k, v in sorted(self._values.items())
-        ]
-
-
-class Gauge(_Metric):
-    """A gauge set directly, or read from ``collect`` at scrape time."""
-
-    kind = "gauge"
-
-    def __init__(
-        self,
-        name: str,
-        help_text: str,
-        labels: Sequence[str] = (),
-        collect: Callable[[], Iterable[tuple[LabelValues, float]]] | None = None,
-    ) -> None:
-        super().__init__(name, help_text, labels)
-        self._values: dict[LabelValues, float] = {}
-        self._collect = collect
-
-    def set(self, value: float, labels: Sequence[str] = ()) -> None:
-        self._values[self._key(labels)] = float(value)
-
-    def samples(self) -> list[str]:
-        values = dict(self._values)
-        if self._collect is not None:
-            for key, value in self._collect():
-                values[self._key(key)] = float(value)
-        return [
-            f"{self.name}{_labels(self.label_names, k)} {_format_value(v)}"
-            for k, v in sorted(values.items())
-        ]
-
-
-class Histogram(_Metric):
-    kind = "histogram"
-
-    def __init__(
-        self,
-        name: str,
-        help_text: str,
-        labels: Sequence[str] = (),
-        buckets: Sequence[float] = LATENCY_BUCKETS,
-    ) -> None:
-        super().__init__(name, help_text, labels)
-        if list(buckets) != sorted(buckets) or not buckets:
-            raise ValueError("histogram buckets must be a non-empty ascending list")
-        self.buckets = tuple(float(b) for b in buckets)
-        # per label set: counts per bucket (non-cumulative, +Inf last), sum
-        self._counts: dict[LabelValues, list[int]] = {}
-        self._sums: dict[LabelValues, float] = {}
-
-    def observe(self, value: float, labels: Sequence[str] = ()) -> None:
-        key = self._key(labels)
-        counts = self._counts.setdefault(key, [0] * (len(self.buckets) + 1))
-        counts[bisect_left(self.buckets, value)] += 1
-        self._sums[key] = self._sums.get(key, 0.0) + value
-
-    def count(self, labels: Sequence[str] = ()) -> int:
-        return sum(self._counts.get(self._key(labels), []))
-
-    def bucket_counts(self, labels: Sequence[str] = ()) -> list[int]:
-        """Observations per bucket (not cumulative), the last one past the largest bound."""
-        return list(self._counts.get(self._key(labels), [0] * (len(self.buckets) + 1)))
-
-    def samples(self) -> list[str]:
-        lines: list[str] = []
-        for key in sorted(self._counts):
-            running = 0
-            for bound, n in zip((*self.buckets, math.inf), self._counts[key]):
-                running += n
-                le = 'le="' + _format_value(bound) + '"'
-                lines.append(f"{self.name}_bucket{_labels(self.label_names, key, le)} {running}")
-            lines.append(f"{self.name}_sum{_labels(self.label_names, key)} {_format_value(self._sums[key])}")
-            lines.append(f"{self.name}_count{_labels(self.label_names, key)} {running}")
-        return lines
-
-
-class Registry:
-    def __init__(self) -> None:
-        self._metrics: dict[str, _Metric] = {}
-
-    def register(self, metric: _Metric) -> _Metric:
-        if metric.name in self._metrics:
-            raise ValueError(f"metric {metric.name} registered twice")
-        self._metrics[metric.name] = metric
-        return metric
-
-    def counter(self, name: str, help_text: str, labels: Sequence[str] = ()) -> Counter:
-        metric = Counter(name, help_text, labels)
-        self.register(metric)
-        return metric
-
-    def gauge(
-        self,
-        name: str,
-        help_text: str,
-        labels: Sequence[str] = (),
-        collect: Callable[[], Iterable[tuple[LabelValues, float]]] | None = None,
-    ) -> Gauge:
-        metric = Gauge(name, help_text, labels, collect)
-        self.register(metric)
-        return metric
-
-    def histogram(
-        self, name: str, help_text: str, labels: Sequence[str] = (), buckets: Sequence[float] = LATENCY_BUCKETS
-    ) -> Histogram:
-        metric = Histogram(name, help_text, labels, buckets)
-        self.register(metric)
-        return metric
-
-    def render(self) -> str:
-        lines: list[str] = []
-        for metric in self._metrics.values():
-            lines.extend(metric.header())
-            lines.extend(metric.samples())
-        return "\n".join(lines) + "\n"
-
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

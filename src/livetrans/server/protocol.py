@@ -41,11 +41,13 @@ class CloseCode(IntEnum):
     GOING_AWAY = 1001  # server shutting down: reconnect later with since=
     MESSAGE_TOO_BIG = 1009  # sent by websockets itself for oversized frames
     INTERNAL_ERROR = 1011  # a server bug; the log has the traceback
+    TRY_AGAIN_LATER = 1013  # scaled out: Redis is unreachable right now; reconnect shortly
     VIEWER_TOO_SLOW = 4000  # queue overflow: reconnect at once with since=<seq in reason>
     BAD_REQUEST = 4400  # malformed query, start message or audio: fix the client
     UNAUTHORIZED = 4401  # missing or wrong token
     UNKNOWN_STREAM = 4404  # no such stream (yet): retry later or check /v1/streams
     STREAM_BUSY = 4409  # the stream already has an encoder connected
+    WRONG_ROLE = 4421  # scaled out: ingest goes to a worker, viewers to an edge
     TOO_MANY_CONNECTIONS = 4429  # per-address connection limit reached
 
 

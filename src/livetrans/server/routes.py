@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -53,28 +54,51 @@ def json_response(status: int, data: object) -> Response:
                          (("Access-Control-Allow-Origin", "*"),))
 
 
-def streams_listing(server: CaptionServer) -> dict[str, object]:
-    return {
-        "protocol": PROTOCOL_VERSION,
-        "streams": [
-            {
-                "name": s.name,
-                "live": s.live,
-                "source_lang": s.source_lang,
-                "languages": s.languages,
-                "viewers": len(s.viewers),
-                "last_seq": s.last_seq,
-                "sessions": s.sessions,
-                "started_at": s.started_at,
-                "audio_seconds": round(s.audio_seconds, 3),
-                "captions_url": f"{server.ws_url}/v1/streams/{s.name}/captions",
-            }
-            for s in sorted(server.streams.values(), key=lambda s: s.name)
-        ],
+def _local_listing(server: CaptionServer) -> list[dict[str, object]]:
+    known = {s.name: s for s in server.producing.values()} | server.streams
+    return [
+        {
+            "name": s.name,
+            "live": s.live,
+            "source_lang": s.source_lang,
+            "languages": s.languages,
+            "viewers": len(s.viewers),
+            "last_seq": s.last_seq,
+            "sessions": s.sessions,
+            "started_at": s.started_at,
+            "audio_seconds": round(s.audio_seconds, 3),
+        }
+        for s in sorted(known.values(), key=lambda s: s.name)
+    ]
+
+
+async def streams_listing(server: CaptionServer) -> dict[str, object]:
+    """/v1/streams: this process's streams, or on an edge every broadcast the bus knows."""
+    streams = await server.edge.listing() if server.edge is not None else _local_listing(server)
+    for entry in streams:
+        entry["captions_url"] = f"{server.ws_url}/v1/streams/{entry['name']}/captions"
+    return {"protocol": PROTOCOL_VERSION, "role": server.config.role, "streams": streams}
+
+
+def health(server: CaptionServer) -> dict[str, object]:
+    """/healthz: ``ok``, or ``degraded`` while Redis is unreachable (the process still
+    serves: workers caption into their buffers, edges keep their viewers)."""
+    known = {s.name: s for s in server.producing.values()} | server.streams
+    body: dict[str, object] = {
+        "status": "ok",
+        "role": server.config.role,
+        "streams": len(known),
+        "live": sum(s.live for s in known.values()),
     }
+    if server.bus is not None:
+        body["bus"] = "ok" if server.bus.healthy else "unreachable"
+        if not server.bus.healthy:
+            body["status"] = "degraded"
+            body["error"] = server.bus.last_error
+    return body
 
 
-def http_response(server: CaptionServer, connection: ServerConnection, request: Request) -> Response | None:
+async def http_response(server: CaptionServer, connection: ServerConnection, request: Request) -> Response | None:
     route = parse_route(request.path)
     if route.kind in ("ingest", "captions"):
         return None  # the WebSocket handler checks tokens and names, with close codes
@@ -83,15 +107,17 @@ def http_response(server: CaptionServer, connection: ServerConnection, request: 
                              "text/plain; charset=utf-8")
     path = route.path
     if path == "/healthz":
-        live = sum(s.live for s in server.streams.values())
-        return json_response(200, {"status": "ok", "streams": len(server.streams), "live": live})
+        return json_response(200, health(server))
     if path == "/metrics":
-        return make_response(200, server.metrics.registry.render().encode("utf-8"), METRICS_CONTENT_TYPE)
+        return make_response(200, server.metrics.render(), METRICS_CONTENT_TYPE)
     if path == "/v1/streams":
         token = bearer_token(request.headers, route.query or {})
         if not server.token_ok(token, server.config.viewer_token):
             return json_response(401, {"error": "missing or wrong token: add ?token=<viewer token>"})
-        return json_response(200, streams_listing(server))
+        try:
+            return json_response(200, await streams_listing(server))
+        except RedisError as e:
+            return json_response(503, {"error": f"Redis unreachable from this edge ({e}); retry shortly"})
     if path in ("/overlay", "/"):
         if path == "/":
             return make_response(302, b"", "text/plain", (("Location", "/overlay"),))

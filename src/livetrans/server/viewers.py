@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
+from redis.exceptions import RedisError
 from websockets.protocol import State
 
 from ..errors import ProtocolError
@@ -51,9 +52,28 @@ async def serve_viewer(server: CaptionServer, ws: ServerConnection, route: Route
     except ProtocolError as e:
         await server.reject(ws, CloseCode.BAD_REQUEST, str(e))
         return
-    stream = server.streams.get(name)
+    if server.edge is None:
+        await _serve_stream(server, ws, name, request, server.streams.get(name))
+        return
+    try:
+        mirror = await server.edge.attach(name)
+    except RedisError:
+        await server.reject(ws, CloseCode.TRY_AGAIN_LATER, "Redis unreachable from this edge; reconnect shortly")
+        return
+    try:
+        await _serve_stream(server, ws, name, request, mirror)
+    finally:
+        if mirror is not None:
+            server.edge.release(name)
+
+
+async def _serve_stream(
+    server: CaptionServer, ws: ServerConnection, name: str, request: ViewerRequest, stream: StreamState | None
+) -> None:
     if stream is None:
         known = ", ".join(sorted(server.streams)) or "none yet"
+        if server.edge is not None:
+            known = "see /v1/streams"
         await server.reject(ws, CloseCode.UNKNOWN_STREAM, f"unknown stream {name!r} (known: {known}); retry later")
         return
     if (
@@ -79,7 +99,7 @@ async def serve_viewer(server: CaptionServer, ws: ServerConnection, route: Route
         await _read_loop(server, ws, sender)
     finally:
         stream.remove_viewer(session.viewer)
-        server.metrics.dropped_partials.inc(session.viewer.queue.dropped_partials, (name,))
+        server.metrics.dropped_partials.labels(name).inc(session.viewer.queue.dropped_partials)
         if not sender.done():
             sender.cancel()
         await asyncio.gather(sender, *session.closing, return_exceptions=True)
@@ -151,7 +171,7 @@ class ViewerSession:
     async def close_slow(self) -> None:
         """Close a viewer whose queue overflowed; everything sent so far still arrives first."""
         self.stream.remove_viewer(self.viewer)  # stop queueing for it at once
-        self.server.metrics.slow_viewers.inc(1, (self.stream.name,))
+        self.server.metrics.slow_viewers.labels(self.stream.name).inc()
         await self.server.reject(
             self.ws, CloseCode.VIEWER_TOO_SLOW, f"too slow: reconnect with since={self.viewer.last_sent_seq}"
         )
@@ -231,7 +251,7 @@ async def _read_messages(server: CaptionServer, ws: ServerConnection) -> None:
                         await ws.send(dumps({"type": "pong"}))
                         continue
                     problem = f"unknown message type {data['type']!r}: viewers may send only \"ping\""
-            server.metrics.protocol_errors.inc(1, ("captions",))
+            server.metrics.protocol_errors.labels("captions").inc()
             await ws.send(dumps(error_message("bad_message", problem)))
     except ConnectionClosed:
         pass
@@ -243,21 +263,20 @@ async def _replay(server: CaptionServer, ws: ServerConnection, stream: StreamSta
         return
     events: list[Durable] | None = stream.replay_from_memory(viewer)
     if events is None:
-        journal = server.journals.get(stream.name)
-        if journal is None:
+        try:
+            rows = await server.read_history(stream.name, since, viewer.replay_upto)
+        except RedisError:
+            rows = None  # Redis went away: what memory has, after a gap
+        if rows is None:
             first = stream.memory[0].seq if stream.memory else viewer.replay_upto + 1
             await ws.send(dumps(gap_message(since, first)))
             events = [d for d in stream.memory if d.seq <= viewer.replay_upto
                       and viewer_wants(viewer.request, d.type, d.lang)]
         else:
-            rows = await asyncio.to_thread(journal.read_since, since, viewer.replay_upto)
-            events = [
-                Durable(seq, str(rec.get("type")), str(rec.get("lang", "")), line)
-                for seq, rec, line in rows
-                if viewer_wants(viewer.request, str(rec.get("type")), str(rec.get("lang", "")))
-            ]
-            if rows and rows[0][0] > since + 1:
-                await ws.send(dumps(gap_message(since, rows[0][0])))
+            first = rows[0].seq if rows else viewer.replay_upto + 1
+            if first > since + 1:
+                await ws.send(dumps(gap_message(since, first)))
+            events = [d for d in rows if viewer_wants(viewer.request, d.type, d.lang)]
     for start in range(0, len(events), REPLAY_BATCH):
         for durable in events[start : start + REPLAY_BATCH]:
             if durable.seq <= viewer.last_sent_seq:

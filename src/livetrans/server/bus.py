@@ -1,0 +1,383 @@
+"""The Redis bus (socket shell): connection, health, and the worker's side.
+
+A worker owns a broadcast through a lease (``SET NX PX``, renewed every third
+of its lifetime) and writes the broadcast's events through a ``WorkerLink``: the
+stream's ``Outlet``, whose writer task empties an ``Outbox`` into Redis in order.
+Every append runs as one Lua script that first checks the lease, so a worker
+that lost its lease (a network partition, say) can never write after its
+successor: it stops its stream instead. Entry ids come from ``seq``, so an
+append retried after a lost reply is recognised by Redis and skipped.
+
+While Redis is unreachable, the worker keeps captioning, keeps durable events
+in the outbox (bounded) and retries with a backoff; ``/healthz`` says
+``degraded``. The edge's side is ``edge.EdgeMirrors``. Key layout and entry ids:
+``busfeed``; what each Redis setting can lose: docs/scaling.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import redis.asyncio as aioredis
+from prometheus_client.core import GaugeMetricFamily, Metric
+from redis.exceptions import RedisError, ResponseError
+
+from ..errors import LivetransError
+from .busfeed import (
+    REGISTRY_KEY,
+    Outbox,
+    Pending,
+    events_key,
+    lease_key,
+    live_channel,
+    meta_key,
+    parse_entry_id,
+)
+
+if TYPE_CHECKING:
+    from .edge import EdgeMirrors
+    from .metrics import ServerMetrics
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_MIN = 0.1  # seconds between retries while Redis is unreachable, doubling...
+BACKOFF_MAX = 2.0  # ...up to this
+AGE_TRIM_INTERVAL = 60.0  # seconds between trims of entries older than the retention age
+CLOSE_FLUSH_TIMEOUT = 10.0  # seconds a stream's end waits for its last writes to reach Redis
+
+# KEYS: lease, events. ARGV: owner, maxlen (0: none), expire_ms (0: none), now, then (id, payload)...
+_APPEND = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('NOTOWNER the lease belongs to another worker')
+end
+local written = 0
+for i = 5, #ARGV, 2 do
+  local r
+  if ARGV[2] == '0' then
+    r = redis.pcall('XADD', KEYS[2], ARGV[i], 'd', ARGV[i + 1], 'ts', ARGV[4])
+  else
+    r = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], ARGV[i], 'd', ARGV[i + 1], 'ts', ARGV[4])
+  end
+  if type(r) == 'table' and r.err then
+    if not string.find(r.err, 'equal or smaller') then return r end
+  else
+    written = written + 1
+  end
+end
+if ARGV[3] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+return written
+"""
+
+# KEYS: lease. ARGV: owner, ttl_ms. 1: renewed, 2: taken again after it expired, 0: someone else's.
+_RENEW = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
+return 0
+"""
+
+# KEYS: lease. ARGV: owner.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class StreamBusy(LivetransError):
+    """The broadcast is live on another worker (its lease is being renewed)."""
+
+
+class LeaseLost(LivetransError):
+    """Another worker took the broadcast over: this worker must stop writing it."""
+
+
+class RedisBus:
+    """One process's connection to the bus, shared by its worker and edge sides."""
+
+    def __init__(
+        self,
+        url: str,
+        metrics: ServerMetrics,
+        *,
+        lease_seconds: float = 5.0,
+        retention_events: int = 100_000,
+        retention_seconds: float = 86_400.0,
+        buffer_events: int = 100_000,
+    ) -> None:
+        self.url = url
+        self.metrics = metrics
+        self.lease_seconds = lease_seconds
+        self.retention_events = max(0, retention_events)
+        self.retention_seconds = max(0.0, retention_seconds)
+        self.buffer_events = max(1, buffer_events)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.client: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_connect_timeout=2.0, socket_keepalive=True, health_check_interval=10
+        )
+        self.healthy = True
+        self.last_error = ""
+        self.links: dict[str, WorkerLink] = {}
+        self.edge: EdgeMirrors | None = None
+        self._append = self.client.register_script(_APPEND)
+        self._renew = self.client.register_script(_RENEW)
+        self._release = self.client.register_script(_RELEASE)
+
+    async def connect(self) -> None:
+        """Check that Redis answers (at start: a one-line error if not)."""
+        try:
+            await self.client.ping()
+            info = await self.client.info("server")
+        except (RedisError, OSError) as e:
+            raise LivetransError(f"cannot reach Redis at {self.url}: {e}; start it or fix --bus") from e
+        version = str(info.get("redis_version", "0"))
+        if int(version.split(".")[0]) < 5:
+            raise LivetransError(f"Redis {version} at {self.url} has no Streams: livetrans needs Redis 5 or later")
+
+    async def close(self) -> None:
+        for link in list(self.links.values()):
+            await link.close()
+        await self.client.aclose()
+
+    def ok(self) -> None:
+        if not self.healthy:
+            logger.warning("Redis at %s is reachable again", self.url)
+        self.healthy = True
+
+    def failed(self, operation: str, error: BaseException) -> None:
+        self.metrics.redis_errors.labels(operation).inc()
+        if self.healthy:
+            logger.error("Redis %s failed (%s); retrying, events wait in memory", operation, error)
+        self.healthy = False
+        self.last_error = f"{operation}: {error}"
+
+    def collect_metrics(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("livetrans_bus_up", "1 while Redis answers this process")
+        up.add_metric([], 1 if self.healthy else 0)
+        yield up
+        leases = GaugeMetricFamily("livetrans_lease_held", "Worker: broadcasts whose lease this worker holds",
+                                   labels=["stream"])
+        pending = GaugeMetricFamily("livetrans_bus_pending_events",
+                                    "Worker: durable events waiting in memory for Redis", labels=["stream"])
+        for name, link in self.links.items():
+            leases.add_metric([name], 0 if link.lost else 1)
+            pending.add_metric([name], link.outbox.durable_waiting)
+        yield from (leases, pending)
+        if self.edge is not None:
+            readers = GaugeMetricFamily("livetrans_bus_readers", "Edge: broadcasts read from the bus for viewers")
+            readers.add_metric([], len(self.edge.mirrors))
+            yield readers
+
+    # ---------------------------------------------------------------- worker side
+
+    async def claim(self, name: str) -> WorkerLink:
+        """Take the broadcast's lease, waiting out the lease of a worker that died.
+
+        A live owner renews its lease every third of its lifetime: a lease whose
+        remaining time goes up while we wait belongs to a live worker, and the
+        claim fails at once with ``StreamBusy``. A dead owner's lease runs out
+        within ``lease_seconds`` and we take it.
+        """
+        previous = self.links.get(name)
+        if previous is not None:  # this process's last session of it is still flushing
+            await previous.closed.wait()
+        key = lease_key(name)
+        ttl_ms = int(self.lease_seconds * 1000)
+        deadline = time.monotonic() + self.lease_seconds + 1.0
+        last_ttl: int | None = None
+        try:
+            while not await self.client.set(key, self.owner, nx=True, px=ttl_ms):
+                ttl = int(await self.client.pttl(key))
+                if ttl >= 0 and last_ttl is not None and ttl > last_ttl + 20:
+                    raise StreamBusy(f"stream {name!r} is live on another worker")
+                if time.monotonic() > deadline:
+                    raise StreamBusy(f"stream {name!r} is live on another worker (its lease is still held)")
+                last_ttl = ttl if ttl >= 0 else None
+                await asyncio.sleep(0.1)
+            top_entries = await self.client.xrevrange(events_key(name), count=1)
+            meta = await self.client.hgetall(meta_key(name))
+            self.ok()
+        except RedisError as e:
+            self.failed("claim", e)
+            raise LivetransError(f"cannot take stream {name!r}: Redis unreachable ({e}); retry shortly") from e
+        top = parse_entry_id(top_entries[0][0]) if top_entries else (0, 0)
+        sessions = int(meta.get(b"sessions", b"0") or 0)
+        link = WorkerLink(self, name, top, sessions)
+        self.links[name] = link
+        logger.info("stream %s: lease taken by %s, continuing after seq %d", name, self.owner, top[0])
+        return link
+
+    def forget(self, link: WorkerLink) -> None:
+        if self.links.get(link.name) is link:
+            del self.links[link.name]
+
+
+class WorkerLink:
+    """A worker's hold on one broadcast: the stream's ``Outlet`` to Redis, and its lease."""
+
+    def __init__(self, bus: RedisBus, name: str, top: tuple[int, int], sessions: int) -> None:
+        self.bus = bus
+        self.name = name
+        self.last_seq = top[0]
+        self.sessions = sessions
+        self.outbox = Outbox(top=top, capacity=bus.buffer_events)
+        self.lost = False
+        self.on_lost: Callable[[], None] | None = None
+        self.closing = False
+        self.closed = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._dropped_reported = 0
+        self._writer = asyncio.create_task(self._write_loop(), name=f"bus-writer-{name}")
+        self._renewer = asyncio.create_task(self._renew_loop(), name=f"bus-lease-{name}")
+
+    # Outlet: called synchronously by StreamState.publish on the event loop.
+    def durable(self, seq: int, payload: bytes) -> None:
+        self.outbox.durable(seq, payload)
+        self._wake.set()
+
+    def partial(self, payload: bytes) -> None:
+        if self.bus.healthy:  # a partial that cannot be sent now is stale by the time it could be
+            self.outbox.partial(payload)
+            self._wake.set()
+
+    def marker(self, record: dict[str, Any]) -> None:
+        self.outbox.marker(record)
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Write what is left (bounded wait), then give the lease back."""
+        if self.closed.is_set():
+            return
+        self.closing = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_FLUSH_TIMEOUT)
+        except asyncio.TimeoutError:
+            logger.error("stream %s: Redis unreachable at the end; %d durable events not written",
+                         self.name, self.outbox.durable_waiting)
+            self._writer.cancel()
+        except Exception:  # the writer logged it
+            pass
+        self._renewer.cancel()
+        await asyncio.gather(self._writer, self._renewer, return_exceptions=True)
+        if not self.lost:
+            try:
+                await self.bus._release(keys=[lease_key(self.name)], args=[self.bus.owner])
+            except RedisError as e:
+                self.bus.failed("release", e)  # the lease runs out by itself
+        self.bus.forget(self)
+        self.closed.set()
+
+    def _lose(self, why: str) -> None:
+        if self.lost:
+            return
+        self.lost = True
+        logger.error("stream %s: %s; %d durable events not written, stopping it here",
+                     self.name, why, self.outbox.durable_waiting)
+        if self.on_lost is not None:
+            self.on_lost()
+
+    async def _write_loop(self) -> None:
+        backoff = BACKOFF_MIN
+        next_trim = time.monotonic() + AGE_TRIM_INTERVAL
+        while not self.lost:
+            batch = self.outbox.batch()
+            if not batch:
+                if self.closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                await self._send(batch)
+                self.outbox.done(len(batch))
+                self.bus.ok()
+                backoff = BACKOFF_MIN
+            except ResponseError as e:
+                if "NOTOWNER" in str(e):
+                    self._lose("another worker holds its lease")
+                    return
+                self.bus.failed("append", e)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+            except (RedisError, OSError) as e:
+                self.bus.failed("append", e)
+                self.outbox.drop_partials()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+            if self.outbox.dropped > self._dropped_reported:
+                self.bus.metrics.bus_dropped.labels(self.name).inc(self.outbox.dropped - self._dropped_reported)
+                self._dropped_reported = self.outbox.dropped
+            if time.monotonic() >= next_trim and self.bus.retention_seconds > 0:
+                next_trim = time.monotonic() + AGE_TRIM_INTERVAL
+                await self._trim_by_age()
+
+    async def _send(self, batch: list[Pending]) -> None:
+        bus = self.bus
+        if batch[0].kind == "partial":
+            await bus.client.publish(live_channel(self.name), batch[0].payload)
+            return
+        args: list[Any] = [bus.owner, bus.retention_events, int(bus.retention_seconds * 1000),
+                           f"{time.time():.3f}"]
+        for item in batch:
+            args.extend((item.entry_id, item.payload))
+        await bus._append(keys=[lease_key(self.name), events_key(self.name)], args=args)
+        markers = [item for item in batch if item.kind == "marker"]
+        async with bus.client.pipeline(transaction=False) as pipe:
+            pipe.zadd(REGISTRY_KEY, {self.name: time.time()})
+            for item in markers:
+                pipe.hset(meta_key(self.name), mapping=_meta_of(item.payload, bus.owner))
+                if b'"type":"session"' in item.payload:
+                    pipe.hincrby(meta_key(self.name), "sessions", 1)
+            if bus.retention_seconds > 0:
+                pipe.pexpire(meta_key(self.name), int(bus.retention_seconds * 1000))
+            await pipe.execute()
+
+    async def _renew_loop(self) -> None:
+        interval = self.bus.lease_seconds / 3
+        ttl_ms = int(self.bus.lease_seconds * 1000)
+        while not self.lost:
+            await asyncio.sleep(interval)
+            try:
+                result = await self.bus._renew(keys=[lease_key(self.name)], args=[self.bus.owner, ttl_ms])
+                self.bus.ok()
+            except (RedisError, OSError) as e:
+                self.bus.failed("lease", e)
+                continue
+            if int(result) == 0:
+                self._lose("its lease was taken by another worker")
+            elif int(result) == 2:
+                logger.warning("stream %s: lease had run out (Redis away); taken again", self.name)
+
+    async def _trim_by_age(self) -> None:
+        """Drop entries older than the retention age (their ids are seqs, not times)."""
+        key = events_key(self.name)
+        cutoff = time.time() - self.bus.retention_seconds
+        try:
+            entries = await self.bus.client.xrange(key, count=200)
+            old = [raw_id for raw_id, fields in entries if float(fields.get(b"ts", b"0") or 0) < cutoff]
+            if old:
+                seq, sub = parse_entry_id(old[-1])
+                await self.bus.client.xtrim(key, minid=f"{seq}-{sub + 1}", approximate=False)
+        except (RedisError, OSError, ValueError) as e:
+            self.bus.failed("trim", e)
+
+
+def _meta_of(payload: bytes, owner: str) -> dict[str, str]:
+    import json
+
+    record = json.loads(payload)
+    if record.get("type") == "session":
+        return {
+            "live": "1",
+            "source_lang": record.get("source_lang") or "",
+            "languages": json.dumps(record.get("languages") or []),
+            "started_at": str(record.get("started_at") or ""),
+            "worker": owner,
+        }
+    return {"live": "0", "last_seq": str(record.get("last_seq", "")), "ended_reason": str(record.get("reason", ""))}
