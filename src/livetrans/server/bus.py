@@ -17,6 +17,7 @@ in the outbox (bounded) and retries with a backoff; ``/healthz`` says
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -51,13 +52,15 @@ BACKOFF_MAX = 2.0  # ...up to this
 AGE_TRIM_INTERVAL = 60.0  # seconds between trims of entries older than the retention age
 CLOSE_FLUSH_TIMEOUT = 10.0  # seconds a stream's end waits for its last writes to reach Redis
 
-# KEYS: lease, events. ARGV: owner, maxlen (0: none), expire_ms (0: none), now, then (id, payload)...
+# KEYS: lease, events, meta. ARGV: owner, maxlen (0: none), expire_ms (0: none), now, then for each
+# entry: id, payload, meta ('' or a flat JSON object of fields to set, for markers). One script, so
+# the lease check, the entries and the meta change together: an edge never sees one without the other.
 _APPEND = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('NOTOWNER the lease belongs to another worker')
 end
 local written = 0
-for i = 5, #ARGV, 2 do
+for i = 5, #ARGV, 3 do
   local r
   if ARGV[2] == '0' then
     r = redis.pcall('XADD', KEYS[2], ARGV[i], 'd', ARGV[i + 1], 'ts', ARGV[4])
@@ -68,9 +71,21 @@ for i = 5, #ARGV, 2 do
     if not string.find(r.err, 'equal or smaller') then return r end
   else
     written = written + 1
+    if ARGV[i + 2] ~= '' then
+      for field, value in pairs(cjson.decode(ARGV[i + 2])) do
+        if field == 'sessions' then
+          redis.call('HINCRBY', KEYS[3], field, 1)
+        else
+          redis.call('HSET', KEYS[3], field, value)
+        end
+      end
+    end
   end
 end
-if ARGV[3] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+if ARGV[3] ~= '0' then
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+end
 return written
 """
 
@@ -118,7 +133,7 @@ class RedisBus:
         self.buffer_events = max(1, buffer_events)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.client: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_connect_timeout=2.0, socket_keepalive=True, health_check_interval=10
+            url, socket_connect_timeout=2.0, socket_timeout=10.0, socket_keepalive=True, health_check_interval=10
         )
         self.healthy = True
         self.last_error = ""
@@ -134,7 +149,8 @@ class RedisBus:
             await self.client.ping()
             info = await self.client.info("server")
         except (RedisError, OSError) as e:
-            raise LivetransError(f"cannot reach Redis at {self.url}: {e}; start it or fix --bus") from e
+            reason = str(e).rstrip(".")
+            raise LivetransError(f"cannot reach Redis at {self.url} ({reason}): start it or fix --bus") from e
         version = str(info.get("redis_version", "0"))
         if int(version.split(".")[0]) < 5:
             raise LivetransError(f"Redis {version} at {self.url} has no Streams: livetrans needs Redis 5 or later")
@@ -325,18 +341,10 @@ class WorkerLink:
         args: list[Any] = [bus.owner, bus.retention_events, int(bus.retention_seconds * 1000),
                            f"{time.time():.3f}"]
         for item in batch:
-            args.extend((item.entry_id, item.payload))
-        await bus._append(keys=[lease_key(self.name), events_key(self.name)], args=args)
-        markers = [item for item in batch if item.kind == "marker"]
-        async with bus.client.pipeline(transaction=False) as pipe:
-            pipe.zadd(REGISTRY_KEY, {self.name: time.time()})
-            for item in markers:
-                pipe.hset(meta_key(self.name), mapping=_meta_of(item.payload, bus.owner))
-                if b'"type":"session"' in item.payload:
-                    pipe.hincrby(meta_key(self.name), "sessions", 1)
-            if bus.retention_seconds > 0:
-                pipe.pexpire(meta_key(self.name), int(bus.retention_seconds * 1000))
-            await pipe.execute()
+            meta = json.dumps(_meta_of(item.payload, bus.owner)) if item.kind == "marker" else ""
+            args.extend((item.entry_id, item.payload, meta))
+        await bus._append(keys=[lease_key(self.name), events_key(self.name), meta_key(self.name)], args=args)
+        await bus.client.zadd(REGISTRY_KEY, {self.name: time.time()})
 
     async def _renew_loop(self) -> None:
         interval = self.bus.lease_seconds / 3
@@ -369,8 +377,7 @@ class WorkerLink:
 
 
 def _meta_of(payload: bytes, owner: str) -> dict[str, str]:
-    import json
-
+    """The meta fields a marker sets (``sessions`` is counted up, not set)."""
     record = json.loads(payload)
     if record.get("type") == "session":
         return {
@@ -379,5 +386,6 @@ def _meta_of(payload: bytes, owner: str) -> dict[str, str]:
             "languages": json.dumps(record.get("languages") or []),
             "started_at": str(record.get("started_at") or ""),
             "worker": owner,
+            "sessions": "+1",
         }
     return {"live": "0", "last_seq": str(record.get("last_seq", "")), "ended_reason": str(record.get("reason", ""))}

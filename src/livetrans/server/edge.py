@@ -47,9 +47,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 IDLE_GRACE = 30.0  # seconds a mirror outlives its last viewer
+PUBSUB_POLL = 0.2  # seconds: how soon a new mirror's channel is subscribed at the latest
 READ_BLOCK_MS = 2_000  # XREAD BLOCK: how long one read waits for new entries
 READ_COUNT = 512  # entries per read at most
 HISTORY_PAGE = 1_000  # entries per XRANGE page of a replay
+HISTORY_RETRY_SECONDS = 30.0  # a replay waits this long for Redis before it starts with a gap
 
 
 @dataclass
@@ -110,8 +112,10 @@ class EdgeMirrors:
     async def _open(self, name: str) -> Mirror | None:
         client = self.bus.client
         try:
-            meta = await client.hgetall(meta_key(name))
-            top_entries = await client.xrevrange(events_key(name), count=1)
+            async with client.pipeline(transaction=True) as pipe:  # one snapshot of both
+                pipe.hgetall(meta_key(name))
+                pipe.xrevrange(events_key(name), count=1)
+                meta, top_entries = await pipe.execute()
             self.bus.ok()
         except RedisError as e:
             self.bus.failed("open", e)
@@ -213,10 +217,11 @@ class EdgeMirrors:
                     await pubsub.subscribe(*channels)
                 self._pubsub = pubsub
                 while True:
+                    await self._reconcile(pubsub)
                     if not pubsub.subscribed:
-                        await asyncio.sleep(0.05)
+                        await asyncio.sleep(PUBSUB_POLL)
                         continue
-                    message = await pubsub.get_message(timeout=1.0)
+                    message = await pubsub.get_message(timeout=PUBSUB_POLL)
                     if message is not None and message.get("type") == "message":
                         self._partial(message)
                     backoff = BACKOFF_MIN
@@ -226,6 +231,15 @@ class EdgeMirrors:
                 await pubsub.aclose()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
+
+    async def _reconcile(self, pubsub: PubSub) -> None:
+        """Subscribed to exactly the mirrored broadcasts' channels."""
+        wanted = {live_channel(name) for name in self.mirrors}
+        have = {c.decode() if isinstance(c, bytes) else str(c) for c in pubsub.channels}
+        if wanted - have:
+            await pubsub.subscribe(*(wanted - have))
+        if have - wanted:
+            await pubsub.unsubscribe(*(have - wanted))
 
     def _partial(self, message: dict[str, Any]) -> None:
         channel = message.get("channel", b"")
@@ -247,13 +261,19 @@ class EdgeMirrors:
         key = events_key(name)
         out: list[Durable] = []
         start = f"{since + 1}-0"
+        deadline = time.monotonic() + HISTORY_RETRY_SECONDS
+        backoff = BACKOFF_MIN
         while True:
             try:
                 page = await self.bus.client.xrange(key, min=start, max=f"{upto}-0", count=HISTORY_PAGE)
                 self.bus.ok()
-            except RedisError as e:
+            except (RedisError, OSError) as e:
                 self.bus.failed("history", e)
-                raise
+                if time.monotonic() + backoff > deadline:
+                    raise RedisError(f"history unavailable: {e}") from e
+                await asyncio.sleep(backoff)  # the viewer waits; live events queue meanwhile
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
             for raw_id, fields in page:
                 seq, sub = parse_entry_id(raw_id)
                 if sub != 0:
