@@ -12,6 +12,17 @@ Emission and receipt are both wall-clock (time.time()) on the same machine;
 ``emitted_at`` travels in the event (rounded to 1 ms by the wire format), so
 figures carry +-0.5 ms of rounding. Every wait is bounded; children are killed
 on the way out. The target (issue 4): p99 <= 100 ms.
+
+With ``--bus``, the scaled-out shape (docs/scaling.md): a real redis-server, one
+worker publishing through it, two edges serving the viewers (half each), and
+midway edge A is killed with SIGKILL: its viewers reconnect to edge B with
+``since`` and must resume with nothing lost. Reported: final delivery (publish
+on the worker -> viewer socket) before the kill, each edge's CPU per 1,000
+viewers, Redis commands per second, and how long the killed edge's viewers took
+to resume. Target (issue 19): p99 <= 150 ms at 5,000 viewers; 1,000 viewers
+resumed within 5 s::
+
+    python benchmarks/bench_fanout.py --bus --viewers 5000 --client-procs 4 --duration 30
 """
 
 from __future__ import annotations
@@ -73,51 +84,157 @@ async def server_role(args: argparse.Namespace) -> None:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))  # the 200 ms tick itself
         server.end_session("main", "benchmark done")
         await server.drain(grace=args.timeout)
-        delay = server.metrics.fanout_delay
-        counts = delay.bucket_counts()  # publish -> socket write, as the server's histogram has it
-        print(json.dumps({"published": ticks, "handoff_buckets_s": list(delay.buckets),
-                          "handoff_counts": counts}), flush=True)
+        bounds, counts = handoff_histogram(server.metrics.registry)  # publish -> socket write
+        print(json.dumps({"published": ticks, "handoff_buckets_s": bounds, "handoff_counts": counts}), flush=True)
+
+
+def handoff_histogram(registry: Any) -> tuple[list[float], list[int]]:
+    """The server's fan-out delay histogram: bucket bounds and per-bucket counts (+Inf last)."""
+    bounds: list[float] = []
+    cumulative: list[float] = []
+    for family in registry.collect():
+        if family.name == "livetrans_fanout_delay_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    le = sample.labels["le"]
+                    if le != "+Inf":
+                        bounds.append(float(le))
+                    cumulative.append(sample.value)
+    counts = [int(c - (cumulative[i - 1] if i else 0)) for i, c in enumerate(cumulative)]
+    return bounds, counts
+
+
+async def bus_worker_role(args: argparse.Namespace) -> None:
+    """The worker: publishes the same synthetic events through Redis."""
+    from livetrans.server.app import CaptionServer, ServerConfig
+    from livetrans.types import CaptionEvent, Word
+
+    config = ServerConfig(port=0, token="bench", bus_url=args.bus_url, role="worker", ping_interval=None)
+    async with CaptionServer(config) as server:
+        await server.claim_stream("main")
+        stream = server.open_session("main", "en", ())
+        outbox = stream.outlet.outbox  # type: ignore[union-attr]
+        while outbox.items:  # the session is on the bus before viewers come
+            await asyncio.sleep(0.01)
+        print(json.dumps({"ready": True}), flush=True)
+        loop = asyncio.get_running_loop()
+        line = await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), args.timeout)
+        t0 = float(json.loads(line)["t0"])
+        ticks = int(args.duration / args.interval)
+        next_at = time.monotonic()
+        text = ""
+        for tick in range(ticks):
+            n = tick // 3
+            text += f" word{tick}"
+            start = float(n)
+            if tick % 3 == 2:
+                event = CaptionEvent("final", f"c{n}", start, start + 0.6, text, "en",
+                                     words=(Word(start, start + 0.6, text),), seq=stream.last_seq + 1,
+                                     emitted_at=time.time() - t0)
+                text = ""
+            else:
+                event = CaptionEvent("partial", f"c{n}", start, start + 0.6, text, "en", seq=stream.last_seq,
+                                     emitted_at=time.time() - t0)
+            server.publish(stream, event)
+            next_at += args.interval
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        server.end_session("main", "benchmark done")
+        await stream.outlet.close()  # type: ignore[union-attr]
+        print(json.dumps({"published": ticks, "last_seq": stream.last_seq}), flush=True)
+
+
+async def edge_role(args: argparse.Namespace) -> None:
+    from livetrans.server.app import CaptionServer, ServerConfig
+
+    config = ServerConfig(port=0, token="bench", bus_url=args.bus_url, role="edge", ping_interval=None,
+                          max_connections_per_address=0)
+    async with CaptionServer(config) as server:
+        print(json.dumps({"port": server.port}), flush=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sys.stdin.readline)  # until the parent says stop (or kills it)
 
 
 # --------------------------------------------------------------------------- client role
 
 
 async def client_role(args: argparse.Namespace) -> None:
+    """``--count`` viewers on ``--ports`` (the first); a viewer whose edge dies moves to
+    the next port with ``since`` = its last durable seq (the bus benchmark)."""
     from websockets.asyncio.client import connect
 
-    url = f"ws://127.0.0.1:{args.port}/v1/streams/main/captions"
+    ports = [int(p) for p in str(args.ports or args.port).split(",")]
     t0 = float(args.t0)
-    latencies: dict[str, list[float]] = {"final": [], "partial": []}
+    latencies: dict[str, list[list[float]]] = {"final": [], "partial": []}  # [emitted_at, latency]
     ended = 0
     failures: list[str] = []
+    resumes: list[list[float]] = []  # [dropped at, hello again at] (time.time())
+    lost = 0
+    duplicated = 0
+    seen_last: list[int] = []
+
+    async def open_at(port: int, since: int | None) -> Any:
+        query = "" if since is None else f"?since={since}"
+        ws = await connect(f"ws://127.0.0.1:{port}/v1/streams/main/captions{query}", compression=None,
+                           ping_interval=None, open_timeout=args.timeout, max_queue=None)
+        hello = json.loads(await asyncio.wait_for(ws.recv(), args.timeout))
+        assert hello["type"] == "hello", hello
+        return ws
+
     connections = []
     for start in range(0, args.count, CONNECT_BATCH):
-        batch = [connect(url, compression=None, ping_interval=None, open_timeout=args.timeout)
-                 for _ in range(min(CONNECT_BATCH, args.count - start))]
+        batch = [open_at(ports[0], None) for _ in range(min(CONNECT_BATCH, args.count - start))]
         connections.extend(await asyncio.gather(*batch))
-    for ws in connections:  # every viewer registered (hello) before publishing starts
-        hello = json.loads(await asyncio.wait_for(ws.recv(), args.timeout))
-        assert hello["type"] == "hello"
     print("ready", flush=True)
     cpu_started = time.process_time()
     wall_started = time.monotonic()
 
     async def read(ws: Any) -> None:
-        nonlocal ended
-        try:
-            async for message in ws:
-                received = time.time()
-                data = json.loads(message)
-                if data["type"] == "caption":
-                    latencies[data["kind"]].append(received - (t0 + data["emitted_at"]))
-                elif data["type"] == "end":
-                    ended += 1
-        except Exception as e:  # a viewer that fails is counted, not hidden
-            failures.append(repr(e))
+        nonlocal ended, lost, duplicated
+        last = 0
+        port_index = 0
+        while True:
+            try:
+                async for message in ws:
+                    received = time.time()
+                    data = json.loads(message)
+                    if data["type"] == "caption":
+                        latencies[data["kind"]].append([data["emitted_at"], received - (t0 + data["emitted_at"])])
+                        if data["kind"] == "final":
+                            seq = data["seq"]
+                            lost += max(0, seq - last - 1)
+                            duplicated += seq <= last
+                            last = max(last, seq)
+                    elif data["type"] == "end":
+                        ended += 1
+                        seen_last.append(last)
+                        return
+                    elif data["type"] == "gap":
+                        failures.append(f"gap {data}")
+            except Exception as e:  # a dropped edge: reconnect below
+                if len(ports) == 1:
+                    failures.append(repr(e))
+                    return
+            if port_index + 1 >= len(ports):
+                failures.append("connection closed with no edge left")
+                return
+            dropped = time.time()
+            port_index += 1
+            for attempt in range(50):
+                try:
+                    ws = await open_at(ports[port_index], last)
+                    break
+                except Exception as e:
+                    if attempt == 49:
+                        failures.append(f"reconnect: {e!r}")
+                        return
+                    await asyncio.sleep(0.1)
+            resumes.append([dropped, time.time()])
 
     await asyncio.wait_for(asyncio.gather(*(read(ws) for ws in connections)), args.timeout + args.duration)
     cpu = time.process_time() - cpu_started
     print(json.dumps({"latencies": latencies, "ended": ended, "failures": failures[:5], "failed": len(failures),
+                      "resumes": resumes, "lost": lost, "duplicated": duplicated,
+                      "last_seqs": sorted(set(seen_last)),
                       "cpu_s": cpu, "wall_s": time.monotonic() - wall_started}), flush=True)
 
 
@@ -213,8 +330,8 @@ def run_parent(args: argparse.Namespace) -> dict[str, Any]:
                 proc.kill()
             proc.wait(timeout=10)
     cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
-    finals = [x for r in client_results for x in r["latencies"]["final"]]
-    partials = [x for r in client_results for x in r["latencies"]["partial"]]
+    finals = [x[1] for r in client_results for x in r["latencies"]["final"]]
+    partials = [x[1] for r in client_results for x in r["latencies"]["partial"]]
     published_finals = server_result["published"] // 3
     return {
         "benchmark": "fanout",
@@ -242,6 +359,158 @@ def run_parent(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
+    import socket
+
+    import redis
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+                             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            return proc, port
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+def redis_commands(port: int) -> dict[str, int]:
+    import redis
+
+    stats = redis.Redis(port=port).info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+def run_parent_bus(args: argparse.Namespace) -> dict[str, Any]:
+    import psutil
+
+    me = [sys.executable, os.path.abspath(__file__)]
+    procs: list[subprocess.Popen[Any]] = []
+    try:
+        redis_proc, redis_port = start_redis(Path(tempfile.mkdtemp(prefix="bench-redis-")))
+        procs.append(redis_proc)
+        bus = f"redis://127.0.0.1:{redis_port}/0"
+        common = ["--bus-url", bus, "--duration", str(args.duration), "--interval", str(args.interval),
+                  "--timeout", str(args.timeout)]
+        worker = subprocess.Popen([*me, "--role", "bus-worker", *common], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        procs.append(worker)
+        deadline = time.monotonic() + args.timeout
+        read_json_line(worker, deadline)
+        edges = [subprocess.Popen([*me, "--role", "edge", *common], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True) for _ in range(2)]
+        procs.extend(edges)
+        ports = [read_json_line(e, deadline)["port"] for e in edges]
+        t0 = time.time()
+        per_edge = [args.viewers // 2 + args.viewers % 2, args.viewers // 2]
+        clients: list[tuple[int, subprocess.Popen[str]]] = []
+        for edge_index, viewers in enumerate(per_edge):
+            procs_here = max(1, args.client_procs // 2)
+            order = ports[edge_index:] + ports[:edge_index]
+            for i in range(procs_here):
+                share = viewers // procs_here + (i < viewers % procs_here)
+                client = subprocess.Popen([*me, "--role", "clients", "--ports", ",".join(map(str, order)),
+                                           "--count", str(share), "--t0", repr(t0), "--duration", str(args.duration),
+                                           "--timeout", str(args.timeout)], stdout=subprocess.PIPE, text=True)
+                clients.append((edge_index, client))
+                procs.append(client)
+        connect_started = time.monotonic()
+        for _, client in clients:
+            assert client.stdout is not None
+            while (line := client.stdout.readline()) and line.strip() != "ready":
+                pass
+            if not line:
+                raise RuntimeError(f"a client process failed to connect (exit {client.poll()})")
+        connect_seconds = time.monotonic() - connect_started
+        edge_ps = [psutil.Process(e.pid) for e in edges]
+        cpu_before = [sum(p.cpu_times()[:2]) for p in edge_ps]
+        commands_before = redis_commands(redis_port)
+        wall_before = time.monotonic()
+        assert worker.stdin is not None
+        worker.stdin.write(json.dumps({"t0": t0}) + "\n")
+        worker.stdin.flush()
+        kill_after = args.duration * args.kill_at
+        time.sleep(kill_after)
+        cpu_at_kill = [sum(p.cpu_times()[:2]) for p in edge_ps]
+        wall_at_kill = time.monotonic() - wall_before
+        killed_at = time.time()
+        edges[0].kill()
+        deadline = time.monotonic() + args.duration + args.timeout
+        client_results = [(edge, read_json_line(c, deadline)) for edge, c in clients]
+        worker_result = read_json_line(worker, deadline)
+        wall = time.monotonic() - wall_before
+        commands_after = redis_commands(redis_port)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+    kill_emitted = killed_at - t0
+    steady = [x[1] for _, r in client_results for x in r["latencies"]["final"] if x[0] < kill_emitted]
+    steady_partials = [x[1] for _, r in client_results for x in r["latencies"]["partial"] if x[0] < kill_emitted]
+    after = [x[1] for edge, r in client_results if edge == 1 for x in r["latencies"]["final"] if x[0] >= kill_emitted]
+    resumes = [x for edge, r in client_results if edge == 0 for x in r["resumes"]]
+    calls = {k: commands_after.get(k, 0) - commands_before.get(k, 0) for k in commands_after}
+    return {
+        "benchmark": "fanout-bus",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "viewers": args.viewers,
+        "viewers_per_edge": per_edge,
+        "client_processes": len(clients),
+        "interval_s": args.interval,
+        "duration_s": args.duration,
+        "events_published": worker_result["published"],
+        "last_seq": worker_result["last_seq"],
+        "connect_s": round(connect_seconds, 2),
+        "finals_before_kill": summarize(steady),
+        "partials_before_kill": summarize(steady_partials),
+        "finals_after_kill_on_edge_b": summarize(after),
+        "edge_cpu_percent_of_one_core_per_1000_viewers": [
+            round(100 * (cpu_at_kill[i] - cpu_before[i]) / wall_at_kill / (per_edge[i] / 1000), 1) for i in range(2)
+        ],
+        "redis_commands_per_s": round(sum(calls.values()) / wall, 1),
+        "redis_calls": {k: v for k, v in sorted(calls.items()) if v},
+        "bus_events_per_s": round(worker_result["published"] / args.duration, 1),
+        "killed_edge_viewers": per_edge[0],
+        "viewers_resumed": len(resumes),
+        "resume_s": {"p50": round(percentile(sorted(b - a for a, b in resumes), 50), 3),
+                     "max": round(max((b - a for a, b in resumes), default=float("nan")), 3),
+                     "all_resumed_after_kill_s": round(max((b for _, b in resumes), default=killed_at) - killed_at, 3)},
+        "viewers_ended": sum(r["ended"] for _, r in client_results),
+        "finals_lost": sum(r["lost"] for _, r in client_results),
+        "finals_duplicated": sum(r["duplicated"] for _, r in client_results),
+        "viewer_failures": sum(r["failed"] for _, r in client_results),
+        "failure_examples": [f for _, r in client_results for f in r["failures"]][:5],
+        "target_p99_ms": 150,
+        "target_resume_s": 5.0,
+    }
+
+
+def print_bus_table(report: dict[str, Any]) -> None:
+    print(f"fan-out through Redis: {report['viewers']} viewers on 2 edges {report['viewers_per_edge']}, an event "
+          f"every {report['interval_s'] * 1000:.0f} ms for {report['duration_s']:g} s, {report['machine']['cpus']} CPUs")
+    print(f"{'events':<28}{'count':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for name in ("finals_before_kill", "partials_before_kill", "finals_after_kill_on_edge_b"):
+        s = report[name]
+        print(f"{name:<28}{s['count']:>9}{s['p50_ms']:>9}{s['p95_ms']:>9}{s['p99_ms']:>9}{s['max_ms']:>9}")
+    print(f"edge CPU per 1,000 viewers: {report['edge_cpu_percent_of_one_core_per_1000_viewers']} % of one core; "
+          f"Redis {report['redis_commands_per_s']} commands/s for {report['bus_events_per_s']} events/s")
+    r = report["resume_s"]
+    print(f"killed edge: {report['viewers_resumed']}/{report['killed_edge_viewers']} viewers resumed on edge B, "
+          f"p50 {r['p50']} s, slowest {r['max']} s, all within {r['all_resumed_after_kill_s']} s of the kill")
+    print(f"viewers ended {report['viewers_ended']}/{report['viewers']}, finals lost {report['finals_lost']}, "
+          f"duplicated {report['finals_duplicated']}, failures {report['viewer_failures']} {report['failure_examples']}")
+    met = report["finals_before_kill"]["p99_ms"] <= report["target_p99_ms"]
+    print(f"target p99 <= {report['target_p99_ms']} ms: {'met' if met else 'NOT met'}; resume <= "
+          f"{report['target_resume_s']} s: {'met' if r['all_resumed_after_kill_s'] <= report['target_resume_s'] else 'NOT met'}")
+
+
 def print_table(report: dict[str, Any]) -> None:
     print(f"fan-out: {report['viewers']} viewers, an event every {report['interval_s'] * 1000:.0f} ms "
           f"for {report['duration_s']:g} s ({report['events_published']} events), "
@@ -267,7 +536,13 @@ def main() -> int:
     parser.add_argument("--client-procs", type=int, default=2, help="client processes (default: 2)")
     parser.add_argument("--timeout", type=float, default=60.0, help="bound on each wait (default: 60 s)")
     parser.add_argument("--out", type=Path, default=Path("bench-fanout.json"))
-    parser.add_argument("--role", choices=("parent", "server", "clients"), default="parent", help=argparse.SUPPRESS)
+    parser.add_argument("--bus", action="store_true", help="through Redis: one worker, two edges, one edge killed")
+    parser.add_argument("--kill-at", type=float, default=0.5,
+                        help="with --bus: kill edge A after this fraction of the duration (default: 0.5)")
+    parser.add_argument("--role", choices=("parent", "server", "clients", "bus-worker", "edge"), default="parent",
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--bus-url", help=argparse.SUPPRESS)
+    parser.add_argument("--ports", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--t0", help=argparse.SUPPRESS)
@@ -278,6 +553,18 @@ def main() -> int:
         return 0
     if args.role == "clients":
         asyncio.run(client_role(args))
+        return 0
+    if args.role == "bus-worker":
+        asyncio.run(bus_worker_role(args))
+        return 0
+    if args.role == "edge":
+        asyncio.run(edge_role(args))
+        return 0
+    if args.bus:
+        report = run_parent_bus(args)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print_bus_table(report)
+        print(f"report: {args.out}")
         return 0
     report = run_parent(args)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
