@@ -308,7 +308,11 @@ class CaptionServer:
         stream = self.open_session(name, source_lang, targets)
         task = asyncio.create_task(self._run_session(stream, pipeline, audio, on_event), name=f"stream-{name}")
         if isinstance(stream.outlet, WorkerLink):
-            stream.outlet.on_lost = task.cancel  # another worker took the broadcast over
+
+            def stop() -> None:  # another worker took the broadcast over
+                task.cancel()
+
+            stream.outlet.on_lost = stop
         self._stream_tasks.add(task)
         task.add_done_callback(self._stream_tasks.discard)
         return task

@@ -23,7 +23,7 @@ import os
 import secrets
 import socket
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, cast
 
 import redis.asyncio as aioredis
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -34,6 +34,7 @@ from .busfeed import (
     REGISTRY_KEY,
     Outbox,
     Pending,
+    entries,
     events_key,
     lease_key,
     live_channel,
@@ -215,8 +216,8 @@ class RedisBus:
                     raise StreamBusy(f"stream {name!r} is live on another worker (its lease is still held)")
                 last_ttl = ttl if ttl >= 0 else None
                 await asyncio.sleep(0.1)
-            top_entries = await self.client.xrevrange(events_key(name), count=1)
-            meta = await self.client.hgetall(meta_key(name))
+            top_entries = entries(await self.client.xrevrange(events_key(name), count=1))
+            meta = cast(dict[bytes, bytes], await self.client.hgetall(meta_key(name)))
             self.ok()
         except RedisError as e:
             self.failed("claim", e)
@@ -367,8 +368,8 @@ class WorkerLink:
         key = events_key(self.name)
         cutoff = time.time() - self.bus.retention_seconds
         try:
-            entries = await self.bus.client.xrange(key, count=200)
-            old = [raw_id for raw_id, fields in entries if float(fields.get(b"ts", b"0") or 0) < cutoff]
+            oldest = entries(await self.bus.client.xrange(key, count=200))
+            old = [raw_id for raw_id, fields in oldest if float(fields.get(b"ts", b"0") or 0) < cutoff]
             if old:
                 seq, sub = parse_entry_id(old[-1])
                 await self.bus.client.xtrim(key, minid=f"{seq}-{sub + 1}", approximate=False)

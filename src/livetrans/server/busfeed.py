@@ -29,7 +29,7 @@ import json
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .hub import StreamState
 
@@ -61,6 +61,14 @@ def stream_of_channel(channel: str) -> str | None:
     if head != PREFIX or not sep or not sep2 or tail != "live":
         return None
     return name
+
+
+Entry = tuple[bytes, dict[bytes, bytes]]  # a Stream entry as redis-py returns it (bytes, no decoding)
+
+
+def entries(reply: object) -> list[Entry]:
+    """An XRANGE/XREVRANGE reply, typed (redis-py's stubs cover sync and async at once)."""
+    return cast(list[Entry], reply or [])
 
 
 def entry_id(seq: int, sub: int = 0) -> str:

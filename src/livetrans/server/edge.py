@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
@@ -30,9 +30,11 @@ from redis.exceptions import RedisError
 from .bus import BACKOFF_MAX, BACKOFF_MIN, RedisBus
 from .busfeed import (
     REGISTRY_KEY,
+    Entry,
     MalformedEntry,
     MirrorFeed,
     decode_payload,
+    entries,
     events_key,
     live_channel,
     meta_key,
@@ -85,7 +87,7 @@ class EdgeMirrors:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._pubsub is not None:
-            await self._pubsub.aclose()
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
     # ---------------------------------------------------------------- viewers
 
@@ -115,7 +117,8 @@ class EdgeMirrors:
             async with client.pipeline(transaction=True) as pipe:  # one snapshot of both
                 pipe.hgetall(meta_key(name))
                 pipe.xrevrange(events_key(name), count=1)
-                meta, top_entries = await pipe.execute()
+                meta, top_reply = await pipe.execute()
+            top_entries = entries(top_reply)
             self.bus.ok()
         except RedisError as e:
             self.bus.failed("open", e)
@@ -183,8 +186,8 @@ class EdgeMirrors:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
-            for _key, entries in response or []:
-                for raw_id, fields in entries:
+            for _key, found in cast(list[tuple[bytes, list[Entry]]], response or []):
+                for raw_id, fields in found:
                     self._apply(mirror, raw_id, fields)
 
     def _apply(self, mirror: Mirror, raw_id: bytes, fields: dict[bytes, bytes]) -> None:
@@ -228,7 +231,7 @@ class EdgeMirrors:
             except (RedisError, OSError) as e:
                 self.bus.failed("pubsub", e)
                 self._pubsub = None
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
 
@@ -265,7 +268,7 @@ class EdgeMirrors:
         backoff = BACKOFF_MIN
         while True:
             try:
-                page = await self.bus.client.xrange(key, min=start, max=f"{upto}-0", count=HISTORY_PAGE)
+                page = entries(await self.bus.client.xrange(key, min=start, max=f"{upto}-0", count=HISTORY_PAGE))
                 self.bus.ok()
             except (RedisError, OSError) as e:
                 self.bus.failed("history", e)
@@ -295,7 +298,7 @@ class EdgeMirrors:
         """Every broadcast the bus knows, newest activity first (for /v1/streams)."""
         client = self.bus.client
         try:
-            names = [n.decode() for n in await client.zrevrange(REGISTRY_KEY, 0, 999)]
+            names = [bytes(n).decode() for n in cast(list[bytes], await client.zrevrange(REGISTRY_KEY, 0, 999))]
             async with client.pipeline(transaction=False) as pipe:
                 for name in names:
                     pipe.hgetall(meta_key(name))
