@@ -20,13 +20,14 @@ from collections import Counter as CountMap
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import AsyncIterator, Callable, Protocol
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from ..types import AudioChunk, CaptionEvent, Event
 from . import ingest, routes, viewers
+from .hls import HlsConfig, HlsService
 from .hub import DEFAULT_MAX_DURABLE_QUEUE, DEFAULT_MEMORY_EVENTS, StreamState, ViewerIds
 from .journal import StreamJournal, journal_path, known_streams
 from .metrics import Registry
@@ -58,6 +59,7 @@ class ServerConfig:
     targets: tuple[str, ...] = ()  # translation targets this server can serve
     ping_interval: float | None = 20.0
     start_timeout: float = 10.0  # seconds an encoder has to send its start message
+    hls: HlsConfig = HlsConfig()  # HLS WebVTT subtitle renditions (docs/hls.md)
 
 
 def _log_sync_failure(future: asyncio.Future[None]) -> None:
@@ -132,6 +134,7 @@ class CaptionServer:
         self.viewer_ids = ViewerIds()
         self.connections_by_address: CountMap[str] = CountMap()
         self.metrics = ServerMetrics(self)
+        self.hls = HlsService(config.hls, config.viewer_token)
         self.started_at = time.time()
         self._server: Server | None = None
         self._sync_task: asyncio.Task[None] | None = None
@@ -224,6 +227,7 @@ class CaptionServer:
             if state.last_seq:
                 logger.info("stream %s: journal continues after seq %d", name, state.last_seq)
         stream.on_latency = lambda kind, seconds: self.metrics.caption_latency.observe(seconds, (kind,))
+        self.hls.attach(stream)
         self.streams[name] = stream
         return stream
 
@@ -231,12 +235,27 @@ class CaptionServer:
         """The stream called ``name``, created (and its journal opened) if new."""
         return self.streams.get(name) or self._load_stream(name)
 
-    def open_session(self, name: str, source_lang: str | None, targets: tuple[str, ...]) -> StreamState:
+    def open_session(
+        self, name: str, source_lang: str | None, targets: tuple[str, ...], pts_offset: float | None = None
+    ) -> StreamState:
         """Mark a stream live; publish its events with ``stream.publish``, end with ``end_session``."""
         stream = self.stream(name)
         languages = ([source_lang] if source_lang else []) + [t for t in targets if t != source_lang]
-        stream.begin(source_lang, languages)
+        stream.begin(source_lang, languages, pts_offset)
         return stream
+
+    def hls_listing(self, name: str) -> dict[str, Any] | None:
+        """Where a stream's HLS subtitles are, and the lines a packager adds (/v1/streams)."""
+        media = self.hls.media_lines(name, self.base_url)
+        if not media:
+            return None
+        return {"playlists": {m.language or "source": m.uri for m in media},
+                "master_lines": [m.line() for m in media]}
+
+    def request_base_url(self, request: Request) -> str:
+        """This server's URL as the client reached it (its Host header)."""
+        host = request.headers.get("Host")
+        return f"http://{host}" if host else self.base_url
 
     def end_session(self, name: str, reason: str) -> None:
         stream = self.streams[name]
@@ -261,9 +280,11 @@ class CaptionServer:
         source_lang: str | None = None,
         targets: tuple[str, ...] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        pts_offset: float | None = None,
     ) -> int:
         """Run one live session of ``name`` from ``audio`` to its end; returns the last seq."""
-        return await self.start_stream(name, audio, source_lang=source_lang, targets=targets, on_event=on_event)
+        return await self.start_stream(name, audio, source_lang=source_lang, targets=targets, on_event=on_event,
+                                       pts_offset=pts_offset)
 
     def start_stream(
         self,
@@ -273,14 +294,17 @@ class CaptionServer:
         source_lang: str | None = None,
         targets: tuple[str, ...] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        pts_offset: float | None = None,
     ) -> asyncio.Task[int]:
-        """Make ``name`` live now and run its pipeline as a task (cancelled on stop)."""
+        """Make ``name`` live now and run its pipeline as a task (cancelled on stop).
+
+        ``pts_offset``: presentation time (s) of the audio's first sample, for HLS."""
         if self.pipeline_factory is None:
             raise RuntimeError("this server has no pipeline factory: it cannot run streams from audio")
         targets = self.config.targets if targets is None else targets
         source_lang = source_lang or self.config.source_lang
         pipeline = self.pipeline_factory(source_lang, targets)
-        stream = self.open_session(name, source_lang, targets)
+        stream = self.open_session(name, source_lang, targets, pts_offset)
         task = asyncio.create_task(self._run_session(stream, pipeline, audio, on_event), name=f"stream-{name}")
         self._stream_tasks.add(task)
         task.add_done_callback(self._stream_tasks.discard)
@@ -333,7 +357,9 @@ class CaptionServer:
             return True
         return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | Awaitable[Response] | None:
         return routes.http_response(self, connection, request)
 
     @staticmethod

@@ -20,7 +20,10 @@ from typing import AsyncIterator
 from urllib.parse import quote, urlencode
 
 from ..errors import InputError, LivetransError, ProtocolError
+from ..core.hls import HlsOptions
+from ..types import AudioChunk
 from .app import CaptionServer, ServerConfig
+from .hls import HlsConfig
 from .protocol import check_stream_name
 
 logger = logging.getLogger(__name__)
@@ -65,6 +68,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                        help="finals a viewer may fall behind before it is told to resume (default: 500)")
     serve.add_argument("--print", dest="print_mode", choices=("text", "jsonl", "none"), default="text",
                        help="what to print of the --input stream's captions (default: text)")
+    serve.add_argument("--hls-dir", type=Path, default=None,
+                       help="also write the HLS subtitle playlists and segments to this folder (docs/hls.md)")
+    serve.add_argument("--hls-segment", type=float, default=2.0,
+                       help="HLS subtitle segment length in seconds (default: 2)")
+    serve.add_argument("--hls-window", type=int, default=15,
+                       help="segments a live HLS subtitle playlist lists (default: 15)")
+    serve.add_argument("--hls-pts-offset", type=float, default=0.0,
+                       help="presentation time (s) of the first audio sample in the video, when the input "
+                       "or the encoder does not give it (default: 0; FFmpeg's MPEG-TS output starts at 1.4)")
+    serve.add_argument("--hls-base-url", default=None,
+                       help="public URL of this server, for the subtitle URIs of master playlists (e.g. a CDN)")
     serve.add_argument("--pcm-rate", type=int, default=16_000, help="stdin PCM sample rate (default: 16000)")
     serve.add_argument("--pcm-channels", type=int, default=1)
     serve.add_argument("--pcm-format", choices=("s16le", "f32le"), default="s16le")
@@ -87,8 +101,32 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         max_durable_queue=max(1, args.viewer_queue),
         source_lang=args.language,
         targets=tuple(args.to),
+        hls=hls_config(args),
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def hls_config(args: argparse.Namespace) -> HlsConfig:
+    if not args.hls_segment > 0 or args.hls_window < 1:
+        raise InputError("--hls-segment must be positive and --hls-window at least 1")
+    options = HlsOptions(segment_duration=args.hls_segment, window_segments=args.hls_window,
+                         keep_segments=max(30, 2 * args.hls_window), pts_offset=args.hls_pts_offset)
+    return HlsConfig(options=options, directory=args.hls_dir, base_url=args.hls_base_url)
+
+
+async def with_start_pts(audio: AsyncIterator[AudioChunk]) -> tuple[float | None, AsyncIterator[AudioChunk]]:
+    """The presentation time of the source's first sample (None if it has none), and the
+    same audio: the first chunk is read ahead for it."""
+    first = await anext(audio, None)
+
+    async def rest() -> AsyncIterator[AudioChunk]:
+        if first is None:
+            return
+        yield first
+        async for chunk in audio:
+            yield chunk
+
+    return (first.pts if first is not None else None), rest()
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -117,6 +155,8 @@ def announce(server: CaptionServer, stream: str, languages: list[str], viewer_to
     captions = f"{server.ws_url}/v1/streams/{name}/captions"
     lines.append(f"  captions WebSocket: {captions}?lang=<{'|'.join(languages) or 'code'}>&since=<seq>")
     lines.append(f"  ingest WebSocket:   {server.ws_url}/v1/streams/<name>/ingest  (Authorization: Bearer {server.config.token})")
+    lines.append(f"  HLS subtitles: {server.base_url}/hls/{name}/<source|lang>.m3u8   "
+                 f"master: {server.base_url}/hls/{name}/master.m3u8?origin=<URL>")
     lines.append(f"  streams: {server.base_url}/v1/streams   metrics: {server.base_url}/metrics")
     return lines
 
@@ -165,7 +205,8 @@ async def _serve(args: argparse.Namespace) -> int:
             printer = CaptionPrinter(args.print_mode, sys.stdout)
             audio = audio_source(args.input, live=args.live, pcm_rate=args.pcm_rate,
                                  pcm_channels=args.pcm_channels, pcm_format=args.pcm_format)
-            stream_task = server.start_stream(args.stream, audio, on_event=printer.show)
+            pts_offset, audio = await with_start_pts(audio)
+            stream_task = server.start_stream(args.stream, audio, on_event=printer.show, pts_offset=pts_offset)
             if not args.keep_serving:
                 waiters.append(stream_task)  # type: ignore[arg-type]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from ..core.events import event_to_dict
-from ..types import CaptionEvent, Event, TranslationEvent, is_partial
+from ..types import CaptionEvent, Event, TranslationEvent, WatermarkEvent, is_durable
 from .protocol import ViewerRequest, dumps, end_message, viewer_wants
 from .viewer_queue import QueueItem, ViewerQueue
 
@@ -56,7 +56,13 @@ class Viewer:
 
 
 def _durable_of(event: Event) -> bool:
-    return not is_partial(event)
+    return is_durable(event)
+
+
+# A consumer of a stream's events (the HLS packager): the event dict as viewers get
+# it, and whether it is durable. Session markers come the same way (durable): the
+# ``session`` record ``begin`` journals and the ``end`` message, exactly as journalled.
+Listener = Callable[[dict[str, Any], bool], None]
 
 
 @dataclass
@@ -77,11 +83,17 @@ class StreamState:
     memory: deque[Durable] = field(default_factory=deque)
     on_latency: Callable[[str, float], None] | None = None
     compute_rtf: Callable[[], float] | None = None  # the pipeline's own compute/audio ratio
+    listeners: list[Listener] = field(default_factory=list)
+    pts_offset: float | None = None  # s, presentation time of the session's first sample
 
     # ------------------------------------------------------------------ session
 
-    def begin(self, source_lang: str | None, languages: list[str]) -> int:
-        """Start a live session; returns the seq base the pipeline continues from."""
+    def begin(self, source_lang: str | None, languages: list[str], pts_offset: float | None = None) -> int:
+        """Start a live session; returns the seq base the pipeline continues from.
+
+        ``pts_offset``: the presentation time (s) of the first audio sample in the
+        broadcast's timeline, when known (HLS subtitles line up with the video by it).
+        """
         if self.live:
             raise RuntimeError(f"stream {self.name!r} is already live")
         self.live = True
@@ -92,24 +104,36 @@ class StreamState:
         self.processing_started = time.monotonic()
         self.audio_seconds = 0.0
         self.compute_rtf = None
+        self.pts_offset = pts_offset
+        record: dict[str, Any] = {
+            "type": "session",
+            "stream": self.name,
+            "seq_base": self.last_seq,
+            "source_lang": source_lang,
+            "languages": self.languages,
+            "started_at": round(self.started_at, 3),
+        }
+        if pts_offset is not None:
+            record["pts_offset"] = round(pts_offset, 6)
         if self.journal is not None:
-            self.journal.append_record(
-                {
-                    "type": "session",
-                    "stream": self.name,
-                    "seq_base": self.last_seq,
-                    "source_lang": source_lang,
-                    "languages": self.languages,
-                    "started_at": round(self.started_at, 3),
-                }
-            )
+            self.journal.append_record(record)
+        self._notify(record, True)
         return self.last_seq
+
+    def _notify(self, data: dict[str, Any], durable: bool) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(data, durable)
+            except Exception:  # a consumer's bug must not stop captions for viewers
+                logger.exception("stream %s: event listener failed", self.name)
 
     def end(self, reason: str) -> None:
         """End the live session: every viewer gets ``end`` after what it already has."""
         message = end_message(self.name, self.last_seq, reason)
         if self.journal is not None and self.live:
             self.journal.append_record(message)
+        if self.live:
+            self._notify(message, True)
         self.live = False
         payload = dumps(message).encode("utf-8")
         for viewer in list(self.viewers.values()):
@@ -140,6 +164,11 @@ class StreamState:
         """
         durable = _durable_of(event)
         data = event_to_dict(event)
+        if isinstance(event, WatermarkEvent):
+            # Only consumers that package by time want it; viewers would just ignore it.
+            data["seq"] = self.last_seq
+            self._notify(data, False)
+            return 0
         if durable:
             expected = self.last_seq + 1
             if data["seq"] != expected:
@@ -149,6 +178,7 @@ class StreamState:
                 data["seq"] = expected
             self.last_seq = expected
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self._notify(data, durable)
         lang = event.lang
         if durable:
             if self.journal is not None:

@@ -12,6 +12,7 @@ import http
 import json
 from functools import lru_cache
 from importlib import resources
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from websockets.asyncio.server import ServerConnection
@@ -68,16 +69,21 @@ def streams_listing(server: CaptionServer) -> dict[str, object]:
                 "started_at": s.started_at,
                 "audio_seconds": round(s.audio_seconds, 3),
                 "captions_url": f"{server.ws_url}/v1/streams/{s.name}/captions",
+                "hls": server.hls_listing(s.name),
             }
             for s in sorted(server.streams.values(), key=lambda s: s.name)
         ],
     }
 
 
-def http_response(server: CaptionServer, connection: ServerConnection, request: Request) -> Response | None:
+def http_response(
+    server: CaptionServer, connection: ServerConnection, request: Request
+) -> Response | Awaitable[Response] | None:
     route = parse_route(request.path)
     if route.kind in ("ingest", "captions"):
         return None  # the WebSocket handler checks tokens and names, with close codes
+    if route.kind == "hls":
+        return server.hls.http_response(request, route.query or {}, server.request_base_url(request))
     if route.kind == "unknown":
         return make_response(404, f"nothing at {route.path}; see /v1/streams, /overlay, /healthz, /metrics\n".encode(),
                              "text/plain; charset=utf-8")
