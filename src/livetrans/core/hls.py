@@ -37,6 +37,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin
 
+import m3u8
+
 from ..errors import ProtocolError
 from ..types import Cue, SentenceEvent, TranslationEvent
 from .cues import CueBuilder, CueOptions
@@ -415,8 +417,12 @@ def add_subtitles(master: str, origin_url: str, media: list[SubtitleMedia]) -> s
     if not text.startswith("#EXTM3U"):
         start = text[:20].split("\n")[0]
         raise ProtocolError(f"the origin did not answer an HLS playlist (it starts with {start!r})")
+    try:
+        variant = m3u8.loads(text, uri=origin_url).is_variant
+    except Exception as e:  # m3u8 raises plain exceptions on malformed tags
+        raise ProtocolError(f"the origin's playlist does not parse: {e}") from e
     lines = text.splitlines()
-    if not any(line.startswith("#EXT-X-STREAM-INF:") for line in lines):
+    if not variant or not any(line.startswith("#EXT-X-STREAM-INF:") for line in lines):
         raise ProtocolError("the origin answered a media playlist, not a master playlist (no #EXT-X-STREAM-INF)")
     out: list[str] = []
     inserted = False
