@@ -121,15 +121,18 @@ def test_translation_segments_wait_for_the_translation() -> None:
     assert "Buenas noches" in packager.segments("es")[0].text
 
 
-def test_open_sentence_holds_segments_back() -> None:
+def test_source_segments_follow_finals_and_translations_wait_for_their_sentence() -> None:
     packager = HlsPackager("show")
     packager.feed(SESSION)
     final, sent = sentence_events(1, 0.5, 3.1, "Good evening and welcome to the show.", 1)
     packager.feed(final)
     packager.feed(watermark(6.0, 1), False)
-    assert packager.segments(SOURCE) == []  # the sentence begun at 0.5 s is not out yet
+    assert len(packager.segments(SOURCE)) == 3  # the final's words are out: no need to wait
+    assert packager.segments("es") == []  # the sentence begun at 0.5 s is not complete yet
     packager.feed(sent)
-    assert len(packager.segments(SOURCE)) == 3
+    assert packager.segments("es") == []  # nor translated
+    packager.feed(translation_event(1, 0.5, 3.1, "Buenas noches y bienvenidos al programa.", 3))
+    assert len(packager.segments("es")) == 3
 
 
 def test_sliding_window_and_names() -> None:

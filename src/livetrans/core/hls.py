@@ -7,18 +7,23 @@ language: ``source`` (the recognised text, in whatever language is spoken) and
 one per translation target. Each rendition is a live WebVTT media playlist over
 fixed-length segments: segment ``k`` covers stream seconds ``[k*D, (k+1)*D)``.
 
+Source cues are built from finals (each final's words, with the same line and
+reading-speed rules as the SRT/VTT files); translation cues from final translations.
+
 The publication rule: segment ``k`` of a rendition is published once no cue that
 overlaps it can still appear or change, that is once
 
-- every sentence that starts before ``(k+1)*D`` is out (the finals of open sentences
-  and the recogniser's watermark say how far that holds),
-- for a translation rendition, every such sentence has its final translation (or
-  was passed over: translations come in sentence order), and
-- the cue builder holds no cue starting before ``(k+1)*D`` (the last cue of a
-  sentence waits until the next sentence, or a watermark, fixes its end).
+- no final that starts before ``(k+1)*D`` is still to come (the last final's end and
+  the recogniser's watermark say how far that holds),
+- for a translation rendition, every sentence that starts before ``(k+1)*D`` is
+  complete and has its final translation (or was passed over: translations come in
+  sentence order), and
+- the cue builder holds no cue starting before ``(k+1)*D`` (the last cue of an item
+  waits until the next item, or a watermark, fixes its end).
 
-So a segment lags the live edge by about the caption latency (translation latency
-for a translated rendition) plus up to one segment. A cue that spans two segments
+So a source segment lags the live edge by about the final-caption latency plus up to
+one segment; a translated one by the sentence and translation latency plus up to one
+segment. A cue that spans two segments
 appears in both with the same times (players merge such cues).
 
 Everything here is a function of the events fed in, in order: two packagers fed
@@ -40,7 +45,7 @@ from urllib.parse import urljoin
 import m3u8
 
 from ..errors import ProtocolError
-from ..types import Cue, SentenceEvent, TranslationEvent
+from ..types import CaptionEvent, Cue, SentenceEvent, TranslationEvent
 from .cues import CueBuilder, CueOptions
 from .events import event_from_dict
 from .subtitles import VTT
@@ -189,11 +194,19 @@ class HlsPackager:
         lang = event.get("lang") or None
         if self.source_lang is None and lang:
             self.source_lang = self._renditions[SOURCE].language = lang
-        sentence_id = str(event.get("sentence_id") or "")
-        if sentence_id and sentence_id not in self._closed:
-            start = float(event["start"])
-            self._open[sentence_id] = min(self._open.get(sentence_id, start), start)
-        self._settled = max(self._settled, float(event["end"]))
+        caption = event_from_dict(event)
+        assert isinstance(caption, CaptionEvent)
+        if caption.sentence_id and caption.sentence_id not in self._closed:
+            self._open[caption.sentence_id] = min(self._open.get(caption.sentence_id, caption.start), caption.start)
+        self._settled = max(self._settled, caption.end)
+        if self._source_track is None:
+            self._source_track = caption.lang or "und"
+        # The source's cues come from finals (a few words each), not from whole sentences:
+        # a segment then waits for its words, not for the end of a long sentence. One cue
+        # track for the source, whatever language each final is in.
+        item = SentenceEvent(caption.id, caption.start, caption.end, caption.text, self._source_track,
+                             caption.words, (caption.id,), caption.seq, caption.emitted_at)
+        self._push(self._renditions[SOURCE], item)
 
     def _sentence(self, event: dict[str, Any]) -> None:
         sentence = event_from_dict(event)
@@ -201,10 +214,6 @@ class HlsPackager:
         self._open.pop(sentence.id, None)
         self._closed.add(sentence.id)
         self._settled = max(self._settled, sentence.end)
-        if self._source_track is None:
-            self._source_track = sentence.lang or "und"
-        # One cue track for the source, whatever language each sentence is in.
-        self._push(self._renditions[SOURCE], replace(sentence, lang=self._source_track))
         for rendition in self._targets():
             if sentence.lang and _same_language(sentence.lang, rendition.name):
                 # Spoken in the target language: shown as spoken, as the viewers' filter does.
@@ -235,10 +244,11 @@ class HlsPackager:
     # ------------------------------------------------------------------ segments
 
     def _final_until(self, rendition: _Rendition) -> float:
-        until = min([self._settled, *self._open.values()])
-        if rendition.name != SOURCE and rendition.pending:
-            until = min(until, *rendition.pending.values())
-        return until
+        if rendition.name == SOURCE:
+            return self._settled
+        # A translation starts where its sentence starts: sentences begun (finals out)
+        # and sentences awaiting their translation hold the rendition back.
+        return min([self._settled, *self._open.values(), *rendition.pending.values()])
 
     def _advance(self) -> list[str]:
         changed = []

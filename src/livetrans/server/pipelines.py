@@ -19,7 +19,7 @@ from .app import PipelineFactory, PipelineRunner
 
 logger = logging.getLogger(__name__)
 
-WATERMARK_INTERVAL = 0.5  # s of audio between the pipeline's watermark events
+WATERMARK_INTERVAL = 0.25  # s of audio between the pipeline's watermark events
 
 
 class LockedTranslator:
