@@ -239,7 +239,7 @@ class LivePipeline:
                     )
                     self.audio_seconds += batch.duration
                     audio_end = batch.end
-                    if not audio_done.is_set():
+                    if interval is not None and not audio_done.is_set():
                         await mark(recognizer.settled_until)
                 if audio_done.is_set() and not pending:
                     break
