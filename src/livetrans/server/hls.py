@@ -195,7 +195,8 @@ def _fetch(url: str) -> str:
     if len(data) > MAX_ORIGIN_BYTES:
         raise ProtocolError(f"the origin's answer is over {MAX_ORIGIN_BYTES} bytes: not a master playlist")
     try:
-        return data.decode("utf-8")
+        text: str = data.decode("utf-8")
+        return text
     except UnicodeDecodeError as e:
         raise ProtocolError("the origin's answer is not UTF-8 text: not a playlist") from e
 
