@@ -9,6 +9,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)  # HLS tests: reads live playlists, makes the test stream
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -31,7 +31,8 @@ from .types import (
     Event,
     SentenceEvent,
     TranslationEvent,
-    is_partial,
+    WatermarkEvent,
+    is_durable,
 )
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class PipelineConfig:
     chinese_script: ChineseScript = "simplified"  # how Mandarin captions are written
     recognizer: RecognizerOptions = field(default_factory=RecognizerOptions)
     beam: int | None = None  # streaming decodes' beam size; None: the recogniser's (3)
+    # s of audio between watermark events (docs/events.md); None: none are sent
+    watermark_interval: float | None = None
 
     def recognizer_options(self) -> RecognizerOptions:
         beam = self.beam if self.beam is not None else self.recognizer.beam
@@ -128,7 +131,7 @@ class EventStamper:
         self._clock = clock
 
     def stamp(self, event: Event) -> Event:
-        if is_partial(event):
+        if not is_durable(event):
             return replace(event, seq=self.seq, emitted_at=self._clock())
         self.seq += 1
         return replace(event, seq=self.seq, emitted_at=self._clock())
@@ -213,7 +216,18 @@ class LivePipeline:
                 sentence_waiting.set()
             work.set()
 
+        interval = self.config.watermark_interval
+        watermark = [0.0]  # the last one sent
+
+        async def mark(time_: float) -> None:
+            if interval is not None and time_ > watermark[0] and (
+                time_ - watermark[0] >= interval or audio_done.is_set()
+            ):
+                watermark[0] = time_
+                await out.put(WatermarkEvent(time=round(time_, 3)))
+
         async def recognise() -> None:
+            audio_end = 0.0
             while True:
                 await arrived.wait()
                 arrived.clear()
@@ -224,9 +238,13 @@ class LivePipeline:
                         await self._timed(recognizer.push, batch), out, sentences, notice
                     )
                     self.audio_seconds += batch.duration
+                    audio_end = batch.end
+                    if interval is not None and not audio_done.is_set():
+                        await mark(recognizer.settled_until)
                 if audio_done.is_set() and not pending:
                     break
             await self._publish(await self._timed(recognizer.flush), out, sentences, notice)
+            await mark(audio_end)  # all audio is recognised
             await sentences.put(None)
             work.set()
 

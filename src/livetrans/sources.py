@@ -61,6 +61,7 @@ class _Rechunker:
         self._pending: list[Float32Array] = []
         self._pending_samples = 0
         self.samples_out = 0
+        self.first_pts: float | None = None  # s, the container's time of the first sample
 
     def push(self, samples: Float32Array) -> list[AudioChunk]:
         if len(samples) == 0:
@@ -90,9 +91,11 @@ class _Rechunker:
         return [self._emit(joined)]
 
     def _emit(self, samples: Float32Array) -> AudioChunk:
+        start = self.samples_out / SAMPLE_RATE
         chunk = AudioChunk(
             samples=np.ascontiguousarray(samples, dtype=np.float32),
-            start=self.samples_out / SAMPLE_RATE,
+            start=start,
+            pts=None if self.first_pts is None else round(self.first_pts + start, 6),
         )
         self.samples_out += len(samples)
         return chunk
@@ -279,6 +282,8 @@ def _decode_container(spec: str, chunker: _Rechunker) -> Generator[AudioChunk, N
                     log.warning("skipping undecodable audio in %s: %s", spec, e)
                     continue
                 for frame in frames:
+                    if chunker.first_pts is None and frame.time is not None:
+                        chunker.first_pts = float(frame.time)  # HLS lines subtitles up by it
                     for samples in resampler.push(frame):
                         yield from chunker.push(samples)
         except av.error.ExitError as e:

@@ -28,7 +28,7 @@ from .errors import InputError
 from .outputs import OutputWriter
 from .pipeline import EventStamper, LivePipeline, PipelineConfig, SpeechModels, build_translation_stage
 from .sources import STDIN_SPEC, audio_source, is_stream_url, load_audio
-from .types import CaptionEvent, Event, SentenceEvent, TranslationEvent
+from .types import CaptionEvent, Event, SentenceEvent, TranslationEvent, WatermarkEvent
 
 
 build_translator = build_translation_stage
@@ -66,6 +66,8 @@ class CaptionPrinter:
         self._final_text = ""
 
     def show(self, event: Event) -> None:
+        if isinstance(event, WatermarkEvent):
+            return  # a timing signal for packagers, not a caption
         if self.mode == "jsonl":
             print(event_to_json(event), file=self.out, flush=True)
         elif self.mode == "text":

@@ -26,6 +26,7 @@ class AudioChunk:
 
     samples: Float32Array
     start: float
+    pts: float | None = None  # s, the source's presentation time of the first sample, if it has one
 
     @property
     def duration(self) -> float:
@@ -113,7 +114,29 @@ class TranslationEvent:
     type: Literal["translation"] = field(default="translation", init=False)
 
 
-Event = Union[CaptionEvent, SentenceEvent, TranslationEvent]
+@dataclass(frozen=True)
+class WatermarkEvent:
+    """Everything the recogniser will say about audio before ``time`` has been said.
+
+    No caption, sentence or translation of the stream will start before ``time``
+    (stream seconds) apart from those of sentences already begun (their finals are
+    out). Not durable: it carries the seq of the last durable event before it.
+    Consumers that package by time (HLS) use it to close segments in silence.
+    """
+
+    time: float
+    seq: int = 0
+    emitted_at: float = 0.0
+    lang: str = ""
+    type: Literal["watermark"] = field(default="watermark", init=False)
+
+
+Event = Union[CaptionEvent, SentenceEvent, TranslationEvent, WatermarkEvent]
+
+
+def is_durable(event: Event) -> bool:
+    """Finals, sentences and final translations: numbered, journalled, replayed."""
+    return not is_partial(event) and not isinstance(event, WatermarkEvent)
 
 
 def is_partial(event: Event) -> bool:

@@ -382,6 +382,16 @@ class _Track:
             self.held = replace(draft, start=start)
         return out
 
+    def release(self, until: float) -> list[Cue]:
+        """The held cue, if no item starting at ``until`` or later could shorten it."""
+        if self.held is None:
+            return []
+        cue = _finish(self.held, None, self.lang, self.options)
+        if cue.end + self.options.min_gap > until:
+            return []
+        self.held, self.last_end = None, cue.end
+        return [cue]
+
     def flush(self) -> list[Cue]:
         if self.held is None:
             return []
@@ -412,6 +422,16 @@ class CueBuilder:
         if track is None:
             track = self._tracks[item.lang] = _Track(item.lang, self.options)
         return track.push(_drafts(item, self.options))
+
+    def release(self, until: float) -> list[Cue]:
+        """Held cues that are final because no item will start before ``until`` (stream
+        seconds): the same cues, with the same times, as a later push or ``flush`` gives."""
+        return [cue for track in self._tracks.values() for cue in track.release(until)]
+
+    def held_start(self) -> float | None:
+        """The earliest start of a held cue (not final yet), or None."""
+        starts = [t.held.start for t in self._tracks.values() if t.held is not None]
+        return min(starts) if starts else None
 
     def flush(self) -> list[Cue]:
         """The held cue of every language, at the end of the stream."""

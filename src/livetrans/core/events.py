@@ -11,7 +11,7 @@ from dataclasses import fields
 from typing import Any
 
 from ..errors import ProtocolError
-from ..types import CaptionEvent, Event, SentenceEvent, TranslationEvent, Word
+from ..types import CaptionEvent, Event, SentenceEvent, TranslationEvent, WatermarkEvent, Word
 
 _TIME_DIGITS = 3
 
@@ -56,10 +56,11 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     return out
 
 
-_TYPES: dict[str, type[CaptionEvent] | type[SentenceEvent] | type[TranslationEvent]] = {
+_TYPES: dict[str, type[CaptionEvent] | type[SentenceEvent] | type[TranslationEvent] | type[WatermarkEvent]] = {
     "caption": CaptionEvent,
     "sentence": SentenceEvent,
     "translation": TranslationEvent,
+    "watermark": WatermarkEvent,
 }
 
 

@@ -249,6 +249,17 @@ class StreamingRecognizer:
         events.extend(self._segmenter.close())
         return events
 
+    @property
+    def settled_until(self) -> float:
+        """Stream seconds before which no new word can appear: the start of the audio
+        still held for decoding (the utterance window and the start held back for its
+        language, or between utterances the preroll kept for the next one)."""
+        if self._gate.active:
+            held = sum(len(h) for h in self._held)
+            return max(0.0, self._window_start - held / SAMPLE_RATE)
+        preroll = sum(len(p) for p in self._preroll)
+        return max(0.0, self._frame_start - preroll / SAMPLE_RATE)
+
     # -- frames and utterances ---------------------------------------------------------
 
     @property

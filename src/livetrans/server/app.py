@@ -29,6 +29,7 @@ from ..types import AudioChunk, CaptionEvent, Event
 from . import ingest, routes, viewers
 from .bus import RedisBus, WorkerLink
 from .edge import EdgeMirrors
+from .hls import HlsConfig, HlsService
 from .hub import DEFAULT_MAX_DURABLE_QUEUE, DEFAULT_MEMORY_EVENTS, Durable, StreamState, ViewerIds
 from .journal import StreamJournal, journal_path, known_streams
 from .metrics import ServerMetrics
@@ -43,6 +44,11 @@ class PipelineRunner(Protocol):
 
 # (source language or None for auto, target languages) -> a pipeline for one session
 PipelineFactory = Callable[[str | None, tuple[str, ...]], PipelineRunner]
+
+# Pending connections the kernel queues (capped by net.core.somaxconn): when an edge dies,
+# its viewers all reconnect to the others at once, and a short queue turns the overflow into
+# TCP retries of 1, 3, 7 s.
+LISTEN_BACKLOG = 4096
 
 Role = Literal["all", "worker", "edge"]
 ROLES: tuple[Role, ...] = ("all", "worker", "edge")
@@ -63,6 +69,7 @@ class ServerConfig:
     targets: tuple[str, ...] = ()  # translation targets this server can serve
     ping_interval: float | None = 20.0
     start_timeout: float = 10.0  # seconds an encoder has to send its start message
+    hls: HlsConfig = HlsConfig()  # HLS WebVTT subtitle renditions (docs/hls.md)
     # The Redis bus (docs/scaling.md); None: one process, events in local journals.
     bus_url: str | None = None
     role: Role = "all"  # worker: ingest and pipelines; edge: viewers from the bus; all: both
@@ -107,6 +114,7 @@ class CaptionServer:
             )
             if config.serves_viewers:
                 self.edge = EdgeMirrors(self.bus, self)
+        self.hls = HlsService(config.hls, config.viewer_token)
         self.started_at = time.time()
         self._server: Server | None = None
         self._sync_task: asyncio.Task[None] | None = None
@@ -131,6 +139,7 @@ class CaptionServer:
             max_size=MAX_INGEST_MESSAGE_BYTES,
             compression=None,  # per-viewer deflate would cost CPU per viewer per event
             ping_interval=self.config.ping_interval,
+            backlog=LISTEN_BACKLOG,
         )
         if self.config.journal_dir is not None:
             self._sync_task = asyncio.create_task(self._sync_journals(), name="journal-fsync")
@@ -207,6 +216,7 @@ class CaptionServer:
             if state.last_seq:
                 logger.info("stream %s: journal continues after seq %d", name, state.last_seq)
         stream.on_latency = self.observe_latency
+        self.hls.attach(stream)
         self.streams[name] = stream
         self.producing[name] = stream
         return stream
@@ -249,12 +259,27 @@ class CaptionServer:
         rows = await asyncio.to_thread(journal.read_since, since, upto)
         return [Durable(seq, str(rec.get("type")), str(rec.get("lang", "")), line) for seq, rec, line in rows]
 
-    def open_session(self, name: str, source_lang: str | None, targets: tuple[str, ...]) -> StreamState:
+    def open_session(
+        self, name: str, source_lang: str | None, targets: tuple[str, ...], pts_offset: float | None = None
+    ) -> StreamState:
         """Mark a stream live; publish its events with ``stream.publish``, end with ``end_session``."""
         stream = self.stream(name)
         languages = ([source_lang] if source_lang else []) + [t for t in targets if t != source_lang]
-        stream.begin(source_lang, languages)
+        stream.begin(source_lang, languages, pts_offset)
         return stream
+
+    def hls_listing(self, name: str) -> dict[str, Any] | None:
+        """Where a stream's HLS subtitles are, and the lines a packager adds (/v1/streams)."""
+        media = self.hls.media_lines(name, self.base_url)
+        if not media:
+            return None
+        return {"playlists": {m.language or "source": m.uri for m in media},
+                "master_lines": [m.line() for m in media]}
+
+    def request_base_url(self, request: Request) -> str:
+        """This server's URL as the client reached it (its Host header)."""
+        host = request.headers.get("Host")
+        return f"http://{host}" if host else self.base_url
 
     def end_session(self, name: str, reason: str) -> None:
         stream = self.producing[name]
@@ -286,9 +311,11 @@ class CaptionServer:
         source_lang: str | None = None,
         targets: tuple[str, ...] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        pts_offset: float | None = None,
     ) -> int:
         """Run one live session of ``name`` from ``audio`` to its end; returns the last seq."""
-        return await self.start_stream(name, audio, source_lang=source_lang, targets=targets, on_event=on_event)
+        return await self.start_stream(name, audio, source_lang=source_lang, targets=targets, on_event=on_event,
+                                       pts_offset=pts_offset)
 
     def start_stream(
         self,
@@ -298,14 +325,17 @@ class CaptionServer:
         source_lang: str | None = None,
         targets: tuple[str, ...] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        pts_offset: float | None = None,
     ) -> asyncio.Task[int]:
-        """Make ``name`` live now and run its pipeline as a task (cancelled on stop)."""
+        """Make ``name`` live now and run its pipeline as a task (cancelled on stop).
+
+        ``pts_offset``: presentation time (s) of the audio's first sample, for HLS."""
         if self.pipeline_factory is None:
             raise RuntimeError("this server has no pipeline factory: it cannot run streams from audio")
         targets = self.config.targets if targets is None else targets
         source_lang = source_lang or self.config.source_lang
         pipeline = self.pipeline_factory(source_lang, targets)
-        stream = self.open_session(name, source_lang, targets)
+        stream = self.open_session(name, source_lang, targets, pts_offset)
         task = asyncio.create_task(self._run_session(stream, pipeline, audio, on_event), name=f"stream-{name}")
         if isinstance(stream.outlet, WorkerLink):
 

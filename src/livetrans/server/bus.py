@@ -257,9 +257,9 @@ class WorkerLink:
         self.outbox.durable(seq, payload)
         self._wake.set()
 
-    def partial(self, payload: bytes) -> None:
+    def partial(self, payload: bytes, track: str) -> None:
         if self.bus.healthy:  # a partial that cannot be sent now is stale by the time it could be
-            self.outbox.partial(payload)
+            self.outbox.partial(payload, track)
             self._wake.set()
 
     def marker(self, record: dict[str, Any]) -> None:
@@ -342,7 +342,12 @@ class WorkerLink:
         args: list[Any] = [bus.owner, bus.retention_events, int(bus.retention_seconds * 1000),
                            f"{time.time():.3f}"]
         for item in batch:
-            meta = json.dumps(_meta_of(item.payload, bus.owner)) if item.kind == "marker" else ""
+            meta = ""
+            if item.kind == "marker":
+                fields = _meta_of(item.payload, bus.owner)
+                if fields["live"] == "1":
+                    fields["session_entry"] = item.entry_id  # where a late edge's HLS replay starts
+                meta = json.dumps(fields)
             args.extend((item.entry_id, item.payload, meta))
         await bus._append(keys=[lease_key(self.name), events_key(self.name), meta_key(self.name)], args=args)
         await bus.client.zadd(REGISTRY_KEY, {self.name: time.time()})

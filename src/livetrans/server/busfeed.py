@@ -92,6 +92,7 @@ class Pending:
     payload: bytes
     entry_id: str = ""
     seq: int = 0
+    track: str = ""  # a partial's: a newer one of the same track replaces it
 
 
 @dataclass
@@ -121,11 +122,11 @@ class Outbox:
         payload = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         self._add(Pending("marker", payload, entry_id(*self.top), seq))
 
-    def partial(self, payload: bytes) -> None:
-        # Only the newest partial matters; an older one still waiting is stale.
-        if self.items and self.items[-1].kind == "partial":
+    def partial(self, payload: bytes, track: str = "") -> None:
+        # Only the newest partial of a track matters; an older one still waiting is stale.
+        if self.items and self.items[-1].kind == "partial" and self.items[-1].track == track:
             self.items.pop()
-        self._add(Pending("partial", payload))
+        self._add(Pending("partial", payload, track=track))
 
     def _add(self, item: Pending) -> None:
         self.items.append(item)
@@ -215,12 +216,7 @@ class MirrorFeed:
         data = decode_payload(payload)
         kind = data["type"]
         if kind == "session":
-            languages = data.get("languages")
-            self.stream.resume(
-                data.get("source_lang") if isinstance(data.get("source_lang"), str) else None,
-                [str(x) for x in languages] if isinstance(languages, list) else [],
-                data.get("started_at") if isinstance(data.get("started_at"), (int, float)) else None,
-            )
+            self.stream.resume(data)
             return data
         if kind == "end":
             if self.stream.live:
@@ -274,3 +270,8 @@ class MirrorFeed:
     @staticmethod
     def _track(data: dict[str, Any]) -> str:
         return f"translation:{data.get('lang')}" if data["type"] == "translation" else str(data["type"])
+
+
+def durable_event(data: dict[str, Any]) -> bool:
+    """Whether a decoded event dict is durable (what the Stream holds; the rest is Pub/Sub)."""
+    return _is_durable_event(data)

@@ -20,7 +20,10 @@ from typing import AsyncIterator
 from urllib.parse import quote, urlencode, urlsplit
 
 from ..errors import InputError, LivetransError, ProtocolError
+from ..core.hls import HlsOptions
+from ..types import AudioChunk
 from .app import ROLES, CaptionServer, ServerConfig
+from .hls import HlsConfig
 from .protocol import check_stream_name
 
 logger = logging.getLogger(__name__)
@@ -79,6 +82,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help="events older than this are trimmed, and an idle broadcast's keys expire (default: 86400)")
     bus.add_argument("--bus-buffer-events", type=int, default=100_000,
                      help="durable events a worker holds in memory while Redis is unreachable (default: 100000)")
+    serve.add_argument("--hls-dir", type=Path, default=None,
+                       help="also write the HLS subtitle playlists and segments to this folder (docs/hls.md)")
+    serve.add_argument("--hls-segment", type=float, default=2.0,
+                       help="HLS subtitle segment length in seconds (default: 2)")
+    serve.add_argument("--hls-window", type=int, default=15,
+                       help="segments a live HLS subtitle playlist lists (default: 15)")
+    serve.add_argument("--hls-pts-offset", type=float, default=0.0,
+                       help="presentation time (s) of the first audio sample in the video, when the input "
+                       "or the encoder does not give it (default: 0; FFmpeg's MPEG-TS output starts at 1.4)")
+    serve.add_argument("--hls-base-url", default=None,
+                       help="public URL of this server, for the subtitle URIs of master playlists (e.g. a CDN)")
     serve.add_argument("--pcm-rate", type=int, default=16_000, help="stdin PCM sample rate (default: 16000)")
     serve.add_argument("--pcm-channels", type=int, default=1)
     serve.add_argument("--pcm-format", choices=("s16le", "f32le"), default="s16le")
@@ -107,6 +121,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         max_durable_queue=max(1, args.viewer_queue),
         source_lang=args.language,
         targets=tuple(args.to),
+        hls=hls_config(args),
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -123,6 +138,27 @@ def check_bus_options(args: argparse.Namespace) -> None:
             raise LivetransError("--lease-seconds must be at least 1")
     if args.role == "edge" and args.input is not None:
         raise LivetransError("--input needs a worker: an edge runs no pipeline (use --role worker or all)")
+def hls_config(args: argparse.Namespace) -> HlsConfig:
+    if not args.hls_segment > 0 or args.hls_window < 1:
+        raise InputError("--hls-segment must be positive and --hls-window at least 1")
+    options = HlsOptions(segment_duration=args.hls_segment, window_segments=args.hls_window,
+                         keep_segments=max(30, 2 * args.hls_window), pts_offset=args.hls_pts_offset)
+    return HlsConfig(options=options, directory=args.hls_dir, base_url=args.hls_base_url)
+
+
+async def with_start_pts(audio: AsyncIterator[AudioChunk]) -> tuple[float | None, AsyncIterator[AudioChunk]]:
+    """The presentation time of the source's first sample (None if it has none), and the
+    same audio: the first chunk is read ahead for it."""
+    first = await anext(audio, None)
+
+    async def rest() -> AsyncIterator[AudioChunk]:
+        if first is None:
+            return
+        yield first
+        async for chunk in audio:
+            yield chunk
+
+    return (first.pts if first is not None else None), rest()
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -154,8 +190,10 @@ def announce(server: CaptionServer, stream: str, languages: list[str], viewer_to
     captions = f"{server.ws_url}/v1/streams/{name}/captions"
     if server.config.serves_viewers:
         lines.append(f"  captions WebSocket: {captions}?lang=<{'|'.join(languages) or 'code'}>&since=<seq>")
+        lines.append(f"  HLS subtitles: {server.base_url}/hls/{name}/<source|lang>.m3u8   "
+                     f"master: {server.base_url}/hls/{name}/master.m3u8?origin=<URL>")
     else:
-        lines = lines[:1]  # a worker serves no viewer or overlay
+        lines = lines[:1]  # a worker serves no viewer, overlay or playlist
     if server.config.serves_ingest:
         lines.append(f"  ingest WebSocket:   {server.ws_url}/v1/streams/<name>/ingest  "
                      f"(Authorization: Bearer {server.config.token})")
@@ -210,9 +248,10 @@ async def _serve(args: argparse.Namespace) -> int:
             printer = CaptionPrinter(args.print_mode, sys.stdout)
             audio = audio_source(args.input, live=args.live, pcm_rate=args.pcm_rate,
                                  pcm_channels=args.pcm_channels, pcm_format=args.pcm_format)
+            pts_offset, audio = await with_start_pts(audio)
             await server.claim_stream(args.stream)
             produced = server.stream(args.stream)
-            stream_task = server.start_stream(args.stream, audio, on_event=printer.show)
+            stream_task = server.start_stream(args.stream, audio, on_event=printer.show, pts_offset=pts_offset)
             if not args.keep_serving:
                 waiters.append(stream_task)  # type: ignore[arg-type]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

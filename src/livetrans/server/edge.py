@@ -128,6 +128,7 @@ class EdgeMirrors:
         top = parse_entry_id(top_entries[0][0]) if top_entries else (0, 0)
         state = StreamState(name, memory_events=self.server.config.memory_events)
         state.last_seq = top[0]
+        session_entry = (meta.get(b"session_entry") or b"").decode()
         state.live = meta.get(b"live") == b"1"
         state.source_lang = (meta.get(b"source_lang") or b"").decode() or None
         try:
@@ -138,6 +139,9 @@ class EdgeMirrors:
         started = meta.get(b"started_at") or b""
         state.started_at = float(started) if started else None
         mirror = Mirror(state, MirrorFeed(state, last_entry=top))
+        self.server.hls.attach(state)
+        if session_entry and parse_entry_id(session_entry) <= top:
+            await self._replay_session(mirror, session_entry, top)
         self.mirrors[name] = mirror
         self.server.streams[name] = state
         mirror.reader = asyncio.create_task(self._read(mirror), name=f"bus-reader-{name}")
@@ -149,6 +153,26 @@ class EdgeMirrors:
         logger.info("stream %s: mirrored from the bus after seq %d", name, top[0])
         return mirror
 
+    async def _replay_session(self, mirror: Mirror, session_entry: str, top: tuple[int, int]) -> None:
+        """Feed a new mirror the live session so far (its memory, and consumers such as the
+        HLS packager that need the whole session); no viewer is attached yet."""
+        seq, sub = parse_entry_id(session_entry)
+        mirror.state.last_seq = seq
+        mirror.state.sessions = max(0, mirror.state.sessions - 1)  # the marker counts it again
+        mirror.feed.last_entry = (seq, sub - 1)
+        start = session_entry
+        while True:
+            page = entries(await self.bus.client.xrange(events_key(mirror.state.name), min=start,
+                                                         max="{}-{}".format(*top), count=HISTORY_PAGE))
+            for raw_id, fields in page:
+                self._apply(mirror, raw_id, fields, live=False)
+            if len(page) < HISTORY_PAGE:
+                break
+            last_seq, last_sub = parse_entry_id(page[-1][0])
+            start = f"{last_seq}-{last_sub + 1}"
+        mirror.feed.last_entry = max(mirror.feed.last_entry, top)
+        mirror.state.last_seq = max(mirror.state.last_seq, top[0])
+
     async def _drop_idle(self) -> None:
         while True:
             await asyncio.sleep(min(5.0, IDLE_GRACE))
@@ -159,6 +183,7 @@ class EdgeMirrors:
 
     async def _close(self, name: str, mirror: Mirror) -> None:
         del self.mirrors[name]
+        self.server.hls.packagers.pop(name, None)  # a later mirror replays the session afresh
         if self.server.streams.get(name) is mirror.state:
             del self.server.streams[name]
         if mirror.reader is not None:
@@ -190,7 +215,7 @@ class EdgeMirrors:
                 for raw_id, fields in found:
                     self._apply(mirror, raw_id, fields)
 
-    def _apply(self, mirror: Mirror, raw_id: bytes, fields: dict[bytes, bytes]) -> None:
+    def _apply(self, mirror: Mirror, raw_id: bytes, fields: dict[bytes, bytes], live: bool = True) -> None:
         name = mirror.state.name
         try:
             data = mirror.feed.entry(raw_id, fields.get(b"d", b""))
@@ -202,7 +227,7 @@ class EdgeMirrors:
             except ValueError:
                 pass
             return
-        if data is None:
+        if data is None or not live:
             return
         try:
             self.server.metrics.bus_lag.observe(max(0.0, time.time() - float(fields.get(b"ts", b"0"))))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from ..core.events import event_to_dict
-from ..types import CaptionEvent, Event, TranslationEvent, is_partial
+from ..types import CaptionEvent, Event, TranslationEvent, WatermarkEvent, is_durable
 from .protocol import ViewerRequest, dumps, end_message, viewer_wants
 from .viewer_queue import QueueItem, ViewerQueue
 
@@ -37,7 +37,7 @@ class Outlet(Protocol):
     """Where a worker's stream sends its events besides its own viewers: the bus."""
 
     def durable(self, seq: int, payload: bytes) -> None: ...
-    def partial(self, payload: bytes) -> None: ...
+    def partial(self, payload: bytes, track: str) -> None: ...
     def marker(self, record: dict[str, Any]) -> None: ...
 
 
@@ -63,8 +63,21 @@ class Viewer:
     last_sent_seq: int = 0  # the shell updates this as it sends durable events
 
 
+def _track(data: dict[str, Any]) -> str:
+    """What a newer event of the same kind replaces: the partial caption, one language's
+    draft, the watermark."""
+    kind = str(data.get("type", ""))
+    return f"translation:{data.get('lang', '')}" if kind == "translation" else kind
+
+
 def _durable_of(event: Event) -> bool:
-    return not is_partial(event)
+    return is_durable(event)
+
+
+# A consumer of a stream's events (the HLS packager): the event dict as viewers get
+# it, and whether it is durable. Session markers come the same way (durable): the
+# ``session`` record ``begin`` journals and the ``end`` message, exactly as journalled.
+Listener = Callable[[dict[str, Any], bool], None]
 
 
 @dataclass
@@ -86,11 +99,17 @@ class StreamState:
     memory: deque[Durable] = field(default_factory=deque)
     on_latency: Callable[[str, float], None] | None = None
     compute_rtf: Callable[[], float] | None = None  # the pipeline's own compute/audio ratio
+    listeners: list[Listener] = field(default_factory=list)
+    pts_offset: float | None = None  # s, presentation time of the session's first sample
 
     # ------------------------------------------------------------------ session
 
-    def begin(self, source_lang: str | None, languages: list[str]) -> int:
-        """Start a live session; returns the seq base the pipeline continues from."""
+    def begin(self, source_lang: str | None, languages: list[str], pts_offset: float | None = None) -> int:
+        """Start a live session; returns the seq base the pipeline continues from.
+
+        ``pts_offset``: the presentation time (s) of the first audio sample in the
+        broadcast's timeline, when known (HLS subtitles line up with the video by it).
+        """
         if self.live:
             raise RuntimeError(f"stream {self.name!r} is already live")
         self.live = True
@@ -101,7 +120,8 @@ class StreamState:
         self.processing_started = time.monotonic()
         self.audio_seconds = 0.0
         self.compute_rtf = None
-        record = {
+        self.pts_offset = pts_offset
+        record: dict[str, Any] = {
             "type": "session",
             "stream": self.name,
             "seq_base": self.last_seq,
@@ -109,19 +129,36 @@ class StreamState:
             "languages": self.languages,
             "started_at": round(self.started_at, 3),
         }
+        if pts_offset is not None:
+            record["pts_offset"] = round(pts_offset, 6)
         if self.journal is not None:
             self.journal.append_record(record)
         if self.outlet is not None:
             self.outlet.marker(record)
+        self._notify(record, True)
         return self.last_seq
 
-    def resume(self, source_lang: str | None, languages: list[str], started_at: float | None) -> None:
-        """A mirror: the stream went live (again) on its worker; viewers stay connected."""
+    def resume(self, record: dict[str, Any]) -> None:
+        """A mirror: the stream went live (again) on its worker (``record`` is the session
+        marker as ``begin`` wrote it); viewers stay connected."""
+        languages = record.get("languages")
+        source_lang = record.get("source_lang")
+        started_at = record.get("started_at")
+        pts_offset = record.get("pts_offset")
         self.live = True
         self.sessions += 1
-        self.source_lang = source_lang
-        self.languages = list(languages)
-        self.started_at = started_at
+        self.source_lang = source_lang if isinstance(source_lang, str) else None
+        self.languages = [str(x) for x in languages] if isinstance(languages, list) else []
+        self.started_at = float(started_at) if isinstance(started_at, (int, float)) else None
+        self.pts_offset = float(pts_offset) if isinstance(pts_offset, (int, float)) else None
+        self._notify(record, True)
+
+    def _notify(self, data: dict[str, Any], durable: bool) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(data, durable)
+            except Exception:  # a consumer's bug must not stop captions for viewers
+                logger.exception("stream %s: event listener failed", self.name)
 
     def end(self, reason: str) -> None:
         """End the live session: every viewer gets ``end`` after what it already has."""
@@ -130,6 +167,8 @@ class StreamState:
             self.journal.append_record(message)
         if self.outlet is not None and self.live:
             self.outlet.marker(message)
+        if self.live:
+            self._notify(message, True)
         self.live = False
         payload = dumps(message).encode("utf-8")
         for viewer in list(self.viewers.values()):
@@ -160,6 +199,14 @@ class StreamState:
         """
         durable = _durable_of(event)
         data = event_to_dict(event)
+        if isinstance(event, WatermarkEvent):
+            # Only consumers that package by time want it (here, and on the edges through
+            # the bus); viewers never get it.
+            data["seq"] = self.last_seq
+            if self.outlet is not None:
+                self.outlet.partial(json.dumps(data, separators=(",", ":")).encode("utf-8"), "watermark")
+            self._notify(data, False)
+            return 0
         if durable:
             expected = self.last_seq + 1
             if data["seq"] != expected:
@@ -179,14 +226,17 @@ class StreamState:
             if isinstance(event, CaptionEvent):
                 self.latest_latency = event.emitted_at - event.end
         elif self.outlet is not None:
-            self.outlet.partial(payload)
+            self.outlet.partial(payload, _track(data))
         return self.fan_out(data, payload, durable)
 
     def fan_out(self, data: dict[str, Any], payload: bytes, durable: bool) -> int:
         """Offer one encoded event to the viewers (and keep it for resume if durable);
         returns how many viewers it was queued for. ``publish`` calls this; so does an
         edge's mirror of a bus stream, with events it read from Redis."""
+        self._notify(data, durable)
         event_type = str(data.get("type", ""))
+        if event_type == "watermark":
+            return 0  # for listeners only
         lang = str(data.get("lang", ""))
         item_seq = int(data["seq"])
         if durable:
@@ -197,7 +247,7 @@ class StreamState:
         # A final supersedes the waiting partial of its own track: a caption's by its
         # caption id, a translation draft by its sentence id, per language.
         caption_id = str(data.get("id", "")) if event_type in ("caption", "translation") else ""
-        track = f"translation:{lang}" if event_type == "translation" else event_type
+        track = _track(data)
         now = time.monotonic()
         cache: dict[tuple[str | None, bool], bool] = {}
         queued = 0

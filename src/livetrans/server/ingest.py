@@ -90,7 +90,8 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
         while (chunk := await chunks.get()) is not None:
             yield chunk
     try:
-        task = server.start_stream(name, audio(), source_lang=start.language, targets=start.targets)
+        task = server.start_stream(name, audio(), source_lang=start.language, targets=start.targets,
+                                   pts_offset=start.start_pts)
     except LivetransError as e:  # e.g. a language pair the translation model cannot do
         await server.drop_claim(name)
         await _send_quietly(ws, dumps(error_message("bad_start", str(e))))

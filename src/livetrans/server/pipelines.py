@@ -19,6 +19,8 @@ from .app import PipelineFactory, PipelineRunner
 
 logger = logging.getLogger(__name__)
 
+WATERMARK_INTERVAL = 0.25  # s of audio between the pipeline's watermark events
+
 
 class LockedTranslator:
     """A translation stage shared between streams: one call at a time, and finished
@@ -85,7 +87,9 @@ class LivePipelineFactory:
         return self._translators[key]
 
     def __call__(self, source_lang: str | None, targets: tuple[str, ...]) -> PipelineRunner:
-        config = replace(self.config, language=source_lang, targets=tuple(targets))
+        # Watermarks let HLS subtitle segments close during silence (docs/hls.md).
+        watermarks = self.config.watermark_interval or WATERMARK_INTERVAL
+        config = replace(self.config, language=source_lang, targets=tuple(targets), watermark_interval=watermarks)
         return LivePipeline(config, models=self.models, translator=self.translator(source_lang, targets))
 
 

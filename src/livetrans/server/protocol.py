@@ -64,7 +64,7 @@ def close_reason(text: str) -> str:
 
 @dataclass(frozen=True)
 class Route:
-    kind: Literal["ingest", "captions", "http", "unknown"]
+    kind: Literal["ingest", "captions", "http", "hls", "unknown"]
     path: str
     stream: str = ""
     query: Mapping[str, str] | None = None
@@ -79,6 +79,8 @@ def parse_route(raw_path: str) -> Route:
         if segments[3] in ("ingest", "captions"):
             kind: Literal["ingest", "captions"] = "ingest" if segments[3] == "ingest" else "captions"
             return Route(kind, parts.path, segments[2], query)
+    if segments[:1] == ["hls"]:
+        return Route("hls", parts.path, segments[1] if len(segments) > 1 else "", query)
     if parts.path in ("/healthz", "/metrics", "/v1/streams", "/overlay", "/overlay/", "/"):
         return Route("http", parts.path.rstrip("/") or "/", "", query)
     return Route("unknown", parts.path, "", query)
@@ -181,6 +183,7 @@ class IngestStart:
     sample_format: SampleFormat
     language: str | None  # None: detect
     targets: tuple[str, ...] | None  # None: the server's default targets
+    start_pts: float | None = None  # s, presentation time of the first sample (HLS timeline)
 
 
 def parse_json_message(text: str) -> dict[str, Any]:
@@ -222,7 +225,12 @@ def parse_ingest_start(data: Mapping[str, Any]) -> IngestStart:
         if not isinstance(targets_raw, list) or not all(isinstance(t, str) for t in targets_raw):
             raise ProtocolError('start: "targets" must be a list of language codes, e.g. ["es", "fr"]')
         targets = tuple(check_lang(t, "start: target") for t in targets_raw)
-    return IngestStart(rate, channels, fmt, lang, targets)
+    start_pts = data.get("start_pts")
+    if start_pts is not None and (
+        not isinstance(start_pts, (int, float)) or isinstance(start_pts, bool) or not 0 <= start_pts < 2**33 / 90_000
+    ):
+        raise ProtocolError('start: "start_pts" must be the seconds of the first sample\'s presentation time, >= 0')
+    return IngestStart(rate, channels, fmt, lang, targets, None if start_pts is None else float(start_pts))
 
 
 def bytes_per_frame(start: IngestStart) -> int:

@@ -12,7 +12,8 @@ import http
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
+from urllib.parse import unquote
 
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
@@ -20,7 +21,8 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from .protocol import PROTOCOL_VERSION, bearer_token, parse_route
+from ..errors import ProtocolError
+from .protocol import PROTOCOL_VERSION, bearer_token, check_stream_name, parse_route
 
 if TYPE_CHECKING:
     from .app import CaptionServer
@@ -77,6 +79,7 @@ async def streams_listing(server: CaptionServer) -> dict[str, object]:
     streams = await server.edge.listing() if server.edge is not None else _local_listing(server)
     for entry in streams:
         entry["captions_url"] = f"{server.ws_url}/v1/streams/{entry['name']}/captions"
+        entry["hls"] = server.hls_listing(str(entry["name"]))
     return {"protocol": PROTOCOL_VERSION, "role": server.config.role, "streams": streams}
 
 
@@ -98,10 +101,34 @@ def health(server: CaptionServer) -> dict[str, object]:
     return body
 
 
+async def hls_response(server: CaptionServer, request: Request, path: str, query: Mapping[str, str]) -> Response:
+    """/hls/...: on an edge, the broadcast is mirrored from the bus first (a player's
+    requests keep the mirror warm as a viewer's connection does)."""
+    parts = [unquote(p) for p in path.split("/") if p]
+    attached = False
+    if server.edge is not None and len(parts) >= 2:
+        try:
+            attached = await server.edge.attach(check_stream_name(parts[1])) is not None
+        except ProtocolError:
+            pass  # the HLS service answers 404 for it
+        except RedisError as e:
+            return make_response(503, f"Redis unreachable from this edge ({e}); retry shortly\n".encode(),
+                                 "text/plain; charset=utf-8")
+    try:
+        answer = server.hls.http_response(request, query, server.request_base_url(request))
+        return answer if isinstance(answer, Response) else await answer
+    finally:
+        if attached:
+            assert server.edge is not None
+            server.edge.release(parts[1])
+
+
 async def http_response(server: CaptionServer, connection: ServerConnection, request: Request) -> Response | None:
     route = parse_route(request.path)
     if route.kind in ("ingest", "captions"):
         return None  # the WebSocket handler checks tokens and names, with close codes
+    if route.kind == "hls":
+        return await hls_response(server, request, route.path, route.query or {})
     if route.kind == "unknown":
         return make_response(404, f"nothing at {route.path}; see /v1/streams, /overlay, /healthz, /metrics\n".encode(),
                              "text/plain; charset=utf-8")
