@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -223,3 +224,57 @@ def test_serve_refuses_bad_bus_options_in_one_line() -> None:
     no_bus = serve("--role", "worker")
     assert no_bus.returncode == 1 and "--role worker needs --bus" in no_bus.stderr
     assert len(no_bus.stderr.strip().splitlines()) == 1
+
+
+def test_every_edge_serves_the_same_hls_playlist_for_a_bus_stream(redis_server: RedisServer) -> None:
+    """One edge's packager follows the stream live, the other first hears of it afterwards
+    and replays the session from the bus: same playlists, same segments."""
+    from livetrans.types import SentenceEvent, WatermarkEvent, Word
+
+    def get(url: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    async def scenario() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        async with cluster(redis_server.url, "worker", "edge", "edge") as (worker, early, late):
+            await worker.claim_stream("main")
+            stream = worker.open_session("main", "en", (), pts_offset=10.0)
+            await written(worker)
+            assert (await asyncio.to_thread(get, f"{early.base_url}/hls/main/source.m3u8"))[0] == 200
+            seq = 0
+            for n, (start, end, text) in enumerate([(0.5, 3.1, "Good evening and welcome."),
+                                                    (5.2, 6.0, "Today we sell lamps."),
+                                                    (8.4, 11.0, "Lamps for every room.")]):
+                words = (Word(start, end, " " + text),)
+                worker.publish(stream, _final(n, seq + 1, start, end, text))
+                worker.publish(stream, SentenceEvent(f"s{n}", start, end, " " + text, "en", words, (f"c{n}",),
+                                                     seq + 2, end + 1.0))
+                seq += 2
+                worker.publish(stream, WatermarkEvent(time=end + 1.0, seq=seq, emitted_at=end + 1.2))
+            worker.end_session("main", "input ended")
+            await written(worker)
+            await until(lambda: not early.streams["main"].live)
+            answers = []
+            for edge in (early, late):
+                playlist = await asyncio.to_thread(get, f"{edge.base_url}/hls/main/source.m3u8")
+                segments = [line for line in playlist[1].splitlines() if line and not line.startswith("#")]
+                answers.append([playlist] + [await asyncio.to_thread(get, f"{edge.base_url}/hls/main/{s}")
+                                             for s in segments])
+            return answers[0], answers[1]
+
+    early, late = run(scenario())
+    assert early == late
+    assert early[0][0] == 200 and "#EXT-X-ENDLIST" in early[0][1]
+    assert all(status == 200 for status, _ in early) and len(early) >= 5
+    assert "X-TIMESTAMP-MAP=MPEGTS:900000" in early[1][1]
+    assert "Lamps for every room." in "".join(text for _, text in early[1:])
+
+
+def _final(n: int, seq: int, start: float, end: float, text: str) -> Any:
+    from livetrans.types import CaptionEvent, Word
+
+    return CaptionEvent("final", f"c{n}", start, end, " " + text, "en", (Word(start, end, " " + text),), f"s{n}",
+                        seq, end + 1.0)
