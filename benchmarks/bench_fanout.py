@@ -217,7 +217,8 @@ async def client_role(args: argparse.Namespace) -> None:
                     received = time.time()
                     data = parse_light(raw)
                     if data["type"] == "caption":
-                        latencies[data["kind"]].append([data["emitted_at"], received - (t0 + data["emitted_at"])])
+                        latencies[data["kind"]].append([data["emitted_at"], received - (t0 + data["emitted_at"]),
+                                                        port_index])
                         if data["kind"] == "final":
                             seq = data["seq"]
                             lost += max(0, seq - last - 1)
@@ -468,13 +469,15 @@ def run_parent_bus(args: argparse.Namespace) -> dict[str, Any]:
         wall = time.monotonic() - wall_before
         commands_after = redis_commands(redis_port)
     finally:
-        for proc in procs:
+        for proc in reversed(procs):  # Redis last: the others would only log its absence
             if proc.poll() is None:
                 proc.kill()
             proc.wait(timeout=10)
     kill_emitted = killed_at - t0
-    steady = [x[1] for _, r in client_results for x in r["latencies"]["final"] if x[0] < kill_emitted]
-    steady_partials = [x[1] for _, r in client_results for x in r["latencies"]["partial"] if x[0] < kill_emitted]
+    # Steady state: what viewers got on their first edge, before the kill.
+    steady = [x[1] for _, r in client_results for x in r["latencies"]["final"] if x[0] < kill_emitted and x[2] == 0]
+    steady_partials = [x[1] for _, r in client_results for x in r["latencies"]["partial"]
+                       if x[0] < kill_emitted and x[2] == 0]
     after = [x[1] for edge, r in client_results if edge == 1 for x in r["latencies"]["final"] if x[0] >= kill_emitted]
     resumes = [x for edge, r in client_results if edge == 0 for x in r["resumes"]]
     calls = {k: commands_after.get(k, 0) - commands_before.get(k, 0) for k in commands_after}

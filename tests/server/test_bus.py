@@ -278,3 +278,29 @@ def _final(n: int, seq: int, start: float, end: float, text: str) -> Any:
 
     return CaptionEvent("final", f"c{n}", start, end, " " + text, "en", (Word(start, end, " " + text),), f"s{n}",
                         seq, end + 1.0)
+
+
+def test_a_lease_that_ran_out_is_taken_again_but_one_taken_by_another_worker_stops_the_stream(
+    redis_server: RedisServer,
+) -> None:
+    from livetrans.server.busfeed import lease_key
+
+    async def scenario() -> tuple[list[bytes], bool, bool]:
+        async with cluster(redis_server.url, "worker") as (worker,):
+            await worker.claim_stream("main")
+            stream = worker.open_session("main", "en", ())
+            link = stream.outlet
+            r = redis_server.client()
+            r.delete(lease_key("main"))  # ran out while the worker was starved of CPU, say
+            worker.publish(stream, caption("final", 1, 1))
+            await written(worker)
+            kept = not link.lost  # type: ignore[union-attr]
+            r.set(lease_key("main"), b"another-worker")  # a partition: someone took it over
+            worker.publish(stream, caption("final", 2, 2))
+            await until(lambda: link.lost)  # type: ignore[union-attr]
+            ids = [e[0] for e in r.xrange(events_key("main"))]
+            return ids, kept, r.get(lease_key("main")) == b"another-worker"
+
+    ids, kept, untouched = run(scenario())
+    assert kept and untouched
+    assert ids == [b"0-1", b"1-0"]  # seq 2 was never written after the lease was lost

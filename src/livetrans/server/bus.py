@@ -53,15 +53,19 @@ BACKOFF_MAX = 2.0  # ...up to this
 AGE_TRIM_INTERVAL = 60.0  # seconds between trims of entries older than the retention age
 CLOSE_FLUSH_TIMEOUT = 10.0  # seconds a stream's end waits for its last writes to reach Redis
 
-# KEYS: lease, events, meta. ARGV: owner, maxlen (0: none), expire_ms (0: none), now, then for each
+# KEYS: lease, events, meta. ARGV: owner, maxlen (0: none), expire_ms (0: none), now, lease_ms, then for each
 # entry: id, payload, meta ('' or a flat JSON object of fields to set, for markers). One script, so
 # the lease check, the entries and the meta change together: an edge never sees one without the other.
 _APPEND = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  -- Ran out while this worker was slow or Redis away; nobody took it: take it again.
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
+elseif holder ~= ARGV[1] then
   return redis.error_reply('NOTOWNER the lease belongs to another worker')
 end
 local written = 0
-for i = 5, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local r
   if ARGV[2] == '0' then
     r = redis.pcall('XADD', KEYS[2], ARGV[i], 'd', ARGV[i + 1], 'ts', ARGV[4])
@@ -340,7 +344,7 @@ class WorkerLink:
             await bus.client.publish(live_channel(self.name), batch[0].payload)
             return
         args: list[Any] = [bus.owner, bus.retention_events, int(bus.retention_seconds * 1000),
-                           f"{time.time():.3f}"]
+                           f"{time.time():.3f}", int(bus.lease_seconds * 1000)]
         for item in batch:
             meta = ""
             if item.kind == "marker":
@@ -358,10 +362,12 @@ class WorkerLink:
         while not self.lost:
             await asyncio.sleep(interval)
             try:
-                result = await self.bus._renew(keys=[lease_key(self.name)], args=[self.bus.owner, ttl_ms])
+                # Bounded: one stuck call must not hold back the next renewals past the lease.
+                result = await asyncio.wait_for(
+                    self.bus._renew(keys=[lease_key(self.name)], args=[self.bus.owner, ttl_ms]), interval)
                 self.bus.ok()
-            except (RedisError, OSError) as e:
-                self.bus.failed("lease", e)
+            except (RedisError, OSError, asyncio.TimeoutError) as e:
+                self.bus.failed("lease", e if str(e) else TimeoutError("no answer in time"))
                 continue
             if int(result) == 0:
                 self._lose("its lease was taken by another worker")
