@@ -304,3 +304,45 @@ def test_a_lease_that_ran_out_is_taken_again_but_one_taken_by_another_worker_sto
     ids, kept, untouched = run(scenario())
     assert kept and untouched
     assert ids == [b"0-1", b"1-0"]  # seq 2 was never written after the lease was lost
+
+
+def test_a_sentinel_failover_loses_no_replicated_event(tmp_path: Any) -> None:
+    from redis_testkit import SentinelServer
+
+    primary = RedisServer(tmp_path / "primary")
+    (tmp_path / "primary").mkdir()
+    (tmp_path / "replica").mkdir()
+    primary.start()
+    replica = RedisServer(tmp_path / "replica", extra=("--replicaof", "127.0.0.1", str(primary.port)))
+    replica.start()
+    sentinel = SentinelServer(tmp_path / "sentinel", primary)
+    try:
+        sentinel.start()
+
+        async def scenario() -> Received:
+            async with cluster(sentinel.url, "worker", "edge") as (worker, edge):
+                await worker.claim_stream("main")
+                stream = worker.open_session("main", "en", ())
+                for n in (1, 2, 3):
+                    worker.publish(stream, caption("final", n, n))
+                await written(worker)
+                got = Received()
+                viewer, _ = await open_viewer(f"{edge.ws_url}/v1/streams/main/captions?since=0")
+                received = asyncio.create_task(collect(viewer, got))
+                await until(lambda: got.durable_seqs() == [1, 2, 3])
+                assert await asyncio.to_thread(primary.client().wait, 1, 5000) == 1  # on the replica too
+                await asyncio.to_thread(primary.kill)
+                for n in (4, 5, 6):  # the worker holds these until Sentinel has promoted the replica
+                    worker.publish(stream, caption("final", n, n))
+                    await asyncio.sleep(0.2)
+                await until(lambda: sentinel.primary_port() == replica.port, timeout=20)
+                worker.end_session("main", "input ended")
+                await worker.producing["main"].outlet.close()  # type: ignore[union-attr]
+                return await asyncio.wait_for(received, 20)
+
+        got = run(scenario())
+    finally:
+        sentinel.kill()
+        replica.kill()
+        primary.kill()
+    assert got.durable_seqs() == [1, 2, 3, 4, 5, 6] and got.messages[-1]["type"] == "end"

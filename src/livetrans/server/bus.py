@@ -24,8 +24,10 @@ import secrets
 import socket
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, cast
+from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel
 from prometheus_client.core import GaugeMetricFamily, Metric
 from redis.exceptions import RedisError, ResponseError
 
@@ -109,6 +111,32 @@ return 0
 """
 
 
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+BUS_SCHEMES = ("redis", "rediss", "unix", *SENTINEL_SCHEMES)
+
+
+def redis_client(url: str) -> aioredis.Redis:
+    """A client for ``--bus``: a Redis URL, or ``redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE[/DB]``
+    for a primary with replicas watched by Sentinel (the client follows a failover)."""
+    options: dict[str, Any] = {"socket_connect_timeout": 2.0, "socket_timeout": 10.0, "socket_keepalive": True,
+                               "health_check_interval": 10}
+    parts = urlsplit(url)
+    if parts.scheme not in SENTINEL_SCHEMES:
+        return aioredis.Redis.from_url(url, **options)
+    nodes = []
+    for node in parts.netloc.rpartition("@")[2].split(","):
+        host, _, port = node.rpartition(":") if ":" in node else (node, "", "26379")
+        nodes.append((host.strip("[]"), int(port)))
+    path = [unquote(p) for p in parts.path.split("/") if p]
+    if not path:
+        raise LivetransError(f"--bus {url!r}: name the Sentinel service: redis+sentinel://HOST:PORT/SERVICE[/DB]")
+    db = int(path[1]) if len(path) > 1 else 0
+    sentinel = Sentinel(nodes, sentinel_kwargs={"socket_connect_timeout": 2.0, "socket_timeout": 2.0},
+                        password=parts.password, ssl=parts.scheme.startswith("rediss"),
+                        **options)  # type: ignore[no-untyped-call]
+    return cast(aioredis.Redis, sentinel.master_for(path[0], db=db))
+
+
 class StreamBusy(LivetransError):
     """The broadcast is live on another worker (its lease is being renewed)."""
 
@@ -137,9 +165,7 @@ class RedisBus:
         self.retention_seconds = max(0.0, retention_seconds)
         self.buffer_events = max(1, buffer_events)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self.client: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_connect_timeout=2.0, socket_timeout=10.0, socket_keepalive=True, health_check_interval=10
-        )
+        self.client = redis_client(url)
         self.healthy = True
         self.last_error = ""
         self.links: dict[str, WorkerLink] = {}

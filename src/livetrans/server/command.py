@@ -23,6 +23,7 @@ from ..errors import InputError, LivetransError, ProtocolError
 from ..core.hls import HlsOptions
 from ..types import AudioChunk
 from .app import ROLES, CaptionServer, ServerConfig
+from .bus import BUS_SCHEMES
 from .hls import HlsConfig
 from .protocol import check_stream_name
 
@@ -131,9 +132,9 @@ def check_bus_options(args: argparse.Namespace) -> None:
     if args.role is not None and not args.bus:
         raise LivetransError(f"--role {args.role} needs --bus redis://HOST:PORT/DB (the Redis the roles share)")
     if args.bus:
-        scheme = urlsplit(args.bus).scheme
-        if scheme not in ("redis", "rediss", "unix"):
-            raise LivetransError(f"--bus {args.bus!r}: use a redis://HOST:PORT/DB (or rediss://, unix://) URL")
+        if urlsplit(args.bus).scheme not in BUS_SCHEMES:
+            raise LivetransError(f"--bus {args.bus!r}: use a redis://HOST:PORT/DB URL (or rediss://, unix://, "
+                                 "redis+sentinel://HOST:PORT/SERVICE/DB)")
         if args.lease_seconds < 1:
             raise LivetransError("--lease-seconds must be at least 1")
     if args.role == "edge" and args.input is not None:
