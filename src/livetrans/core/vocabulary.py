@@ -252,25 +252,26 @@ class Vocabulary:
         return out
 
     def _match(self, words: Sequence[Word], i: int, index: _Index) -> tuple[int, VocabularyTerm] | None:
-        rule = self.rule
-        for n in range(min(index.max_words, len(words) - i), 0, -1):
-            span = words[i : i + n]
-            spelled = compact("".join(w.text for w in span))
-            if not spelled:
-                continue
-            term = index.exact.get(spelled)
+        """The longest span from word ``i`` that spells a term, else the span that is
+        the closest near miss of one (``None``: neither, or already the term)."""
+        limit = min(index.max_words, len(words) - i)
+        spans = [(n, compact("".join(w.text for w in words[i : i + n]))) for n in range(limit, 0, -1)]
+        for n, spelled in spans:
+            term = index.exact.get(spelled) if spelled else None
             if term is not None:
-                return (n, term) if _differs(span, term) else None
-            if not index.by_sound:
-                continue
-            key = sound_key(spelled)
+                return (n, term) if _differs(words[i : i + n], term) else None
+        rule = self.rule
+        best: tuple[float, int, VocabularyTerm] | None = None
+        for n, spelled in spans:
+            key = sound_key(spelled) if spelled else ""
             for term, term_compact in index.by_sound.get(key, ()):
-                if similarity(spelled, term_compact) < rule.min_similarity:
+                score = similarity(spelled, term_compact)
+                if score < rule.min_similarity or spelled[0] != term_compact[0]:
                     continue
-                doubted = sum(w.probability for w in span) / n < rule.max_probability
-                if len(key) >= rule.sure_key_length or doubted:
-                    return n, term
-        return None
+                doubted = sum(w.probability for w in words[i : i + n]) / n < rule.max_probability
+                if (len(key) >= rule.sure_key_length or doubted) and (best is None or score > best[0]):
+                    best = (score, n, term)
+        return (best[1], best[2]) if best is not None else None
 
     def _index(self, language: str) -> _Index:
         return self._indexes(language)

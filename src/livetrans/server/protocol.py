@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
-from ..errors import ProtocolError
+from ..core.vocabulary import Vocabulary, parse_vocabulary
+from ..errors import GlossaryError, ProtocolError
 
 PROTOCOL_VERSION = 1
 
@@ -223,6 +224,17 @@ def parse_ingest_start(data: Mapping[str, Any]) -> IngestStart:
             raise ProtocolError('start: "targets" must be a list of language codes, e.g. ["es", "fr"]')
         targets = tuple(check_lang(t, "start: target") for t in targets_raw)
     return IngestStart(rate, channels, fmt, lang, targets)
+
+
+def parse_vocabulary_message(data: Mapping[str, Any]) -> Vocabulary:
+    """Validate a ``vocabulary`` message: ``{"type": "vocabulary", "terms": [...]}``,
+    the terms as in a JSON glossary file (docs/translation.md)."""
+    if "terms" not in data:
+        raise ProtocolError('vocabulary: send {"type": "vocabulary", "terms": [...]} (an empty list clears it)')
+    try:
+        return parse_vocabulary(data["terms"], "vocabulary")
+    except GlossaryError as e:
+        raise ProtocolError(f"{e}; the stream goes on with its previous vocabulary") from e
 
 
 def bytes_per_frame(start: IngestStart) -> int:
