@@ -73,7 +73,7 @@ class ScriptedModels:
     def __init__(self, script: list[list[Event]]) -> None:
         self.script = script
 
-    def recognizer(self, options: Any) -> ScriptedRecognizer:
+    def recognizer(self, options: Any, vocabulary: Any = None) -> ScriptedRecognizer:
         return ScriptedRecognizer(self.script)
 
 

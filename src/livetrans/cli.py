@@ -56,7 +56,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", type=csv_list, default=(), metavar="LANGS", help="translate finals into these languages, e.g. en,es,ru")
     parser.add_argument("--mt-model", default="nllb-200-distilled-600M", help="translation model: a name from 'livetrans models list', a hub id or a local folder (default: nllb-200-distilled-600M, CC-BY-NC-4.0)")
     parser.add_argument("--mt-engine", choices=("ctranslate2", "transformers"), default="ctranslate2")
-    parser.add_argument("--glossary", type=Path, default=None, help="JSON or CSV file of terms to keep or translate as given")
+    parser.add_argument("--glossary", type=Path, default=None, help="JSON or CSV file of product names and terms: recognised as written (prompt and near-miss respelling), and kept or translated as given (docs/translation.md)")
     parser.add_argument("--no-drafts", dest="drafts", action="store_false", help="live: translate finished sentences only, no draft translations of the sentence being spoken")
     parser.add_argument("--beam", type=_positive_int, default=None, metavar="N", help="beam size of the streaming decodes: wider is more accurate and slower, 1 is greedy (default: 3; the decode at a pause uses at least 5)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for the speech encoder (default: all cores; the decoder's steps, too small to share, run on one)")

@@ -25,6 +25,7 @@ from .asr.silero import SileroSession
 from .asr.whisper import ChineseScript, Device, Task, WhisperEngine
 from .core.drafts import DraftTracker
 from .core.recognizer import RecognizerOptions, StreamingRecognizer
+from .core.vocabulary import Vocabulary, load_vocabulary
 from .mt.stage import normalize_text  # light: no model library (livetrans.mt's rule)
 from .types import (
     AudioChunk,
@@ -47,7 +48,7 @@ class PipelineConfig:
     targets: tuple[str, ...] = ()  # translation target languages
     mt_model: str = "nllb-200-distilled-600M"  # translation model spec (docs/translation.md)
     mt_engine: Literal["ctranslate2", "transformers"] = "ctranslate2"
-    glossary: Path | None = None  # terms to keep or translate as given
+    glossary: Path | None = None  # the vocabulary: terms recognised, and kept or translated as given
     translation_drafts: bool = True  # live: also translate the sentence so far (docs/translation.md)
     cpu_threads: int = 0  # 0: CTranslate2's default (all cores)
     chinese_script: ChineseScript = "simplified"  # how Mandarin captions are written
@@ -59,6 +60,10 @@ class PipelineConfig:
     def recognizer_options(self) -> RecognizerOptions:
         beam = self.beam if self.beam is not None else self.recognizer.beam
         return replace(self.recognizer, language=self.language, beam=beam)
+
+    def load_vocabulary(self) -> Vocabulary:
+        """The ``glossary`` file's terms (GlossaryError if it is malformed), or none."""
+        return load_vocabulary(self.glossary) if self.glossary is not None else Vocabulary()
 
 
 class SentenceTranslator(Protocol):
@@ -95,8 +100,8 @@ class SpeechModels:
         whisper.check_language(config.language)
         return cls(whisper=whisper, vad=SileroSession())
 
-    def recognizer(self, options: RecognizerOptions) -> StreamingRecognizer:
-        return StreamingRecognizer(self.whisper, self.vad.stream(), options)
+    def recognizer(self, options: RecognizerOptions, vocabulary: Vocabulary | None = None) -> StreamingRecognizer:
+        return StreamingRecognizer(self.whisper, self.vad.stream(), options, vocabulary)
 
 
 def build_translation_stage(
@@ -163,13 +168,25 @@ class LivePipeline:
         models: SpeechModels | None = None,
         translator: SentenceTranslator | None = None,
         translation_queue: int = 64,
+        vocabulary: Vocabulary | None = None,
     ) -> None:
         self.config = config
+        # Read (and checked) before any model loads: a malformed file fails the start.
+        self.vocabulary = vocabulary if vocabulary is not None else config.load_vocabulary()
+        self._recognizer: StreamingRecognizer | None = None
         self.models = models or SpeechModels.load(config)
         self.translator = translator
         self.translation_queue = translation_queue
         self.audio_seconds = 0.0  # audio taken in so far
         self.compute_seconds = 0.0  # wall time spent in recognition
+
+    def set_vocabulary(self, vocabulary: Vocabulary) -> None:
+        """Replace the stream's vocabulary for recognition; it takes effect at the next
+        utterance. (Translation keeps the glossary it started with: a server shares one
+        translation stage between streams.)"""
+        self.vocabulary = vocabulary
+        if self._recognizer is not None:
+            self._recognizer.set_vocabulary(vocabulary)
 
     @property
     def real_time_factor(self) -> float:
@@ -183,7 +200,8 @@ class LivePipeline:
         ``emitted_at`` counts from the moment the first audio sample was released:
         the first chunk's arrival minus its duration.
         """
-        recognizer = self.models.recognizer(self.config.recognizer_options())
+        recognizer = self.models.recognizer(self.config.recognizer_options(), self.vocabulary)
+        self._recognizer = recognizer
         out: asyncio.Queue[Event | None] = asyncio.Queue()
         pending: list[AudioChunk] = []
         arrived = asyncio.Event()

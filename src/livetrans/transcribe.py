@@ -97,6 +97,7 @@ def run_offline(spec: str, config: PipelineConfig, args: argparse.Namespace) -> 
 
         return asyncio.run(run_live(spec, config, args, paced=False))
     check_input(spec)
+    vocabulary = config.load_vocabulary()  # a malformed file fails before the audio is read
     audio = load_audio(spec)
     models = SpeechModels.load(config)
     started = time.monotonic()
@@ -105,7 +106,7 @@ def run_offline(spec: str, config: PipelineConfig, args: argparse.Namespace) -> 
 
     with tqdm(total=round(duration, 1), unit="s", desc="transcribing", disable=None, file=sys.stderr) as bar:
         transcript = models.whisper.transcribe_offline(
-            audio, language=config.language, progress=lambda done: bar.update(round(min(done, duration) - bar.n, 1))
+            audio, language=config.language, vocabulary=vocabulary, progress=lambda done: bar.update(round(min(done, duration) - bar.n, 1))
         )
         bar.update(round(duration - bar.n, 1))
     translator = build_translator(config, transcript.language)

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..core.recognizer import Hypothesis, RecognizerOptions, heard_speech
+from ..core.vocabulary import Vocabulary
 from ..errors import LanguageError, ModelError
 from ..types import SAMPLE_RATE, Float32Array, Word
 
@@ -239,14 +240,17 @@ class WhisperEngine:
         batch_size: int = 8,
         beam_size: int = 5,
         progress: Callable[[float], None] | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> OfflineTranscript:
         """Whole-file transcription: Silero VAD cuts speech into windows of at most
         ~19 s, decoded ``batch_size`` at a time with beam search. With no fixed
         language each window's language is detected on its own, so a file where
         the speaker switches language is captioned in both.
 
-        ``progress`` is called with the audio seconds done so far.
+        ``progress`` is called with the audio seconds done so far. ``vocabulary``:
+        its terms go in each window's prompt, and near misses are written as the terms.
         """
+        vocabulary = vocabulary or Vocabulary()
         spans = speech_spans(audio)
         windows: list[OfflineWindow] = []
         languages: dict[str, float] = {}
@@ -254,7 +258,7 @@ class WhisperEngine:
             batch = spans[first : first + batch_size]
             chunks = [audio[start:end] for start, end in batch]
             with self._lock:
-                decoded = self._decode_batch(chunks, language, beam_size)
+                decoded = self._decode_batch(chunks, language, beam_size, vocabulary)
             for (start, _), (window_words, window_language) in zip(batch, decoded):
                 offset = start / SAMPLE_RATE
                 shifted = tuple(
@@ -276,7 +280,7 @@ class WhisperEngine:
         )
 
     def _decode_batch(
-        self, windows: list[Float32Array], language: str | None, beam_size: int
+        self, windows: list[Float32Array], language: str | None, beam_size: int, vocabulary: Vocabulary
     ) -> list[tuple[list[Word], str]]:
         features = np.stack([self._features(w) for w in windows])
         encoder_output = self._model.encode(features)
@@ -288,7 +292,7 @@ class WhisperEngine:
         for lang in dict.fromkeys(languages):
             index = [i for i, l in enumerate(languages) if l == lang]
             group_output = encoder_output if len(index) == len(windows) else self._model.encode(features[index])
-            for i, window_words in zip(index, self._generate_group(group_output, [windows[i] for i in index], lang, beam_size)):
+            for i, window_words in zip(index, self._generate_group(group_output, [windows[i] for i in index], lang, beam_size, vocabulary)):
                 out[i] = (window_words, lang)
         return out
 
@@ -307,10 +311,16 @@ class WhisperEngine:
         return self._model.feature_extractor(padded, padding=0)[:, : samples // _HOP_SAMPLES]
 
     def _generate_group(
-        self, encoder_output: Any, windows: list[Float32Array], language: str, beam_size: int
+        self,
+        encoder_output: Any,
+        windows: list[Float32Array],
+        language: str,
+        beam_size: int,
+        vocabulary: Vocabulary,
     ) -> list[list[Word]]:
         tokenizer = self._tokenizer(language)
         prompt = _LANGUAGE_PROMPTS.get(language, "") if self.task == "transcribe" else ""
+        prompt = f"{prompt} {vocabulary.prompt(language, _GUARDS.vocabulary_tokens)}".strip()
         previous = tokenizer.encode(" " + prompt) if prompt else []
         prompt_tokens = self._model.get_prompt(tokenizer, previous, without_timestamps=True)
         results = self._model.model.generate(
@@ -345,7 +355,10 @@ class WhisperEngine:
             no_speech, avg_logprob = scores[i]
             # The same test as the streaming path: noise and babble stay uncaptioned.
             if heard_speech(no_speech, avg_logprob, [w.probability for w in found], _GUARDS):
-                words[i] = found
+                found = vocabulary.drop_echo(
+                    found, language, _GUARDS.vocabulary_tokens, max_probability=_GUARDS.min_word_probability
+                )
+                words[i] = vocabulary.respell(found, language)
         return words
 
 

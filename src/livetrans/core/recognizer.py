@@ -64,6 +64,7 @@ from .stabilizer import (
     word_key,
 )
 from .vad import VadGate, VadOptions
+from .vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,9 @@ class RecognizerOptions:
     # decode per pause, so the cost is small; docs/benchmarks.md).
     final_beam: int = 5
     prompt_chars: int = 200  # final text before the window given as the prompt
+    # The stream's vocabulary goes before that text in the prompt, as many terms as fit
+    # about this many tokens (Whisper keeps the last 223; vocabulary.py).
+    vocabulary_tokens: int = 120
     # When detection settles the language; nothing becomes final before (language.py).
     language_detection: LanguageOptions = LanguageOptions()
     pause_closes_sentence: float = 1.5  # seconds of pause that close an open sentence
@@ -186,8 +190,11 @@ class StreamingRecognizer:
         decoder: Decoder,
         vad: SpeechProbabilities,
         options: RecognizerOptions | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> None:
         self.options = options or RecognizerOptions()
+        self.vocabulary = vocabulary or Vocabulary()
+        self._next_vocabulary: Vocabulary | None = None
         self._decoder = decoder
         self._vad = vad
         self._gate = VadGate(self.options.vad)
@@ -221,6 +228,12 @@ class StreamingRecognizer:
             max_window=self.options.context_max_window,
             silent_at_end=self.options.vad.end_silence,
         )
+
+    def set_vocabulary(self, vocabulary: Vocabulary) -> None:
+        """Replace the stream's vocabulary from the next utterance on (the one being
+        decoded keeps its prompt, so its hypotheses stay comparable). Safe to call from
+        another thread than the one pushing audio: it only replaces a reference."""
+        self._next_vocabulary = vocabulary
 
     # -- the stage contract -------------------------------------------------------
 
@@ -307,6 +320,8 @@ class StreamingRecognizer:
 
     def _start_utterance(self) -> list[RecognizerEvent]:
         events: list[RecognizerEvent] = []
+        if self._next_vocabulary is not None:
+            self.vocabulary, self._next_vocabulary = self._next_vocabulary, None
         preroll = self._preroll[-self._preroll_frames :]
         self._held = self._preroll[: -self._preroll_frames] if self._blip_frames else []
         self._preroll, self._blip_frames = [], 0
@@ -532,7 +547,8 @@ class StreamingRecognizer:
         ahead = join_words(before)
         if ahead and history.endswith(ahead):
             history = history[: -len(ahead)]
-        return history[-self.options.prompt_chars :].strip()
+        terms = self.vocabulary.prompt(self._languages.language, self.options.vocabulary_tokens)
+        return f"{terms} {history[-self.options.prompt_chars :].strip()}".strip()
 
     @property
     def _history_here(self) -> str:
@@ -566,6 +582,9 @@ class StreamingRecognizer:
         ]
         # Whisper copying its prompt or forced prefix rather than hearing the audio.
         words = drop_echo(trim_repetition(words), self._final_text(), max_probability=o.min_word_probability)
+        language = self._settled_language or hypothesis.language
+        words = self.vocabulary.drop_echo(words, language, o.vocabulary_tokens, max_probability=o.min_word_probability)
+        words = self.vocabulary.respell(words, language)
         if self._unforced:
             words = self._after_context(words)
         words = self._monotonic(words)

@@ -78,7 +78,7 @@ def _replay_virtual(
     chunk_seconds: float,
     decode_cost: float | None,
 ) -> tuple[list[Event], float]:
-    recognizer = models.recognizer(config.recognizer_options())
+    recognizer = models.recognizer(config.recognizer_options(), config.load_vocabulary())
     chunks = _chunks(audio, chunk_seconds)
     now = 0.0  # simulated seconds since the first sample was released
     compute = 0.0
@@ -180,7 +180,9 @@ def offline_transcribe(
 ) -> OfflineResult:
     """The same model, offline: VAD + batched decoding (the quality ceiling)."""
     started = time.perf_counter()
-    transcript = models.whisper.transcribe_offline(audio, language=config.language)
+    transcript = models.whisper.transcribe_offline(
+        audio, language=config.language, vocabulary=config.load_vocabulary()
+    )
     return OfflineResult(
         words=transcript.words,
         text=join_words(transcript.words),

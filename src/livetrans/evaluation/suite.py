@@ -140,8 +140,8 @@ class _ObservedRecognizer:
 class _ObservedModels(SpeechModels):
     rss_samples: list[tuple[float, float]] = field(default_factory=list)
 
-    def recognizer(self, options: Any) -> Any:
-        return _ObservedRecognizer(super().recognizer(options), self.rss_samples)
+    def recognizer(self, options: Any, vocabulary: Any = None) -> Any:
+        return _ObservedRecognizer(super().recognizer(options, vocabulary), self.rss_samples)
 
 
 # ---------------------------------------------------------------- scoring (pure)

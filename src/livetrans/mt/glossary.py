@@ -23,16 +23,13 @@ keep their first position; invented ones are removed.
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ..errors import GlossaryError, LanguageError
+from ..core.vocabulary import Vocabulary, load_vocabulary
 from .languages import resolve_language
 
 log = logging.getLogger(__name__)
@@ -106,6 +103,13 @@ class Glossary:
         self.terms = tuple(sorted(terms, key=lambda t: -len(t.term)))  # longest first
         self._patterns = [(t, _term_pattern(t)) for t in self.terms]
 
+    @classmethod
+    def from_vocabulary(cls, vocabulary: Vocabulary) -> Glossary:
+        """The translation side of a stream's vocabulary (core/vocabulary.py)."""
+        return cls(
+            GlossaryTerm(t.term, dict(t.translations), t.source, t.ignore_case) for t in vocabulary.terms
+        )
+
     def __len__(self) -> int:
         return len(self.terms)
 
@@ -171,69 +175,6 @@ def _claim(
 
 
 def load_glossary(path: str | Path) -> Glossary:
-    """Read a glossary file: ``.json`` or ``.csv`` (see docs/translation.md)."""
-    path = Path(path)
-    try:
-        text = path.read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise GlossaryError(f"cannot read glossary {path}: {e}") from e
-    if path.suffix.lower() == ".csv":
-        return Glossary(_csv_terms(text, path))
-    if path.suffix.lower() == ".json":
-        return Glossary(_json_terms(text, path))
-    raise GlossaryError(f"glossary {path} must be a .json or .csv file")
-
-
-def _make_term(
-    term: Any, translations: Mapping[str, Any], source: Any, ignore_case: Any, where: str
-) -> GlossaryTerm:
-    if not isinstance(term, str) or not term.strip():
-        raise GlossaryError(f"{where}: a glossary entry needs a non-empty 'term'")
-    try:
-        mapped = {
-            resolve_language(str(code)).flores: str(value)
-            for code, value in translations.items()
-            if str(value).strip()
-        }
-        src = resolve_language(str(source)).flores if source else None
-    except LanguageError as e:
-        raise GlossaryError(f"{where}: {e}") from e
-    flag = str(ignore_case).strip().lower() in ("1", "true", "yes")
-    return GlossaryTerm(term.strip(), mapped, src, flag)
-
-
-def _json_terms(text: str, path: Path) -> list[GlossaryTerm]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise GlossaryError(f"glossary {path} is not valid JSON: {e}") from e
-    items = data.get("terms") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise GlossaryError(f"glossary {path} must hold a list of terms or {{\"terms\": [...]}}")
-    terms = []
-    for i, item in enumerate(items):
-        where = f"glossary {path}, entry {i + 1}"
-        if isinstance(item, str):
-            terms.append(_make_term(item, {}, None, False, where))
-        elif isinstance(item, dict):
-            translations = item.get("translations", {})
-            if not isinstance(translations, dict):
-                raise GlossaryError(f"{where}: 'translations' must map language codes to text")
-            terms.append(_make_term(item.get("term"), translations, item.get("source"),
-                                    item.get("ignore_case", False), where))
-        else:
-            raise GlossaryError(f"{where}: expected a string or an object with 'term'")
-    return terms
-
-
-def _csv_terms(text: str, path: Path) -> list[GlossaryTerm]:
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or "term" not in [f.strip() for f in reader.fieldnames]:
-        raise GlossaryError(f"glossary {path} needs a header row with a 'term' column")
-    terms = []
-    for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "") for k, v in row.items()}
-        langs = {k: v for k, v in row.items() if k not in ("term", "source", "ignore_case") and k}
-        terms.append(_make_term(row.get("term"), langs, row.get("source"),
-                                row.get("ignore_case", ""), f"glossary {path}, line {line}"))
-    return terms
+    """Read a glossary file: ``.json`` or ``.csv`` (see docs/translation.md). The file
+    is read by ``livetrans.core.vocabulary``: the same terms bias recognition."""
+    return Glossary.from_vocabulary(load_vocabulary(path))

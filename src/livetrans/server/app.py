@@ -25,6 +25,7 @@ from typing import Any, AsyncIterator, Callable, Literal, Protocol
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from ..core.vocabulary import Vocabulary
 from ..types import AudioChunk, CaptionEvent, Event
 from . import ingest, routes, viewers
 from .bus import RedisBus, WorkerLink
@@ -100,6 +101,7 @@ class CaptionServer:
         self.streams: dict[str, StreamState] = {}
         # The streams this process runs pipelines for (the same objects without a bus).
         self.producing: dict[str, StreamState] = {}
+        self.pipelines: dict[str, PipelineRunner] = {}  # the running pipeline of each producing stream
         self.journals: dict[str, StreamJournal] = {}
         self.viewer_ids = ViewerIds()
         self.connections_by_address: CountMap[str] = CountMap()
@@ -336,6 +338,7 @@ class CaptionServer:
         source_lang = source_lang or self.config.source_lang
         pipeline = self.pipeline_factory(source_lang, targets)
         stream = self.open_session(name, source_lang, targets, pts_offset)
+        self.pipelines[name] = pipeline
         task = asyncio.create_task(self._run_session(stream, pipeline, audio, on_event), name=f"stream-{name}")
         if isinstance(stream.outlet, WorkerLink):
 
@@ -376,12 +379,24 @@ class CaptionServer:
             logger.exception("stream %s: pipeline failed", stream.name)
             raise
         finally:
+            if self.pipelines.get(stream.name) is pipeline:
+                del self.pipelines[stream.name]
             self.end_session(stream.name, reason)
             if isinstance(stream.outlet, WorkerLink):
                 await stream.outlet.close()  # the last events reach Redis, then the lease goes
                 if self.producing.get(stream.name) is stream:
                     del self.producing[stream.name]
         return stream.last_seq
+
+    def set_vocabulary(self, name: str, vocabulary: Vocabulary) -> bool:
+        """Replace a producing stream's vocabulary from its next utterance on; False
+        when the stream runs no pipeline here or its pipeline takes none."""
+        pipeline = self.pipelines.get(name)
+        setter = getattr(pipeline, "set_vocabulary", None)
+        if setter is None:
+            return False
+        setter(vocabulary)
+        return True
 
     async def _sync_journals(self) -> None:
         interval = max(self.config.fsync_interval, 0.05)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -30,6 +30,7 @@ from .protocol import (
     error_message,
     parse_ingest_start,
     parse_json_message,
+    parse_vocabulary_message,
     pcm_problem,
 )
 
@@ -101,7 +102,7 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
     await _send_quietly(ws, dumps({"type": "started", "stream": name, "seq_base": server.producing[name].last_seq}))
     bad_pcm: str | None = None
     try:
-        bad_pcm = await _pump_audio(server, ws, start, decoder, chunks, task)
+        bad_pcm = await _pump_audio(server, ws, start, decoder, chunks, task, name)
     finally:
         for chunk in decoder.flush():
             await _feed(chunks, chunk, task)
@@ -153,6 +154,7 @@ async def _pump_audio(
     decoder: PcmDecoder,
     chunks: asyncio.Queue[AudioChunk | None],
     task: asyncio.Task[int],
+    name: str = "",
 ) -> str | None:
     """Read the encoder until ``end`` or disconnect; returns a fatal PCM problem, if any."""
     received = 0  # bytes of PCM so far, to find sample boundaries for the sanity check
@@ -181,7 +183,12 @@ async def _pump_audio(
                     return None
                 if data["type"] == "start":
                     raise ProtocolError("already started: send audio, then {\"type\":\"end\"}")
-                raise ProtocolError(f"unknown message type {data['type']!r}: ingest takes start, binary audio, end")
+                if data["type"] == "vocabulary":
+                    await _replace_vocabulary(server, ws, name, data)
+                    continue
+                raise ProtocolError(
+                    f"unknown message type {data['type']!r}: ingest takes start, binary audio, vocabulary, end"
+                )
             except ProtocolError as e:
                 server.metrics.protocol_errors.labels("ingest").inc()
                 await _send_quietly(ws, dumps(error_message("bad_message", str(e))))
@@ -190,6 +197,15 @@ async def _pump_audio(
     except LivetransError as e:
         return str(e)
     return None
+
+
+async def _replace_vocabulary(server: CaptionServer, ws: ServerConnection, name: str, data: dict[str, Any]) -> None:
+    """A new vocabulary for this stream from its next utterance on (ProtocolError if bad)."""
+    vocabulary = parse_vocabulary_message(data)
+    if not server.set_vocabulary(name, vocabulary):
+        raise ProtocolError("vocabulary: this stream's pipeline takes no vocabulary")
+    logger.info("stream %s: vocabulary replaced (%d terms)", name, len(vocabulary))
+    await _send_quietly(ws, dumps({"type": "vocabulary", "stream": name, "terms": len(vocabulary)}))
 
 
 async def _feed(chunks: asyncio.Queue[AudioChunk | None], chunk: AudioChunk | None, task: asyncio.Task[int]) -> bool:

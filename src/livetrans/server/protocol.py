@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
-from ..errors import ProtocolError
+from ..core.vocabulary import Vocabulary, parse_vocabulary
+from ..errors import GlossaryError, ProtocolError
 
 PROTOCOL_VERSION = 1
 
@@ -231,6 +232,17 @@ def parse_ingest_start(data: Mapping[str, Any]) -> IngestStart:
     ):
         raise ProtocolError('start: "start_pts" must be the seconds of the first sample\'s presentation time, >= 0')
     return IngestStart(rate, channels, fmt, lang, targets, None if start_pts is None else float(start_pts))
+
+
+def parse_vocabulary_message(data: Mapping[str, Any]) -> Vocabulary:
+    """Validate a ``vocabulary`` message: ``{"type": "vocabulary", "terms": [...]}``,
+    the terms as in a JSON glossary file (docs/translation.md)."""
+    if "terms" not in data:
+        raise ProtocolError('vocabulary: send {"type": "vocabulary", "terms": [...]} (an empty list clears it)')
+    try:
+        return parse_vocabulary(data["terms"], "vocabulary")
+    except GlossaryError as e:
+        raise ProtocolError(f"{e}; the stream goes on with its previous vocabulary") from e
 
 
 def bytes_per_frame(start: IngestStart) -> int:

@@ -1,0 +1,456 @@
+"""A stream's product vocabulary: one list of terms for recognition and translation.
+
+The glossary file (``--glossary``, JSON or CSV, docs/translation.md) is read here,
+once, into a :class:`Vocabulary`. Three parts use it:
+
+- recognition: :meth:`Vocabulary.prompt` is text Whisper gets before its prompt
+  history ("Anker Nano Power Bank, OnePlus 12R, Kiehl's."), so a name it would
+  mishear is written as the list writes it (faster-whisper's ``hotwords`` is the
+  same thing: prompt text, and dropped whenever a prefix is forced, which the
+  streaming path always does);
+- respelling: :meth:`Vocabulary.respell` writes a recognised near miss of a term
+  as the term ("one plus 12 R" -> "OnePlus 12R", "keels" -> "Kiehl's"), by a
+  conservative rule (:class:`RespellRule`);
+- translation: ``livetrans.mt.glossary`` builds its protected terms from the same
+  :class:`VocabularyTerm` objects.
+
+Pure: no model library, no I/O except :func:`load_vocabulary` reading a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import GlossaryError, LanguageError
+from ..types import Word
+
+log = logging.getLogger(__name__)
+
+# Limits: a vocabulary over them is refused with a message, never truncated silently.
+MAX_TERMS = 1000  # the prompt holds a few dozen; more is a mistake (a catalogue, not a show)
+MAX_TERM_CHARS = 100  # the longest product name we have seen is ~60 characters
+MAX_SOUNDS_LIKE = 10  # spellings per term
+MAX_VOCABULARY_BYTES = 1 << 20  # a file or message over this is refused before parsing
+
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_CJK_LANGUAGES = frozenset({"zh", "yue", "ja", "ko"})
+_EDGE_PUNCTUATION = "\"'“”‘’¿¡([{<«-.,!?;:。，！？；：、)]}>»…"
+
+
+@dataclass(frozen=True)
+class VocabularyTerm:
+    """One term: how it is written, what it becomes in each target language, and how
+    a near miss of it is recognised."""
+
+    term: str
+    translations: Mapping[str, str] = field(default_factory=dict)  # FLORES code -> text
+    source: str | None = None  # FLORES code of the language it is said in; None: any
+    ignore_case: bool = False  # translation matching only
+    respell: bool = True  # False: never rewrite a near miss as this term (prompt only)
+    sounds_like: tuple[str, ...] = ()  # spellings that mean this term ("one plus")
+
+    @property
+    def cjk(self) -> bool:
+        return bool(_CJK_RE.search(self.term))
+
+
+@dataclass(frozen=True)
+class RespellRule:
+    """When a recognised span is written as a term.
+
+    Always: the span spells the term (or one of its ``sounds_like``) once case,
+    spaces, accents and punctuation are ignored ("one plus 12 R", "Dy son").
+    Near misses (Latin script only): the span sounds like the term by a coarse
+    English-leaning key (:func:`sound_key`) and its letters are close
+    (``min_similarity``); a short term (key under ``sure_key_length``) only where
+    Whisper doubted the span (mean word probability under ``max_probability``) — a
+    short key is shared by common words ("kills" and "Kiehl's") that Whisper hears
+    with confidence.
+    """
+
+    min_similarity: float = 0.6  # 1 - edit distance / longer length, on the compact letters
+    sure_key_length: int = 8  # keys this long do not collide by chance
+    max_probability: float = 0.7  # a short term's near miss must be this doubtful
+    min_key_length: int = 4  # shorter terms are only respelt when spelled exactly
+
+
+def compact(text: str) -> str:
+    """Letters and digits only, case and accents folded: how spellings are compared."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if c.isalnum())
+
+
+_SOUND_RULES = (
+    ("ph", "f"), ("ck", "k"), ("ch", "k"), ("sh", "s"), ("th", "t"), ("gh", ""),
+    ("c", "k"), ("q", "k"), ("z", "s"), ("x", "ks"), ("h", ""), ("y", "i"),
+)
+
+
+def sound_key(text: str) -> str:
+    """A coarse key of how Latin-script text sounds: consonants kept (ph=f, c=k, ...),
+    each run of vowels one 'a', doubled letters once. "Kiehl's", "keels" -> "kals"."""
+    key = compact(text)
+    for old, new in _SOUND_RULES:
+        key = key.replace(old, new)
+    key = re.sub(r"[aeiou]+", "a", key)
+    return re.sub(r"(.)\1+", r"\1", key)
+
+
+def similarity(a: str, b: str) -> float:
+    """1 - Levenshtein distance / the longer length."""
+    if not a or not b:
+        return 0.0
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return 1.0 - previous[-1] / max(len(a), len(b))
+
+
+@functools.lru_cache(maxsize=256)
+def _flores(code: str) -> str:
+    from ..mt.languages import resolve_language  # a plain table; lazy: mt imports this module
+
+    return resolve_language(code).flores
+
+
+class Vocabulary:
+    """A stream's terms, in the order the list gives them (its priority for the prompt)."""
+
+    def __init__(self, terms: Iterable[VocabularyTerm] = (), rule: RespellRule | None = None) -> None:
+        self.terms = tuple(terms)
+        self.rule = rule or RespellRule()
+        if len(self.terms) > MAX_TERMS:
+            raise GlossaryError(
+                f"the vocabulary has {len(self.terms)} terms; at most {MAX_TERMS} are allowed: "
+                "keep the products of this show"
+            )
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+    def for_language(self, language: str | None) -> tuple[VocabularyTerm, ...]:
+        """Terms that may be said in ``language`` (a Whisper code): those with that
+        source, and those with none in a script the language is written in (a CJK term
+        is not put to an English decode; a Latin brand goes to every language)."""
+        if not language:
+            return ()
+        return self._for_language(language)
+
+    @functools.lru_cache(maxsize=16)
+    def _for_language(self, language: str) -> tuple[VocabularyTerm, ...]:
+        try:
+            flores = _flores(language)
+        except LanguageError:
+            flores = language
+        cjk_language = language.split("-")[0] in _CJK_LANGUAGES
+        return tuple(
+            t for t in self.terms
+            if (t.source == flores) or (t.source is None and (cjk_language or not t.cjk))
+        )
+
+    def prompt(self, language: str | None, max_tokens: int = 120) -> str:
+        """The terms for ``language`` as Whisper prompt text, in list order, as many as
+        fit about ``max_tokens`` tokens (Whisper keeps the last 223 of its prompt)."""
+        chosen = self.prompt_terms(language, max_tokens)
+        if not chosen:
+            return ""
+        cjk = (language or "").split("-")[0] in _CJK_LANGUAGES
+        separator, stop = ("、", "。") if cjk else (", ", ".")
+        return separator.join(t.term for t in chosen) + stop
+
+    def prompt_terms(self, language: str | None, max_tokens: int = 120) -> tuple[VocabularyTerm, ...]:
+        """The terms :meth:`prompt` writes: the list's first that fit the budget."""
+        terms = self.for_language(language)
+        chosen: list[VocabularyTerm] = []
+        budget = float(max_tokens)
+        for term in terms:
+            cost = estimated_tokens(term.term) + 1
+            if cost > budget:
+                break
+            chosen.append(term)
+            budget -= cost
+        if len(chosen) < len(terms):
+            log.debug("the prompt holds %d of %d terms for %s", len(chosen), len(terms), language)
+        return tuple(chosen)
+
+    def drop_echo(
+        self, words: Sequence[Word], language: str | None, max_tokens: int = 120, *, max_probability: float = 0.5
+    ) -> list[Word]:
+        """``words`` minus a run that copies the prompt's list of terms: two or more of
+        its terms back to back in the list's order, doubted (mean word probability under
+        ``max_probability``), or three or more however sure. Whisper given a prompt may
+        copy it instead of hearing the audio; a seller naming three products in the
+        list's order, back to back, is not worth that risk."""
+        terms = [compact(t.term) for t in self.prompt_terms(language, max_tokens)]
+        if len(terms) < 2 or len(words) < 2:
+            return list(words)
+        keys = [compact(w.text) for w in words]
+        out: list[Word] = []
+        i = 0
+        while i < len(words):
+            end, count = self._echo_run(keys, i, terms)
+            run = words[i:end]
+            doubted = count >= 2 and sum(w.probability for w in run) / len(run) < max_probability
+            if count >= 3 or doubted:
+                log.debug("dropped a copy of the vocabulary prompt: %r", "".join(w.text for w in run))
+                i = end
+                continue
+            out.append(words[i])
+            i += 1
+        return out
+
+    @staticmethod
+    def _echo_run(keys: Sequence[str], start: int, terms: Sequence[str]) -> tuple[int, int]:
+        """Where a run of consecutive prompt terms spelled from word ``start`` ends, and
+        how many terms it holds (the longest such run)."""
+        best = (start, 0)
+        for first in range(len(terms)):
+            pos, k = start, first
+            while k < len(terms):
+                spelled, j = "", pos
+                while j < len(keys) and len(spelled) < len(terms[k]):
+                    spelled += keys[j]
+                    j += 1
+                if spelled != terms[k]:
+                    break
+                pos, k = j, k + 1
+            if k - first > best[1]:
+                best = (pos, k - first)
+        return best
+
+    def respell(self, words: Sequence[Word], language: str | None) -> list[Word]:
+        """``words`` with near misses of this language's terms written as the terms."""
+        index = self._index(language or "")
+        if index.empty or not words:
+            return list(words)
+        out: list[Word] = []
+        i = 0
+        while i < len(words):
+            found = self._match(words, i, index)
+            if found is None:
+                out.append(words[i])
+                i += 1
+                continue
+            n, term = found
+            out.append(_merged(words[i : i + n], term))
+            i += n
+        return out
+
+    def _match(self, words: Sequence[Word], i: int, index: _Index) -> tuple[int, VocabularyTerm] | None:
+        """The longest span from word ``i`` that spells a term, else the span that is
+        the closest near miss of one (``None``: neither, or already the term)."""
+        limit = min(index.max_words, len(words) - i)
+        spans = [(n, compact("".join(w.text for w in words[i : i + n]))) for n in range(limit, 0, -1)]
+        for n, spelled in spans:
+            term = index.exact.get(spelled) if spelled else None
+            if term is not None:
+                return (n, term) if _differs(words[i : i + n], term) else None
+        rule = self.rule
+        best: tuple[float, int, VocabularyTerm] | None = None
+        for n, spelled in spans:
+            key = sound_key(spelled) if spelled else ""
+            for term, term_compact in index.by_sound.get(key, ()):
+                score = similarity(spelled, term_compact)
+                if score < rule.min_similarity or spelled[0] != term_compact[0]:
+                    continue
+                doubted = sum(w.probability for w in words[i : i + n]) / n < rule.max_probability
+                if (len(key) >= rule.sure_key_length or doubted) and (best is None or score > best[0]):
+                    best = (score, n, term)
+        return (best[1], best[2]) if best is not None else None
+
+    def _index(self, language: str) -> _Index:
+        return self._indexes(language)
+
+    @functools.lru_cache(maxsize=16)
+    def _indexes(self, language: str) -> _Index:
+        index = _Index()
+        for term in self.for_language(language):
+            if not term.respell:
+                continue
+            spellings = (term.term, *term.sounds_like)
+            for spelling in spellings:
+                key = compact(spelling)
+                if key:
+                    index.exact.setdefault(key, term)
+                    words = len(spelling.split()) if not _CJK_RE.search(spelling) else len(key)
+                    index.max_words = max(index.max_words, min(8, words + 2))
+            term_compact = compact(term.term)
+            key = sound_key(term.term)
+            if not term.cjk and len(key) >= self.rule.min_key_length:
+                index.by_sound.setdefault(key, []).append((term, term_compact))
+        return index
+
+
+@dataclass
+class _Index:
+    exact: dict[str, VocabularyTerm] = field(default_factory=dict)
+    by_sound: dict[str, list[tuple[VocabularyTerm, str]]] = field(default_factory=dict)
+    max_words: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not self.exact
+
+
+def estimated_tokens(text: str) -> float:
+    """About how many Whisper tokens ``text`` takes: ~4 ASCII characters a token,
+    a CJK character one or two."""
+    wide = sum(1 for c in text if not c.isascii())
+    return (len(text) - wide) / 4 + wide * 1.5
+
+
+def _differs(span: Sequence[Word], term: VocabularyTerm) -> bool:
+    return "".join(w.text for w in span).strip().strip(_EDGE_PUNCTUATION) != term.term
+
+
+def _merged(span: Sequence[Word], term: VocabularyTerm) -> Word:
+    """One word for the span, spelled as the term, keeping the span's leading space
+    and outer punctuation ("¿", ",", "."), times and mean probability."""
+    first, last = span[0].text, span[-1].text
+    lead = first[: len(first) - len(first.lstrip())]
+    body = first.lstrip()
+    before = body[: len(body) - len(body.lstrip(_EDGE_PUNCTUATION))]
+    tail = last.rstrip()
+    after = tail[len(tail.rstrip(_EDGE_PUNCTUATION)) :]
+    if term.term.endswith(tuple(_EDGE_PUNCTUATION)) and after.startswith(term.term[-1]):
+        after = after[1:]
+    probability = sum(w.probability for w in span) / len(span)
+    return Word(span[0].start, span[-1].end, f"{lead}{before}{term.term}{after}", probability)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load_vocabulary(path: str | Path) -> Vocabulary:
+    """Read a glossary file: ``.json`` or ``.csv`` (docs/translation.md)."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_VOCABULARY_BYTES:
+            raise GlossaryError(f"glossary {path} is over {MAX_VOCABULARY_BYTES >> 20} MiB: keep the show's terms")
+        text = path.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise GlossaryError(f"cannot read glossary {path}: {e}") from e
+    if path.suffix.lower() == ".csv":
+        return vocabulary_from_csv(text, f"glossary {path}")
+    if path.suffix.lower() == ".json":
+        return vocabulary_from_json(text, f"glossary {path}")
+    raise GlossaryError(f"glossary {path} must be a .json or .csv file")
+
+
+def vocabulary_from_json(text: str, where: str = "vocabulary") -> Vocabulary:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise GlossaryError(f"{where} is not valid JSON: {e}") from e
+    return parse_vocabulary(data, where)
+
+
+def parse_vocabulary(data: Any, where: str = "vocabulary") -> Vocabulary:
+    """A vocabulary from parsed JSON: a list of terms, or ``{"terms": [...]}``."""
+    items = data.get("terms") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise GlossaryError(f"{where} must hold a list of terms or {{\"terms\": [...]}}")
+    _check_count(len(items), where)
+    terms = []
+    for i, item in enumerate(items):
+        at = f"{where}, entry {i + 1}"
+        if isinstance(item, str):
+            terms.append(make_term(item, {}, None, False, at))
+        elif isinstance(item, dict):
+            translations = item.get("translations", {})
+            if not isinstance(translations, dict):
+                raise GlossaryError(f"{at}: 'translations' must map language codes to text")
+            sounds_like = item.get("sounds_like", [])
+            if isinstance(sounds_like, str):
+                sounds_like = [sounds_like]
+            if not isinstance(sounds_like, list) or not all(isinstance(s, str) for s in sounds_like):
+                raise GlossaryError(f"{at}: 'sounds_like' must be a list of spellings")
+            terms.append(make_term(item.get("term"), translations, item.get("source"),
+                                   item.get("ignore_case", False), at,
+                                   respell=item.get("respell", True), sounds_like=sounds_like))
+        else:
+            raise GlossaryError(f"{at}: expected a string or an object with 'term'")
+    return Vocabulary(terms)
+
+
+def vocabulary_from_csv(text: str, where: str = "vocabulary") -> Vocabulary:
+    """Columns: ``term`` (required), ``source``, ``ignore_case``, ``respell``,
+    ``sounds_like`` (spellings separated by ``|``), and one per target language."""
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or "term" not in [f.strip() for f in reader.fieldnames]:
+        raise GlossaryError(f"{where} needs a header row with a 'term' column")
+    special = ("term", "source", "ignore_case", "respell", "sounds_like")
+    terms = []
+    for line, row in enumerate(reader, start=2):
+        _check_count(line - 1, where)
+        row = {(k or "").strip(): (v or "") for k, v in row.items()}
+        langs = {k: v for k, v in row.items() if k not in special and k}
+        respell = row.get("respell", "").strip() or True
+        sounds_like = [s for s in row.get("sounds_like", "").split("|") if s.strip()]
+        terms.append(make_term(row.get("term"), langs, row.get("source"), row.get("ignore_case", ""),
+                               f"{where}, line {line}", respell=respell, sounds_like=sounds_like))
+    return Vocabulary(terms)
+
+
+def _check_count(count: int, where: str) -> None:
+    if count > MAX_TERMS:
+        raise GlossaryError(f"{where} has over {MAX_TERMS} terms; at most {MAX_TERMS} are allowed: keep the show's terms")
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes")
+
+
+def make_term(
+    term: Any,
+    translations: Mapping[str, Any],
+    source: Any,
+    ignore_case: Any,
+    where: str,
+    *,
+    respell: Any = True,
+    sounds_like: Sequence[str] = (),
+) -> VocabularyTerm:
+    """One validated term; ``where`` starts every error message."""
+    if not isinstance(term, str) or not term.strip():
+        raise GlossaryError(f"{where}: a glossary entry needs a non-empty 'term'")
+    term = " ".join(term.split())
+    for text in (term, *sounds_like):
+        if len(text) > MAX_TERM_CHARS:
+            raise GlossaryError(
+                f"{where}: {text[:40]!r}... is {len(text)} characters; a term may have at most {MAX_TERM_CHARS}"
+            )
+    if len(sounds_like) > MAX_SOUNDS_LIKE:
+        raise GlossaryError(f"{where}: at most {MAX_SOUNDS_LIKE} 'sounds_like' spellings per term")
+    try:
+        mapped = {
+            _flores(str(code)): str(value)
+            for code, value in translations.items()
+            if str(value).strip()
+        }
+        src = _flores(str(source)) if source else None
+    except LanguageError as e:
+        raise GlossaryError(f"{where}: {e}") from e
+    return VocabularyTerm(
+        term=term,
+        translations=mapped,
+        source=src,
+        ignore_case=_flag(ignore_case),
+        respell=respell if isinstance(respell, bool) else _flag(respell),
+        sounds_like=tuple(" ".join(s.split()) for s in sounds_like if s.strip()),
+    )

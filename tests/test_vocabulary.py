@@ -1,0 +1,165 @@
+"""The vocabulary's pure parts: reading and limits, the prompt, near-miss respelling,
+the prompt-copy guard, and a replacement taking effect at the next utterance."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
+from livetrans.core.vocabulary import (
+    MAX_TERM_CHARS,
+    MAX_TERMS,
+    Vocabulary,
+    load_vocabulary,
+    parse_vocabulary,
+    vocabulary_from_csv,
+)
+from livetrans.errors import GlossaryError
+from livetrans.mt.glossary import load_glossary
+from livetrans.server.protocol import parse_vocabulary_message
+from livetrans.errors import ProtocolError
+from livetrans.types import Word
+
+from scripted import ScriptedDecoder, ScriptedVad, chunks, sentence_words
+
+SHOW = parse_vocabulary([
+    "Anker Nano Power Bank", "OnePlus 12R", "Kiehl's", "Dyson", "Shokz OpenRun",
+    {"term": "oferta relámpago", "source": "es", "translations": {"en": "flash sale"}},
+    {"term": "Rhode", "respell": False},
+    {"term": "Ninja Creami", "sounds_like": ["ninja creamy"]},
+    "完美日记", "泡泡玛特",
+])
+
+
+def said(text: str, probability: float = 0.95) -> list[Word]:
+    return [Word(float(i), i + 0.9, " " + token, probability) for i, token in enumerate(text.split())]
+
+
+def spelled(words: list[Word]) -> str:
+    return "".join(w.text for w in words).strip()
+
+
+@pytest.mark.parametrize(
+    ("heard", "lang", "probability", "written"),
+    [
+        ("buy the one plus 12 R today.", "en", 0.95, "buy the OnePlus 12R today."),  # spacing
+        ("the Dy son fan", "en", 0.95, "the Dyson fan"),
+        ("the anchor nano power bank!", "en", 0.95, "the Anker Nano Power Bank!"),  # long: sure
+        ("I wear shocks open run daily", "en", 0.95, "I wear Shokz OpenRun daily"),
+        ("cream from keels, really", "en", 0.5, "cream from Kiehl's, really"),  # short, doubted
+        ("this soap kills germs", "en", 0.95, "this soap kills germs"),  # short, heard surely
+        ("the rode lip tint", "en", 0.3, "the rode lip tint"),  # opted out
+        ("the ninja creamy", "en", 0.95, "the Ninja Creami"),  # sounds_like
+        ("una oferta relampago hoy", "es", 0.95, "una oferta relámpago hoy"),  # accents
+        ("an oferta relampago", "en", 0.95, "an oferta relampago"),  # a Spanish term, English speech
+        ("the keel of the boat", "en", 0.5, "the keel of the boat"),  # too far from the term
+    ],
+)
+def test_near_misses_are_written_as_the_list_writes_them(heard, lang, probability, written):
+    assert spelled(SHOW.respell(said(heard, probability), lang)) == written
+
+
+def test_respelling_keeps_times_and_the_leading_space():
+    words = SHOW.respell(said("get one plus 12 R"), "en")
+    assert [(w.start, w.end, w.text) for w in words] == [(0.0, 0.9, " get"), (1.0, 4.9, " OnePlus 12R")]
+
+
+def test_mandarin_terms_are_matched_across_spaces():
+    words = [Word(0, 0.3, " 完美", 0.9), Word(0.3, 0.9, " 日记", 0.9), Word(0.9, 1.2, "的", 0.9)]
+    assert [w.text for w in SHOW.respell(words, "zh")] == [" 完美日记", "的"]
+    other = [Word(0, 0.3, "完美", 0.9), Word(0.3, 0.9, "的", 0.9)]
+    assert SHOW.respell(other, "zh") == other
+
+
+def test_the_prompt_holds_the_terms_of_the_language_in_list_order():
+    assert SHOW.prompt("en") == "Anker Nano Power Bank, OnePlus 12R, Kiehl's, Dyson, Shokz OpenRun, Rhode, Ninja Creami."
+    assert "oferta relámpago" in SHOW.prompt("es") and "完美日记" not in SHOW.prompt("es")
+    assert SHOW.prompt("zh").endswith("完美日记、泡泡玛特。")
+    assert SHOW.prompt(None) == ""
+
+
+def test_a_long_list_fills_the_prompt_budget_and_no_more():
+    many = parse_vocabulary([f"Product {i} Deluxe" for i in range(MAX_TERMS)])
+    prompt = many.prompt("en", max_tokens=120)
+    assert prompt.startswith("Product 0 Deluxe, Product 1 Deluxe") and len(prompt) < 120 * 4 + 20
+
+
+def test_a_copy_of_the_prompt_list_is_dropped_but_a_named_product_kept():
+    copy = said("Anker Nano Power Bank, OnePlus 12R, Kiehl's.", 0.3)
+    assert SHOW.drop_echo(copy, "en") == []
+    one = said("buy the OnePlus 12R now", 0.3)
+    assert SHOW.drop_echo(one, "en") == one
+    sure_pair = said("the Anker Nano Power Bank, OnePlus 12R", 0.95)
+    assert SHOW.drop_echo(sure_pair, "en") == sure_pair
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"terms": [""]}, "entry 1: a glossary entry needs a non-empty 'term'"),
+        ({"terms": ["   "]}, "needs a non-empty 'term'"),
+        ({"terms": ["x" * 500]}, f"is 500 characters; a term may have at most {MAX_TERM_CHARS}"),
+        ({"terms": [f"t{i}" for i in range(3000)]}, f"has over {MAX_TERMS} terms"),
+        ({"terms": [{"term": "x", "sounds_like": 5}]}, "'sounds_like' must be a list"),
+        ({"terms": [{"term": "x", "source": "qq"}]}, "unknown language code 'qq'"),
+        ({"terms": [7]}, "expected a string or an object"),
+        ("nope", "must hold a list of terms"),
+    ],
+)
+def test_bad_vocabulary_is_refused_with_a_clear_message(data, message):
+    with pytest.raises(GlossaryError, match=re.escape(message)):
+        parse_vocabulary(data)
+
+
+def test_files_and_the_glossary_read_the_same_terms(tmp_path: Path):
+    path = tmp_path / "show.csv"
+    path.write_text("term,source,respell,sounds_like,es\nOnePlus 12R,,,one plus twelve|1+ 12R,\n"
+                    "Rhode,en,false,,\nflash sale,en,,,oferta relámpago\n", "utf-8")
+    vocabulary = load_vocabulary(path)
+    assert [t.term for t in vocabulary.terms] == ["OnePlus 12R", "Rhode", "flash sale"]
+    assert vocabulary.terms[0].sounds_like == ("one plus twelve", "1+ 12R")
+    assert not vocabulary.terms[1].respell and vocabulary.terms[1].source == "eng_Latn"
+    glossary = load_glossary(path)
+    assert {t.term: t.output("spa_Latn") for t in glossary.terms}["flash sale"] == "oferta relámpago"
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"terms": ["x" * 90] * 12_000}), "utf-8")
+    with pytest.raises(GlossaryError, match="over 1 MiB"):
+        load_vocabulary(big)
+    with pytest.raises(GlossaryError, match="needs a header row"):
+        vocabulary_from_csv("name\nx\n")
+
+
+def test_the_ingest_message_says_what_is_wrong():
+    assert len(parse_vocabulary_message({"type": "vocabulary", "terms": ["OnePlus 12R"]})) == 1
+    assert len(parse_vocabulary_message({"type": "vocabulary", "terms": []})) == 0
+    with pytest.raises(ProtocolError, match="goes on with its previous vocabulary"):
+        parse_vocabulary_message({"type": "vocabulary", "terms": ["y" * 500]})
+    with pytest.raises(ProtocolError, match='send {"type": "vocabulary", "terms"'):
+        parse_vocabulary_message({"type": "vocabulary"})
+
+
+def test_a_new_vocabulary_takes_effect_at_the_next_utterance():
+    """Replaced while the first utterance is decoded: its decodes keep the old prompt
+    (their hypotheses stay comparable); the next utterance's decodes get the new one."""
+    words = sentence_words("we have the phone here today", 1.0) + sentence_words("and the power bank too", 5.0)
+    decoder = ScriptedDecoder(words)
+    recognizer = StreamingRecognizer(
+        decoder, ScriptedVad(((0.9, 3.6), (4.9, 7.2))), RecognizerOptions(language="en"), Vocabulary()
+    )
+    replaced_at = None
+    for chunk in chunks(9.0):
+        recognizer.push(chunk)
+        if replaced_at is None and chunk.end >= 2.0:
+            recognizer.set_vocabulary(SHOW)
+            replaced_at = len(decoder.calls)
+    recognizer.flush()
+    prompts = [(end, prompt) for _, end, prompt, _ in decoder.calls]
+    before = [p for s, p in prompts[:replaced_at]] + [p for s, p in prompts[replaced_at:] if s < 4.5]
+    after = [p for s, p in prompts[replaced_at:] if s >= 4.5]
+    assert before and after
+    assert not any("OnePlus" in p for p in before)
+    assert all(p.startswith(SHOW.prompt("en")) for p in after)
