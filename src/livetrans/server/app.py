@@ -29,12 +29,14 @@ from ..core.vocabulary import Vocabulary
 from ..types import AudioChunk, CaptionEvent, Event
 from . import ingest, routes, viewers
 from .bus import RedisBus, WorkerLink
+from .control import ControlListener
 from .edge import EdgeMirrors
 from .hls import HlsConfig, HlsService
 from .hub import DEFAULT_MAX_DURABLE_QUEUE, DEFAULT_MEMORY_EVENTS, Durable, StreamState, ViewerIds
 from .journal import StreamJournal, journal_path, known_streams
 from .metrics import ServerMetrics
-from .protocol import MAX_INGEST_MESSAGE_BYTES, CloseCode, close_reason, parse_route
+from ..errors import ProtocolError
+from .protocol import MAX_INGEST_MESSAGE_BYTES, CloseCode, close_reason, parse_route, parse_vocabulary_message
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class ServerConfig:
     bus_retention_events: int = 100_000  # entries kept per broadcast (approximately; 0: no limit)
     bus_retention_seconds: float = 86_400.0  # entries older than this are trimmed (0: kept)
     bus_buffer_events: int = 100_000  # durable events a worker holds while Redis is away
+    control_port: int | None = None  # the control API's HTTP port (0: any free one; None: off)
 
     @property
     def serves_viewers(self) -> bool:
@@ -107,6 +110,7 @@ class CaptionServer:
         self.connections_by_address: CountMap[str] = CountMap()
         self.bus: RedisBus | None = None
         self.edge: EdgeMirrors | None = None
+        self.control: ControlListener | None = None
         self.metrics = ServerMetrics(self)
         if config.bus_url is not None:
             self.bus = RedisBus(
@@ -133,6 +137,11 @@ class CaptionServer:
             await self.bus.connect()  # an unreachable Redis is an error at start
             if self.edge is not None:
                 self.edge.start()
+            if self.config.serves_ingest:
+                self.bus.follow_control(self._on_control)
+        if self.config.control_port is not None:
+            self.control = ControlListener(self)
+            await self.control.start(self.config.host, self.config.control_port)
         self._server = await serve(
             self._handler,
             self.config.host,
@@ -156,6 +165,9 @@ class CaptionServer:
             self._server.close()  # viewers get 1001: reconnect later with since=
             await self._server.wait_closed()
             self._server = None
+        if self.control is not None:
+            await self.control.stop()
+            self.control = None
         if self.edge is not None:
             await self.edge.stop()
         if self.bus is not None:
@@ -242,6 +254,13 @@ class CaptionServer:
         stream.sessions = link.sessions
         stream.on_latency = self.observe_latency
         self.producing[name] = stream
+
+    async def session_written(self, name: str, timeout: float = 2.0) -> None:
+        """On a bus, wait (bounded) until the stream's session marker is in Redis, so that
+        edges see it live; Redis away does not hold the encoder up longer than ``timeout``."""
+        stream = self.producing.get(name)
+        if stream is not None and isinstance(stream.outlet, WorkerLink):
+            await stream.outlet.written(timeout)
 
     async def drop_claim(self, name: str) -> None:
         """Give back a lease taken by ``claim_stream`` for a session that never started."""
@@ -339,6 +358,8 @@ class CaptionServer:
         pipeline = self.pipeline_factory(source_lang, targets)
         stream = self.open_session(name, source_lang, targets, pts_offset)
         self.pipelines[name] = pipeline
+        if isinstance(stream.outlet, WorkerLink) and stream.outlet.vocabulary is not None:
+            self._on_control(name, stream.outlet.vocabulary)  # updated live before a failover
         task = asyncio.create_task(self._run_session(stream, pipeline, audio, on_event), name=f"stream-{name}")
         if isinstance(stream.outlet, WorkerLink):
 
@@ -387,6 +408,37 @@ class CaptionServer:
                 if self.producing.get(stream.name) is stream:
                     del self.producing[stream.name]
         return stream.last_seq
+
+    async def update_vocabulary(self, name: str, data: dict[str, Any]) -> int:
+        """Replace a live stream's vocabulary from its next utterance on (the ingest
+        message and the control API's PUT); returns its number of terms.
+
+        Raises ``ProtocolError`` for bad terms, ``LookupError`` when the stream is not
+        live, ``LivetransError`` when Redis is unreachable. Scaled out, the vocabulary is
+        kept in Redis and goes to whichever worker owns the stream (now, or after a
+        failover)."""
+        vocabulary = parse_vocabulary_message(data)
+        if self.bus is None:
+            stream = self.producing.get(name)
+            if stream is None or not stream.live or not self.set_vocabulary(name, vocabulary):
+                raise LookupError(f"no live stream {name!r} here")
+        else:
+            if name not in self.producing and not await self.bus.is_live(name):
+                raise LookupError(f"no live stream {name!r} on the bus")
+            await self.bus.publish_vocabulary(name, data)
+            self.set_vocabulary(name, vocabulary)  # the owner is this process: at once
+        logger.info("stream %s: vocabulary replaced (%d terms)", name, len(vocabulary))
+        return len(vocabulary)
+
+    def _on_control(self, name: str, data: dict[str, Any]) -> None:
+        """A worker: a control message for a stream it owns, from the bus."""
+        if data.get("type") != "vocabulary":
+            logger.warning("stream %s: unknown control message %r skipped", name, data.get("type"))
+            return
+        try:
+            self.set_vocabulary(name, parse_vocabulary_message(data))
+        except ProtocolError as e:
+            logger.warning("stream %s: bad vocabulary on the bus skipped: %s", name, e)
 
     def set_vocabulary(self, name: str, vocabulary: Vocabulary) -> bool:
         """Replace a producing stream's vocabulary from its next utterance on; False

@@ -33,15 +33,19 @@ from redis.exceptions import RedisError, ResponseError
 
 from ..errors import LivetransError
 from .busfeed import (
+    CONTROL_PATTERN,
     REGISTRY_KEY,
     Outbox,
     Pending,
+    control_channel,
     entries,
     events_key,
     lease_key,
     live_channel,
     meta_key,
     parse_entry_id,
+    stream_of_channel,
+    vocabulary_key,
 )
 
 if TYPE_CHECKING:
@@ -170,6 +174,9 @@ class RedisBus:
         self.last_error = ""
         self.links: dict[str, WorkerLink] = {}
         self.edge: EdgeMirrors | None = None
+        # A worker's handler of control messages for the broadcasts it owns (the vocabulary).
+        self.on_control: Callable[[str, dict[str, Any]], None] | None = None
+        self._control_task: asyncio.Task[None] | None = None
         self._append = self.client.register_script(_APPEND)
         self._renew = self.client.register_script(_RENEW)
         self._release = self.client.register_script(_RELEASE)
@@ -187,9 +194,74 @@ class RedisBus:
             raise LivetransError(f"Redis {version} at {self.url} has no Streams: livetrans needs Redis 5 or later")
 
     async def close(self) -> None:
+        if self._control_task is not None:
+            self._control_task.cancel()
+            await asyncio.gather(self._control_task, return_exceptions=True)
         for link in list(self.links.values()):
             await link.close()
         await self.client.aclose()
+
+    # ---------------------------------------------------------------- control
+
+    def follow_control(self, handler: Callable[[str, dict[str, Any]], None]) -> None:
+        """A worker: call ``handler(stream, message)`` for control messages of the
+        broadcasts it owns, whichever process received the call."""
+        self.on_control = handler
+        self._control_task = asyncio.create_task(self._control_loop(), name="bus-control")
+
+    async def publish_vocabulary(self, name: str, data: dict[str, Any]) -> None:
+        """Keep a broadcast's live vocabulary (a worker taking it over applies it) and tell
+        its owner. ``data`` is the validated ``{"terms": [...]}``."""
+        payload = json.dumps({"type": "vocabulary", "terms": data.get("terms", [])}, ensure_ascii=False)
+        ttl = int(self.retention_seconds * 1000) or None
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.set(vocabulary_key(name), payload, px=ttl)
+                pipe.publish(control_channel(name), payload)
+                await pipe.execute()
+            self.ok()
+        except (RedisError, OSError) as e:
+            self.failed("vocabulary", e)
+            raise LivetransError(f"Redis unreachable ({e}): the vocabulary was not stored; retry") from e
+
+    async def is_live(self, name: str) -> bool:
+        try:
+            live = await self.client.hget(meta_key(name), "live")
+            self.ok()
+        except (RedisError, OSError) as e:
+            self.failed("meta", e)
+            raise LivetransError(f"Redis unreachable ({e}); retry shortly") from e
+        return bool(live == b"1")
+
+    async def _control_loop(self) -> None:
+        backoff = BACKOFF_MIN
+        while True:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(CONTROL_PATTERN)
+                backoff = BACKOFF_MIN
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None or message.get("type") != "pmessage":
+                        continue
+                    channel = message["channel"]
+                    name = stream_of_channel(channel.decode() if isinstance(channel, bytes) else str(channel),
+                                             "control")
+                    if name is None or name not in self.links or self.on_control is None:
+                        continue  # another worker's broadcast
+                    try:
+                        data = json.loads(message["data"])
+                        if not isinstance(data, dict):
+                            raise ValueError("not an object")
+                    except ValueError as e:
+                        logger.warning("stream %s: malformed control message skipped: %s", name, e)
+                        continue
+                    self.on_control(name, data)
+            except (RedisError, OSError) as e:
+                self.failed("control", e)
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
 
     def ok(self) -> None:
         if not self.healthy:
@@ -248,6 +320,7 @@ class RedisBus:
                 await asyncio.sleep(0.1)
             top_entries = entries(await self.client.xrevrange(events_key(name), count=1))
             meta = cast(dict[bytes, bytes], await self.client.hgetall(meta_key(name)))
+            stored = await self.client.get(vocabulary_key(name))
             self.ok()
         except RedisError as e:
             self.failed("claim", e)
@@ -255,6 +328,11 @@ class RedisBus:
         top = parse_entry_id(top_entries[0][0]) if top_entries else (0, 0)
         sessions = int(meta.get(b"sessions", b"0") or 0)
         link = WorkerLink(self, name, top, sessions)
+        if stored:  # a live update of the broadcast outlives the worker that took it
+            try:
+                link.vocabulary = json.loads(stored)
+            except ValueError:
+                logger.warning("stream %s: malformed stored vocabulary ignored", name)
         self.links[name] = link
         logger.info("stream %s: lease taken by %s, continuing after seq %d", name, self.owner, top[0])
         return link
@@ -275,9 +353,11 @@ class WorkerLink:
         self.outbox = Outbox(top=top, capacity=bus.buffer_events)
         self.lost = False
         self.on_lost: Callable[[], None] | None = None
+        self.vocabulary: dict[str, Any] | None = None  # a live update stored in Redis, if any
         self.closing = False
         self.closed = asyncio.Event()
         self._wake = asyncio.Event()
+        self._emptied = asyncio.Event()  # set whenever the outbox has been written out
         self._dropped_reported = 0
         self._writer = asyncio.create_task(self._write_loop(), name=f"bus-writer-{name}")
         self._renewer = asyncio.create_task(self._renew_loop(), name=f"bus-lease-{name}")
@@ -295,6 +375,16 @@ class WorkerLink:
     def marker(self, record: dict[str, Any]) -> None:
         self.outbox.marker(record)
         self._wake.set()
+
+    async def written(self, timeout: float) -> bool:
+        """Wait until everything published so far is in Redis (at most ``timeout`` s)."""
+        self._emptied.clear()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(self._emptied.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
 
     async def close(self) -> None:
         """Write what is left (bounded wait), then give the lease back."""
@@ -314,6 +404,8 @@ class WorkerLink:
         await asyncio.gather(self._writer, self._renewer, return_exceptions=True)
         if not self.lost:
             try:
+                # The session ended: its live vocabulary ends with it; then the lease goes.
+                await self.bus.client.delete(vocabulary_key(self.name))
                 await self.bus._release(keys=[lease_key(self.name)], args=[self.bus.owner])
             except RedisError as e:
                 self.bus.failed("release", e)  # the lease runs out by itself
@@ -335,11 +427,13 @@ class WorkerLink:
         while not self.lost:
             batch = self.outbox.batch()
             if not batch:
+                self._emptied.set()
                 if self.closing:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            self._emptied.clear()
             try:
                 await self._send(batch)
                 self.outbox.done(len(batch))

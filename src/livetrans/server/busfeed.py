@@ -8,6 +8,8 @@ them all::
     livetrans:{main}:meta     Hash: source_lang, languages (JSON), live, started_at, worker
     livetrans:{main}:lease    String: the worker that owns the broadcast, with an expiry
     livetrans:{main}:live     Pub/Sub channel: partial captions and translation drafts
+    livetrans:{main}:vocabulary  String: the live vocabulary replacing --glossary (JSON terms)
+    livetrans:{main}:control  Pub/Sub channel: "the vocabulary changed", for the owning worker
     livetrans:streams         Sorted set: broadcast names by their last activity (unix s)
 
 Entry ids come from ``seq``: durable event N is entry ``N-0``, so ``since=N`` is
@@ -55,10 +57,21 @@ def live_channel(stream: str) -> str:
     return f"{PREFIX}:{{{stream}}}:live"
 
 
-def stream_of_channel(channel: str) -> str | None:
+def vocabulary_key(stream: str) -> str:
+    return f"{PREFIX}:{{{stream}}}:vocabulary"
+
+
+def control_channel(stream: str) -> str:
+    return f"{PREFIX}:{{{stream}}}:control"
+
+
+CONTROL_PATTERN = f"{PREFIX}:{{*}}:control"
+
+
+def stream_of_channel(channel: str, kind: str = "live") -> str | None:
     head, sep, rest = channel.partition(":{")
     name, sep2, tail = rest.partition("}:")
-    if head != PREFIX or not sep or not sep2 or tail != "live":
+    if head != PREFIX or not sep or not sep2 or tail != kind:
         return None
     return name
 

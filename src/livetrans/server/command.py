@@ -63,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     serve.add_argument("--no-journal", action="store_true", help="keep events in memory only")
     serve.add_argument("--fsync-interval", type=float, default=1.0,
                        help="seconds between journal fsyncs; 0 syncs every event (default: 1)")
+    serve.add_argument("--control-port", default=None, metavar="PORT|off",
+                       help="port of the control API (PUT /v1/streams/NAME/vocabulary with the ingest token; "
+                       "default: --port + 1, or any free port with --port 0; off: none)")
     serve.add_argument("--max-connections-per-address", type=int, default=32,
                        help="WebSocket connections one client address may hold (default: 32; 0: no limit)")
     serve.add_argument("--viewer-queue", type=int, default=500,
@@ -113,6 +116,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         bus_retention_events=args.bus_retention_events,
         bus_retention_seconds=args.bus_retention_seconds,
         bus_buffer_events=args.bus_buffer_events,
+        control_port=control_port(args),
         host=args.host,
         port=args.port,
         viewer_token=args.viewer_token or None,
@@ -125,6 +129,21 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         hls=hls_config(args),
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def control_port(args: argparse.Namespace) -> int | None:
+    raw = args.control_port
+    if raw is None:
+        return args.port + 1 if args.port else 0
+    if raw == "off":
+        return None
+    try:
+        port = int(raw)
+    except ValueError as e:
+        raise InputError(f"--control-port {raw!r}: a port number, or off") from e
+    if not 0 <= port <= 65535:
+        raise InputError(f"--control-port {port}: a port number from 0 to 65535, or off")
+    return port
 
 
 def check_bus_options(args: argparse.Namespace) -> None:
@@ -198,6 +217,10 @@ def announce(server: CaptionServer, stream: str, languages: list[str], viewer_to
     if server.config.serves_ingest:
         lines.append(f"  ingest WebSocket:   {server.ws_url}/v1/streams/<name>/ingest  "
                      f"(Authorization: Bearer {server.config.token})")
+    if server.control is not None:
+        host = server.base_url.rsplit(":", 1)[0]
+        lines.append(f"  control API:        PUT {host}:{server.control.port}/v1/streams/<name>/vocabulary  "
+                     "(same token; docs/protocol.md)")
     lines.append(f"  streams: {server.base_url}/v1/streams   metrics: {server.base_url}/metrics")
     return lines
 

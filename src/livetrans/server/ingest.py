@@ -30,7 +30,6 @@ from .protocol import (
     error_message,
     parse_ingest_start,
     parse_json_message,
-    parse_vocabulary_message,
     pcm_problem,
 )
 
@@ -99,6 +98,7 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
         await _close_draining(server, ws, CloseCode.BAD_REQUEST, str(e))
         return
 
+    await server.session_written(name)  # scaled out: viewers and control calls find it live
     await _send_quietly(ws, dumps({"type": "started", "stream": name, "seq_base": server.producing[name].last_seq}))
     bad_pcm: str | None = None
     try:
@@ -201,11 +201,13 @@ async def _pump_audio(
 
 async def _replace_vocabulary(server: CaptionServer, ws: ServerConnection, name: str, data: dict[str, Any]) -> None:
     """A new vocabulary for this stream from its next utterance on (ProtocolError if bad)."""
-    vocabulary = parse_vocabulary_message(data)
-    if not server.set_vocabulary(name, vocabulary):
-        raise ProtocolError("vocabulary: this stream's pipeline takes no vocabulary")
-    logger.info("stream %s: vocabulary replaced (%d terms)", name, len(vocabulary))
-    await _send_quietly(ws, dumps({"type": "vocabulary", "stream": name, "terms": len(vocabulary)}))
+    try:
+        terms = await server.update_vocabulary(name, data)
+    except (LookupError, LivetransError) as e:
+        if isinstance(e, ProtocolError):
+            raise
+        raise ProtocolError(f"vocabulary: {e}") from e
+    await _send_quietly(ws, dumps({"type": "vocabulary", "stream": name, "terms": terms}))
 
 
 async def _feed(chunks: asyncio.Queue[AudioChunk | None], chunk: AudioChunk | None, task: asyncio.Task[int]) -> bool:
