@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 logger = logging.getLogger("bench_fanout")
 
@@ -195,10 +195,9 @@ class ViewerProtocol(asyncio.Protocol):
         self.hello: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
         key = base64.b64encode(os.urandom(16)).decode()
-        transport.write((f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        self.transport.write((f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                          f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
                         .encode())
 
@@ -328,7 +327,8 @@ async def client_role(args: argparse.Namespace) -> None:
     client = ViewerClient(ports, float(args.t0))
     client.count = args.count
     for start in range(0, args.count, CONNECT_BATCH):
-        await asyncio.gather(*(client.open(0, None) for _ in range(min(CONNECT_BATCH, args.count - start))))
+        await asyncio.wait_for(asyncio.gather(*(client.open(0, None)
+                                                for _ in range(min(CONNECT_BATCH, args.count - start)))), args.timeout)
     print("ready", flush=True)
     cpu_started = time.process_time()
     wall_started = time.monotonic()
@@ -394,7 +394,7 @@ def run_parent(args: argparse.Namespace) -> dict[str, Any]:
     me = [sys.executable, os.path.abspath(__file__)]
     procs: list[subprocess.Popen[str]] = []
     try:
-        server = subprocess.Popen([*me, "--role", "server", "--duration", str(args.duration),
+        server = subprocess.Popen([*me, "--role", "server", "--loop", args.loop, "--duration", str(args.duration),
                                    "--interval", str(args.interval), "--timeout", str(args.timeout)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         procs.append(server)
@@ -405,7 +405,7 @@ def run_parent(args: argparse.Namespace) -> dict[str, Any]:
                   for i in range(args.client_procs)]
         clients = []
         for share in shares:
-            clients.append(subprocess.Popen([*me, "--role", "clients", "--port", str(port), "--count", str(share),
+            clients.append(subprocess.Popen([*me, "--role", "clients", "--loop", args.loop, "--port", str(port), "--count", str(share),
                                              "--t0", repr(t0), "--duration", str(args.duration),
                                              "--timeout", str(args.timeout)],
                                             stdout=subprocess.PIPE, text=True))
@@ -502,7 +502,7 @@ def run_parent_bus(args: argparse.Namespace) -> dict[str, Any]:
         procs.append(redis_proc)
         bus = f"redis://127.0.0.1:{redis_port}/0"
         common = ["--bus-url", bus, "--duration", str(args.duration), "--interval", str(args.interval),
-                  "--timeout", str(args.timeout)]
+                  "--timeout", str(args.timeout), "--loop", args.loop]
         worker = subprocess.Popen([*me, "--role", "bus-worker", *common], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True)
         procs.append(worker)
@@ -520,7 +520,8 @@ def run_parent_bus(args: argparse.Namespace) -> dict[str, Any]:
             order = ports[edge_index:] + ports[:edge_index]
             for i in range(procs_here):
                 share = viewers // procs_here + (i < viewers % procs_here)
-                client = subprocess.Popen([*me, "--role", "clients", "--ports", ",".join(map(str, order)),
+                client = subprocess.Popen([*me, "--role", "clients", "--loop", args.loop,
+                                           "--ports", ",".join(map(str, order)),
                                            "--count", str(share), "--t0", repr(t0), "--duration", str(args.duration),
                                            "--timeout", str(args.timeout)], stdout=subprocess.PIPE, text=True)
                 clients.append((edge_index, client))
@@ -650,6 +651,9 @@ def main() -> int:
                         help="with --bus: kill edge A after this fraction of the duration (default: 0.5)")
     parser.add_argument("--role", choices=("parent", "server", "clients", "bus-worker", "edge"), default="parent",
                         help=argparse.SUPPRESS)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="uvloop",
+                        help="the event loop of the servers and clients (default: uvloop, as `livetrans serve` "
+                        "runs; asyncio: the standard library's)")
     parser.add_argument("--bus-url", help=argparse.SUPPRESS)
     parser.add_argument("--ports", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -657,17 +661,14 @@ def main() -> int:
     parser.add_argument("--t0", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.role == "server":
-        asyncio.run(server_role(args))
-        return 0
-    if args.role == "clients":
-        asyncio.run(client_role(args))
-        return 0
-    if args.role == "bus-worker":
-        asyncio.run(bus_worker_role(args))
-        return 0
-    if args.role == "edge":
-        asyncio.run(edge_role(args))
+    roles = {"server": server_role, "clients": client_role, "bus-worker": bus_worker_role, "edge": edge_role}
+    if args.role in roles:
+        if args.loop == "uvloop":
+            from livetrans.server.command import run_event_loop  # what `livetrans serve` runs on
+
+            run_event_loop(roles[args.role](args))
+        else:
+            asyncio.run(roles[args.role](args))
         return 0
     if args.bus:
         report = run_parent_bus(args)

@@ -16,7 +16,7 @@ import signal
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Coroutine, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from ..errors import InputError, LivetransError, ProtocolError
@@ -28,6 +28,8 @@ from .hls import HlsConfig
 from .protocol import check_stream_name
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_PORT = 8765
 
@@ -181,6 +183,18 @@ async def with_start_pts(audio: AsyncIterator[AudioChunk]) -> tuple[float | None
     return (first.pts if first is not None else None), rest()
 
 
+def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run the server on uvloop where it is installed (a dependency on Linux and macOS):
+    its socket writes cost less CPU than asyncio's, and an edge makes one per viewer
+    per event (docs/benchmarks.md, "Caption fan-out"); else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     try:
         check_stream_name(args.stream)
@@ -191,7 +205,7 @@ def run_serve(args: argparse.Namespace) -> int:
         from ..transcribe import check_input
 
         check_input(args.input)
-    return asyncio.run(_serve(args))
+    return run_event_loop(_serve(args))
 
 
 def announce(server: CaptionServer, stream: str, languages: list[str], viewer_token: str | None) -> list[str]:
