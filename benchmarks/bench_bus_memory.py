@@ -36,8 +36,9 @@ TARGETS = ("es", "fr", "de")
 def live_events(clip: Path) -> list[dict[str, Any]]:
     """Durable events of a real live run on ``clip``."""
     print(f"running the live pipeline on {clip} (real time)...", file=sys.stderr, flush=True)
-    run = subprocess.run([sys.executable, "-m", "livetrans.cli", "transcribe", str(clip), "--live", "--print", "jsonl"],
-                         capture_output=True, text=True, timeout=600, check=True)
+    with tempfile.TemporaryDirectory() as out:  # the subtitle files it writes too are not wanted
+        run = subprocess.run([sys.executable, "-m", "livetrans.cli", "transcribe", str(clip), "--live", "--print",
+                              "jsonl", "-o", out], capture_output=True, text=True, timeout=600, check=True)
     return [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
 
 
