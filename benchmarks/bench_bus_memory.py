@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_fanout import start_redis  # the same real redis-server, AOF on (run from benchmarks/)
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("es", "fr", "de")
 
@@ -100,22 +102,9 @@ def main() -> int:
         events = live_events(args.clip)
     hour, span = typical_hour(events)
     directory = Path(tempfile.mkdtemp(prefix="bench-bus-memory-"))
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-                             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, port = start_redis(directory)
     try:
         client = redis.Redis(port=port)
-        for _ in range(200):
-            try:
-                client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.05)
         before = int(client.info("memory")["used_memory"])
         started = time.monotonic()
         asyncio.run(fill(f"redis://127.0.0.1:{port}/0", hour))

@@ -51,9 +51,37 @@ CONNECT_BATCH = 50  # concurrent handshakes per client process (the listen backl
 # --------------------------------------------------------------------------- server role
 
 
+async def publish_ticks(args: argparse.Namespace, server: Any, stream: Any) -> int:
+    """Wait for the parent's start time t0, then publish a caption event every interval
+    (two partials, then a final) for the duration; returns how many were published."""
+    from livetrans.types import CaptionEvent, Word
+
+    loop = asyncio.get_running_loop()
+    line = await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), args.timeout)
+    t0 = float(json.loads(line)["t0"])
+    ticks = int(args.duration / args.interval)
+    next_at = time.monotonic()
+    text = ""
+    for tick in range(ticks):
+        n = tick // 3
+        text += f" word{tick}"
+        start = float(n)
+        if tick % 3 == 2:  # every third event is a final, the others partials
+            event = CaptionEvent("final", f"c{n}", start, start + 0.6, text, "en",
+                                 words=(Word(start, start + 0.6, text),), seq=stream.last_seq + 1,
+                                 emitted_at=time.time() - t0)
+            text = ""
+        else:
+            event = CaptionEvent("partial", f"c{n}", start, start + 0.6, text, "en", seq=stream.last_seq,
+                                 emitted_at=time.time() - t0)
+        server.publish(stream, event)
+        next_at += args.interval
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))  # the tick itself
+    return ticks
+
+
 async def server_role(args: argparse.Namespace) -> None:
     from livetrans.server.app import CaptionServer, ServerConfig
-    from livetrans.types import CaptionEvent, Word
 
     journal = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
     config = ServerConfig(port=0, token="bench", journal_dir=journal, max_connections_per_address=0,
@@ -61,29 +89,7 @@ async def server_role(args: argparse.Namespace) -> None:
     async with CaptionServer(config) as server:
         stream = server.open_session("main", "en", ())
         print(json.dumps({"port": server.port}), flush=True)
-        loop = asyncio.get_running_loop()
-        line = await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), args.timeout)
-        t0 = float(json.loads(line)["t0"])
-        ticks = int(args.duration / args.interval)
-        next_at = time.monotonic()
-        text = ""
-        for tick in range(ticks):
-            n = tick // 3
-            words = f" word{tick}"
-            text += words
-            now = time.time()
-            start = float(n)
-            if tick % 3 == 2:  # every third event is a final, the others partials
-                event = CaptionEvent("final", f"c{n}", start, start + 0.6, text, "en",
-                                     words=(Word(start, start + 0.6, text),), seq=stream.last_seq + 1,
-                                     emitted_at=now - t0)
-                text = ""
-            else:
-                event = CaptionEvent("partial", f"c{n}", start, start + 0.6, text, "en", seq=stream.last_seq,
-                                     emitted_at=now - t0)
-            server.publish(stream, event)
-            next_at += args.interval
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))  # the 200 ms tick itself
+        ticks = await publish_ticks(args, server, stream)
         server.end_session("main", "benchmark done")
         await server.drain(grace=args.timeout)
         bounds, counts = handoff_histogram(server.metrics.registry)  # publish -> socket write
@@ -109,7 +115,6 @@ def handoff_histogram(registry: Any) -> tuple[list[float], list[int]]:
 async def bus_worker_role(args: argparse.Namespace) -> None:
     """The worker: publishes the same synthetic events through Redis."""
     from livetrans.server.app import CaptionServer, ServerConfig
-    from livetrans.types import CaptionEvent, Word
 
     config = ServerConfig(port=0, token="bench", bus_url=args.bus_url, role="worker", ping_interval=None)
     async with CaptionServer(config) as server:
@@ -119,27 +124,7 @@ async def bus_worker_role(args: argparse.Namespace) -> None:
         while outbox.items:  # the session is on the bus before viewers come
             await asyncio.sleep(0.01)
         print(json.dumps({"ready": True}), flush=True)
-        loop = asyncio.get_running_loop()
-        line = await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), args.timeout)
-        t0 = float(json.loads(line)["t0"])
-        ticks = int(args.duration / args.interval)
-        next_at = time.monotonic()
-        text = ""
-        for tick in range(ticks):
-            n = tick // 3
-            text += f" word{tick}"
-            start = float(n)
-            if tick % 3 == 2:
-                event = CaptionEvent("final", f"c{n}", start, start + 0.6, text, "en",
-                                     words=(Word(start, start + 0.6, text),), seq=stream.last_seq + 1,
-                                     emitted_at=time.time() - t0)
-                text = ""
-            else:
-                event = CaptionEvent("partial", f"c{n}", start, start + 0.6, text, "en", seq=stream.last_seq,
-                                     emitted_at=time.time() - t0)
-            server.publish(stream, event)
-            next_at += args.interval
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        ticks = await publish_ticks(args, server, stream)
         server.end_session("main", "benchmark done")
         await stream.outlet.close()  # type: ignore[union-attr]
         print(json.dumps({"published": ticks, "last_seq": stream.last_seq}), flush=True)
