@@ -141,7 +141,11 @@ class EdgeMirrors:
         mirror = Mirror(state, MirrorFeed(state, last_entry=top))
         self.server.hls.attach(state)
         if session_entry and parse_entry_id(session_entry) <= top:
-            await self._replay_session(mirror, session_entry, top)
+            try:
+                await self._replay_session(mirror, session_entry, top)
+            except (RedisError, OSError):
+                self.server.hls.packagers.pop(name, None)  # the next attach starts afresh
+                raise
         self.mirrors[name] = mirror
         self.server.streams[name] = state
         mirror.reader = asyncio.create_task(self._read(mirror), name=f"bus-reader-{name}")
