@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: headless Chromium and its driver (the overlay
-# page test), espeak-ng (synthetic voices in the evaluation suite). Installs only
+# page test), espeak-ng (synthetic voices in the evaluation suite), redis-server and
+# ffmpeg (bus and HLS tests). Installs only
 # what is missing; uses sudo when not root. redis-server: the bus tests start
 # their own on a free loopback port (never the system-wide service).
 set -euo pipefail
