@@ -248,21 +248,22 @@ class MirrorFeed:
         self._release()
         return data
 
-    def partial(self, payload: bytes) -> bool:
-        """Apply one partial from Pub/Sub; True if it went (or waits) to the viewers."""
+    def partial(self, payload: bytes) -> dict[str, Any] | None:
+        """Apply one partial from Pub/Sub; the decoded event if it went (or waits) to the
+        viewers, None if a final already replaced it."""
         data = decode_payload(payload)
         seq = _event_seq(data)
         if _is_durable_event(data):
             raise MalformedEntry(f"a durable {data['type']} on the partials channel")
         if self._stale(data, seq):
-            return False
+            return None
         if seq > self.stream.last_seq:
             # Published after durable events this edge has not read yet: wait for them.
             self.held = [(d, p) for d, p in self.held if self._track(d) != self._track(data)]
             self.held.append((data, payload))
-            return True
+            return data
         self.stream.fan_out(data, payload, durable=False)
-        return True
+        return data
 
     def _release(self) -> None:
         ready = [(d, p) for d, p in self.held if int(d["seq"]) <= self.stream.last_seq]

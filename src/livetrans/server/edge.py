@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 IDLE_GRACE = 30.0  # seconds a mirror outlives its last viewer
-PUBSUB_POLL = 0.2  # seconds: how soon a new mirror's channel is subscribed at the latest
+PUBSUB_POLL = 0.2  # seconds a Pub/Sub read waits before it looks again
 READ_BLOCK_MS = 2_000  # XREAD BLOCK: how long one read waits for new entries
 READ_COUNT = 512  # entries per read at most
 HISTORY_PAGE = 1_000  # entries per XRANGE page of a replay
@@ -149,11 +149,7 @@ class EdgeMirrors:
         self.mirrors[name] = mirror
         self.server.streams[name] = state
         mirror.reader = asyncio.create_task(self._read(mirror), name=f"bus-reader-{name}")
-        if self._pubsub is not None:
-            try:
-                await self._pubsub.subscribe(live_channel(name))
-            except RedisError as e:  # the Pub/Sub loop subscribes again when it reconnects
-                self.bus.failed("subscribe", e)
+        await self._resubscribe()
         logger.info("stream %s: mirrored from the bus after seq %d", name, top[0])
         return mirror
 
@@ -193,11 +189,7 @@ class EdgeMirrors:
         if mirror.reader is not None:
             mirror.reader.cancel()
             await asyncio.gather(mirror.reader, return_exceptions=True)
-        if self._pubsub is not None:
-            try:
-                await self._pubsub.unsubscribe(live_channel(name))
-            except RedisError as e:
-                self.bus.failed("unsubscribe", e)
+        await self._resubscribe()
 
     # ---------------------------------------------------------------- reading
 
@@ -244,12 +236,9 @@ class EdgeMirrors:
         while True:
             pubsub = self.bus.client.pubsub(ignore_subscribe_messages=True)
             try:
-                channels = [live_channel(name) for name in self.mirrors]
-                if channels:
-                    await pubsub.subscribe(*channels)
-                self._pubsub = pubsub
+                self._pubsub = pubsub  # from now on, mirrors opened or closed reconcile it at once
+                await self._reconcile(pubsub)
                 while True:
-                    await self._reconcile(pubsub)
                     if not pubsub.subscribed:
                         await asyncio.sleep(PUBSUB_POLL)
                         continue
@@ -263,6 +252,16 @@ class EdgeMirrors:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
+
+    async def _resubscribe(self) -> None:
+        """After a mirror opened or closed: the Pub/Sub connection follows at once (if it is
+        down, the loop reconciles when it reconnects)."""
+        if self._pubsub is None:
+            return
+        try:
+            await self._reconcile(self._pubsub)
+        except RedisError as e:
+            self.bus.failed("subscribe", e)
 
     async def _reconcile(self, pubsub: PubSub) -> None:
         """Subscribed to exactly the mirrored broadcasts' channels."""
@@ -280,8 +279,9 @@ class EdgeMirrors:
         if mirror is None:
             return
         try:
-            if mirror.feed.partial(message["data"]):
-                self.server.count_event(mirror.state.name, decode_payload(message["data"]))
+            data = mirror.feed.partial(message["data"])
+            if data is not None:
+                self.server.count_event(mirror.state.name, data)
         except MalformedEntry as e:
             self.server.metrics.bus_malformed.labels(mirror.state.name).inc()
             logger.warning("stream %s: malformed partial on the bus skipped: %s", mirror.state.name, e)
