@@ -235,6 +235,11 @@ class CaptionServer:
         self.producing[name] = stream
         return stream
 
+    def all_streams(self) -> dict[str, StreamState]:
+        """Every stream this process knows: the viewed ones (an edge's mirrors) and the
+        produced ones, a produced stream's own state where it is both."""
+        return self.streams | self.producing
+
     def observe_latency(self, kind: str, seconds: float) -> None:
         self.metrics.caption_latency.labels(kind).observe(seconds)
 

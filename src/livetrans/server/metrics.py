@@ -40,7 +40,7 @@ class _StreamGauges(Collector):
         role.add_metric([server.config.role], 1)
         yield role
         states = GaugeMetricFamily("livetrans_streams", "Streams this process knows, by state", labels=["state"])
-        known = {s.name: s for s in viewed} | {s.name: s for s in produced}
+        known = server.all_streams()
         states.add_metric(["live"], sum(s.live for s in known.values()))
         states.add_metric(["idle"], sum(not s.live for s in known.values()))
         yield states

@@ -57,7 +57,7 @@ def json_response(status: int, data: object) -> Response:
 
 
 def _local_listing(server: CaptionServer) -> list[dict[str, object]]:
-    known = {s.name: s for s in server.producing.values()} | server.streams
+    known = server.all_streams()
     return [
         {
             "name": s.name,
@@ -86,7 +86,7 @@ async def streams_listing(server: CaptionServer) -> dict[str, object]:
 def health(server: CaptionServer) -> dict[str, object]:
     """/healthz: ``ok``, or ``degraded`` while Redis is unreachable (the process still
     serves: workers caption into their buffers, edges keep their viewers)."""
-    known = {s.name: s for s in server.producing.values()} | server.streams
+    known = server.all_streams()
     body: dict[str, object] = {
         "status": "ok",
         "role": server.config.role,
