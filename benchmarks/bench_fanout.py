@@ -362,6 +362,18 @@ def bucket_percentile(bounds: list[float], counts: list[int], q: float) -> float
     return float("nan")
 
 
+def wait_ready(clients: list[subprocess.Popen[str]]) -> float:
+    """Until every client process has connected its viewers (it prints "ready"); seconds."""
+    started = time.monotonic()
+    for client in clients:
+        assert client.stdout is not None
+        while (line := client.stdout.readline()) and line.strip() != "ready":
+            pass
+        if not line:
+            raise RuntimeError(f"a client process failed to connect (exit {client.poll()})")
+    return time.monotonic() - started
+
+
 def read_json_line(proc: subprocess.Popen[str], deadline: float) -> dict[str, Any]:
     assert proc.stdout is not None
     while time.monotonic() < deadline:
@@ -395,14 +407,7 @@ def run_parent(args: argparse.Namespace) -> dict[str, Any]:
                                              "--timeout", str(args.timeout)],
                                             stdout=subprocess.PIPE, text=True))
             procs.append(clients[-1])
-        connect_started = time.monotonic()
-        for client in clients:
-            assert client.stdout is not None
-            while (line := client.stdout.readline()) and line.strip() != "ready":
-                pass
-            if not line:
-                raise RuntimeError(f"a client process failed to connect (exit {client.poll()})")
-        connect_seconds = time.monotonic() - connect_started
+        connect_seconds = wait_ready(clients)
         server_ps = psutil.Process(server.pid)
         cpu_before = server_ps.cpu_times()
         wall_before = time.monotonic()
@@ -511,14 +516,7 @@ def run_parent_bus(args: argparse.Namespace) -> dict[str, Any]:
                                            "--timeout", str(args.timeout)], stdout=subprocess.PIPE, text=True)
                 clients.append((edge_index, client))
                 procs.append(client)
-        connect_started = time.monotonic()
-        for _, client in clients:
-            assert client.stdout is not None
-            while (line := client.stdout.readline()) and line.strip() != "ready":
-                pass
-            if not line:
-                raise RuntimeError(f"a client process failed to connect (exit {client.poll()})")
-        connect_seconds = time.monotonic() - connect_started
+        connect_seconds = wait_ready([client for _, client in clients])
         edge_ps = [psutil.Process(e.pid) for e in edges]
         cpu_before = [sum(p.cpu_times()[:2]) for p in edge_ps]
         commands_before = redis_commands(redis_port)
