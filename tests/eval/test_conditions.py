@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +118,78 @@ def test_nonspeech_levels() -> None:
     assert M.dbfs(rendered["nonspeech/silence"].audio) == pytest.approx(C.SILENCE_DBFS, abs=0.5)
     assert M.dbfs(rendered["nonspeech/music"].audio) <= C.BACKGROUND_DBFS + 0.1
     assert M.dbfs(rendered["nonspeech/noise"].audio) > C.BACKGROUND_DBFS - 10.0
+
+
+# ---------------------------------------------------------------- the tuning and held-out sets
+
+
+def test_read_manifest_gives_the_tuning_set_unless_asked() -> None:
+    """Tests and benchmarks that call read_manifest() never see held-out speech."""
+    tuning = C.read_manifest(SAMPLES)
+    heldout = C.read_manifest(SAMPLES, ("heldout",))
+    assert tuning and heldout
+    assert {c.sample_set for c in tuning} == {"tuning"} and {c.sample_set for c in heldout} == {"heldout"}
+    assert not {c.key for c in tuning} & {c.key for c in heldout}
+    for langs in ({c.lang for c in tuning}, {c.lang for c in heldout}):
+        assert {"en", "es", "zh"} <= langs
+    assert len(C.read_manifest(SAMPLES, C.SAMPLE_SETS)) == len(tuning) + len(heldout)
+
+
+def test_noise_types_are_named_and_belong_to_one_set() -> None:
+    sets = C.noise_sets(SAMPLES)
+    tuning = set(C.noise_files(SAMPLES))
+    heldout = set(C.noise_files(SAMPLES, ("heldout",)))
+    assert tuning == {k for k, s in sets.items() if s == "tuning"} and len(tuning) >= 6
+    assert heldout == {k for k, s in sets.items() if s == "heldout"} and len(heldout) >= 3
+    assert set(sets) <= set(C.NOISE_TYPES.values())  # every file has a type name, not its stem
+    assert heldout & C.MUSIC_TYPES and heldout - C.MUSIC_TYPES  # music alone and noise alone both possible
+
+
+def test_heldout_conditions_mix_heldout_speech_with_heldout_noise_only() -> None:
+    from livetrans.evaluation.suite import SuiteOptions, plan
+
+    lib = C.ConditionLibrary(SAMPLES, seed=0)
+    options = SuiteOptions(groups=("clean", "noise", "nonspeech", "long"), snrs=(10.0,))
+    specs = plan(lib, options)
+    clip_set = {c.key: c.sample_set for c in lib.clips}
+    for spec in specs:
+        if spec.clip:
+            assert spec.sample_set == clip_set[spec.clip]
+        if spec.noise:
+            assert lib.noise_set[spec.noise] == spec.sample_set
+    heldout_only = plan(C.ConditionLibrary(SAMPLES, seed=0, sets=("heldout",)), replace(options, sets=("heldout",)))
+    assert heldout_only == [s for s in specs if s.sample_set == "heldout"]
+    names = {s.name for s in heldout_only if s.kind in ("nonspeech", "long")}
+    assert names == {"heldout/nonspeech/noise", "heldout/nonspeech/music", "heldout/nonspeech/silence", "heldout/long/stream"}
+
+
+def test_tuning_conditions_sound_the_same_whichever_sets_are_loaded() -> None:
+    """Adding the held-out set changed no tuning condition: same names, same audio."""
+    both = C.ConditionLibrary(SAMPLES, seed=0)
+    tuning = C.ConditionLibrary(SAMPLES, seed=0, sets=("tuning",))
+    clip = min(tuning.clips, key=lambda c: c.duration)
+    spec = C.speech_specs([clip], ["crowd"], (10.0,))[1]
+    assert spec.name == f"noise/crowd/10dB/{clip.lang}/{clip.key}"
+    np.testing.assert_array_equal(both.render(spec).audio, tuning.render(spec).audio)
+    music = C.nonspeech_specs(4.0)[1]
+    np.testing.assert_array_equal(both.render(music).audio, tuning.render(music).audio)
+    heldout_music = both.render(C.nonspeech_specs(4.0, "heldout")[1]).audio
+    assert not np.array_equal(heldout_music, both.render(music).audio)
+
+
+def test_long_stream_of_a_set_uses_only_its_speech() -> None:
+    lib = C.ConditionLibrary(SAMPLES, seed=0)
+    condition = lib.render(C.long_spec(1.0, sample_set="heldout"))
+    heldout = {c.key for c in lib.clips if c.sample_set == "heldout"}
+    assert condition.placements and {p.source for p in condition.placements} <= heldout
+
+
+def test_quick_run_takes_the_shortest_clips_of_each_set() -> None:
+    from livetrans.evaluation.suite import SuiteOptions, quick_options
+
+    lib = C.ConditionLibrary(SAMPLES, seed=0)
+    quick = quick_options(SuiteOptions(sets=("heldout",)), lib)
+    chosen = [lib.clip(key) for key in quick.clips]
+    assert {c.sample_set for c in chosen} == {"heldout"} and sorted(c.lang for c in chosen) == ["en", "es", "zh"]
+    both = quick_options(SuiteOptions(), lib)
+    assert len(both.clips) == 6 and both.sets == C.SAMPLE_SETS

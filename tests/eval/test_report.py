@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from livetrans.evaluation import plots as P
 from livetrans.evaluation import report as R
 from livetrans.evaluation.conditions import Condition, ConditionSpec, Placement
 from livetrans.evaluation.suite import assign_words, long_stream_measures, score
@@ -67,9 +68,9 @@ def test_markdown_table_marks_synthetic_and_nonspeech_words() -> None:
 
 
 def test_wer_vs_snr_series_puts_clean_first() -> None:
-    series = R.wer_vs_snr_series(RESULTS)
+    series = P.wer_vs_snr_series(RESULTS)
     points = series["WER"]["crowd stream"]
-    assert points[0] == (R.CLEAN_X, pytest.approx(0.375))
+    assert points[0] == (P.CLEAN_X, pytest.approx(0.375))
     assert [snr for snr, _ in points[1:]] == [10.0, 0.0]
 
 
@@ -161,7 +162,7 @@ def test_worst_markdown_lists_streaming_losses_and_nonspeech_words() -> None:
 def test_report_from_checkpoint_lines() -> None:
     lines = [json.dumps(r) for r in RESULTS] + [""]
     report = R.report_from_results(lines)
-    assert len(report["conditions"]) == len(RESULTS) and report["long"] is None
+    assert len(report["conditions"]) == len(RESULTS) and report["long"] == []
     assert report["meta"]["partial"] is True
 
 
@@ -169,3 +170,64 @@ def test_overview_pools_noise_types_per_snr() -> None:
     overview = R.overview_markdown(RESULTS).strip().splitlines()
     assert overview[0] == "| lang | metric | clean | 10 dB | 0 dB | synthetic |"
     assert overview[2] == "| en | wer | 37.5 / 18.8 | 20.0 / 10.0 | 60.0 / 30.0 | 10.0 / 10.0 |"
+
+
+HELDOUT = [
+    _result("clean/en/h", "clean", "en", 0.4, 0.2, 20, set="heldout"),
+    _result("noise/stadium/10dB/en/h", "noise", "en", 0.5, 0.3, 20, noise="stadium", snr_db=10.0, set="heldout"),
+    _result("heldout/nonspeech/music", "nonspeech", "none", None, None, 0, metric="words", stream_words=1,
+            offline_words=0, final_latencies=[], partial_latencies=[], set="heldout"),  # fmt: skip
+]
+
+
+def test_summary_rows_keep_sets_apart_and_side_by_side() -> None:
+    """A group never pools the two sets; the same group of each set sits on adjacent rows, tuning first."""
+    rows = R.summary_rows(RESULTS + HELDOUT)
+    clean = [(r["set"], r["clips"]) for r in rows if r["kind"] == "clean"]
+    assert clean == [("tuning", 2), ("heldout", 1)]
+    music = [r["set"] for r in rows if r["kind"] == "nonspeech"]
+    assert music == ["tuning", "heldout"]
+    table = R.markdown_table(rows)
+    assert "| clean | held-out | clean |" in table and "| clean | tuning | clean |" in table
+
+
+def test_overview_puts_the_sets_side_by_side() -> None:
+    overview = R.overview_markdown(RESULTS + HELDOUT).strip().splitlines()
+    assert overview[0] == (
+        "| lang | metric | clean tuning | clean held-out | 10 dB tuning | 10 dB held-out "
+        "| 0 dB tuning | 0 dB held-out | synthetic tuning | synthetic held-out |"
+    )
+    assert overview[2] == "| en | wer | 37.5 / 18.8 | 40.0 / 20.0 | 20.0 / 10.0 | 50.0 / 30.0 | 60.0 / 30.0 | – | 10.0 / 10.0 | – |"
+
+
+def test_noise_markdown_gives_each_noise_of_each_set() -> None:
+    lines = R.noise_markdown(RESULTS + HELDOUT).strip().splitlines()[2:]
+    assert lines == [
+        "| tuning | crowd | en | wer | 2 | 40.0 | 20.0 |",
+        "| held-out | stadium | en | wer | 1 | 50.0 | 30.0 |",
+    ]
+
+
+def test_wer_vs_snr_starts_each_noise_from_its_own_sets_clean_error() -> None:
+    series = P.wer_vs_snr_series(RESULTS + HELDOUT)["WER"]
+    assert series["crowd stream"][0] == (P.CLEAN_X, pytest.approx(0.375))
+    assert series["stadium stream"] == [(P.CLEAN_X, pytest.approx(0.4)), (10.0, pytest.approx(0.5))]
+
+
+def test_write_report_draws_one_long_stream_per_set_and_reads_old_reports(tmp_path: Path) -> None:
+    long = {
+        "kind": "long", "duration_s": 120.0, "utterances": 1, "snr_db": 15.0, "words_in_pauses": 0,
+        "per_language": {"en": {"utterances": 1, "metric": "wer", "stream_error": 0.1, "offline_error": 0.05}},
+        "windows": [{"start": 0.0, "end": 60.0, "words": 5, "final_median_s": 1.2, "final_p95_s": 2.0,
+                     "partial_median_s": 0.6, "rss_mb": 500.0}],
+        "rss_samples": [(0.0, 490.0)], "final_latencies": [1.0], "partial_latencies": [0.5],
+    }  # fmt: skip
+    meta = {"model": "base", "machine": "test", "seed": 0, "started": "now", "wall_s": 60.0, "clock": "virtual"}
+    both = {"meta": meta, "conditions": RESULTS + HELDOUT, "long": [long, {**long, "set": "heldout"}]}
+    names = {p.name for p in R.write_report(both, tmp_path / "both")}
+    assert {"long_stream.png", "long_stream_heldout.png"} <= names
+    markdown = (tmp_path / "both" / "report.md").read_text()
+    assert "## Long stream (tuning set)" in markdown and "## Long stream (held-out set)" in markdown
+    assert "Sets: tuning, held-out." in markdown
+    old = {"meta": meta, "conditions": RESULTS, "long": long}  # a report from before the sets: one dict
+    assert "long_stream.png" in {p.name for p in R.write_report(old, tmp_path / "old")}

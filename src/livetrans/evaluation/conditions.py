@@ -8,6 +8,12 @@ change what any one condition sounds like).
 Mixing at a signal-to-noise ratio is defined in ``livetrans.evaluation.mixing``
 (active speech power over noise power).
 
+Two sets of recordings (the ``set`` column of samples/MANIFEST.tsv): the *tuning* set,
+which defaults were chosen on, and the *held-out* set, which nobody tunes on. A
+held-out condition mixes held-out speech with held-out noise only. Tuning
+conditions keep the names (hence the audio) they had before the sets existed;
+non-clip conditions of the held-out set are named under ``heldout/``.
+
 Pure functions (mixing, looping, levels) take arrays and a ``numpy.random.Generator``;
 ``ConditionLibrary`` is the thin shell that reads the sample files.
 """
@@ -18,7 +24,7 @@ import csv
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Collection, Literal
 
 import numpy as np
 
@@ -40,8 +46,11 @@ BACKGROUND_DBFS = -23.0  # level of noise/music beds and of speech in the long s
 SILENCE_DBFS = -60.0  # the "silence" condition is a faint noise floor, as in a quiet room
 
 ConditionKind = Literal["clean", "noise", "synthetic", "nonspeech", "long"]
+SampleSet = Literal["tuning", "heldout"]
+SAMPLE_SETS: tuple[SampleSet, ...] = ("tuning", "heldout")
 
 # Noise files are named by their source; this maps them to what they sound like.
+# Types are unique across the two sets, so a noise condition's name says its set.
 NOISE_TYPES: dict[str, str] = {
     "party_crowd": "crowd",
     "audiomentations_perfect_alley": "music",
@@ -49,7 +58,13 @@ NOISE_TYPES: dict[str, str] = {
     "restaurant": "restaurant",
     "pyroomacoustics_doing_the_dishes": "kitchen",
     "deepfilternet_noise_freesound": "freesound",
+    "soundbible_large_stadium": "stadium",
+    "soundbible_crowd_at_carnival": "carnival",
+    "sse_city_traffic": "traffic",
+    "freesound_small_plane": "plane",
+    "unwrittenstories_house_music": "house-music",
 }
+MUSIC_TYPES = frozenset({"music", "house-music"})  # the beds of the "music alone" condition
 
 
 def noise_type(path: Path) -> str:
@@ -72,6 +87,7 @@ class Clip:
     reference: str
     duration: float
     notes: str = ""
+    sample_set: SampleSet = "tuning"
 
     @property
     def key(self) -> str:
@@ -107,6 +123,7 @@ class ConditionSpec:
     voice: str = ""  # engine:voice for synthetic speech
     seconds: float = 0.0  # length, for conditions that are not a clip
     synthetic: bool = False
+    sample_set: SampleSet = "tuning"  # whose speech and noise it is made of
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,29 +139,47 @@ class Condition:
         return len(self.audio) / SAMPLE_RATE
 
 
-def read_manifest(samples_dir: Path) -> list[Clip]:
-    """The speech clips of ``samples_dir/MANIFEST.tsv`` that have a reference transcript."""
-    manifest = samples_dir / "MANIFEST.tsv"
-    clips: list[Clip] = []
-    with manifest.open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            if row["kind"] != "speech" or not row["transcript"]:
-                continue
-            clips.append(
-                Clip(
-                    path=samples_dir / row["path"],
-                    lang=row["language"],
-                    reference=row["transcript"],
-                    duration=float(row["duration_s"] or 0.0),
-                    notes=row.get("notes", ""),
-                )
-            )
-    return clips
+def _manifest_rows(samples_dir: Path, kind: str, sets: Collection[str]) -> list[dict[str, str]]:
+    """The rows of one kind in the given sets (a row without a ``set`` is tuning material)."""
+    with (samples_dir / "MANIFEST.tsv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [r for r in rows if r["kind"] == kind and (r.get("set") or "tuning") in sets]
 
 
-def noise_files(samples_dir: Path) -> dict[str, Path]:
-    """Noise type → file, for the recordings in ``samples_dir/noise``."""
-    return {noise_type(p): p for p in sorted((samples_dir / "noise").glob("*.flac"))}
+def read_manifest(samples_dir: Path, sets: Collection[str] = ("tuning",)) -> list[Clip]:
+    """The speech clips of ``samples_dir/MANIFEST.tsv`` in ``sets`` that have a reference transcript.
+
+    The default is the tuning set alone, so tests and benchmarks never see held-out speech.
+    """
+    return [
+        Clip(
+            path=samples_dir / row["path"],
+            lang=row["language"],
+            reference=row["transcript"],
+            duration=float(row["duration_s"] or 0.0),
+            notes=row.get("notes", ""),
+            sample_set="heldout" if row.get("set") == "heldout" else "tuning",
+        )
+        for row in _manifest_rows(samples_dir, "speech", sets)
+        if row["transcript"]
+    ]
+
+
+def noise_files(samples_dir: Path, sets: Collection[str] = ("tuning",)) -> dict[str, Path]:
+    """Noise type → file, for the noise recordings of ``sets`` in ``samples_dir/MANIFEST.tsv``."""
+    paths = sorted(samples_dir / row["path"] for row in _manifest_rows(samples_dir, "noise", sets))
+    return {noise_type(p): p for p in paths}
+
+
+def noise_sets(samples_dir: Path) -> dict[str, SampleSet]:
+    """Noise type → the set its recording belongs to."""
+    heldout = noise_files(samples_dir, ("heldout",))
+    return {kind: "heldout" if kind in heldout else "tuning" for kind in noise_files(samples_dir, SAMPLE_SETS)}
+
+
+def set_prefix(sample_set: SampleSet) -> str:
+    """Name prefix of a held-out condition that is not one clip (tuning names stay as they were)."""
+    return "" if sample_set == "tuning" else f"{sample_set}/"
 
 
 
@@ -158,7 +193,12 @@ def speech_specs(
     """Each clip clean, then mixed with each noise type at each SNR."""
     specs: list[ConditionSpec] = []
     for clip in clips:
-        specs.append(ConditionSpec(f"clean/{clip.lang}/{clip.key}", "clean", clip.lang, clip.reference, clip.key))
+        specs.append(
+            ConditionSpec(
+                f"clean/{clip.lang}/{clip.key}", "clean", clip.lang, clip.reference, clip.key,
+                sample_set=clip.sample_set,
+            )
+        )  # fmt: skip
     for noise in noises:
         for snr in snrs:
             for clip in clips:
@@ -171,6 +211,7 @@ def speech_specs(
                         clip.key,
                         noise=noise,
                         snr_db=snr,
+                        sample_set=clip.sample_set,
                     )
                 )
     return specs
@@ -192,6 +233,7 @@ def synthetic_specs(clips: list[Clip], voices: list[Voice]) -> list[ConditionSpe
                     clip.key,
                     voice=f"{voice.engine}:{voice.name}",
                     synthetic=True,
+                    sample_set=clip.sample_set,
                 )
             )
     return specs
@@ -200,12 +242,21 @@ def synthetic_specs(clips: list[Clip], voices: list[Voice]) -> list[ConditionSpe
 NONSPEECH_KINDS = ("noise", "music", "silence")
 
 
-def nonspeech_specs(seconds: float) -> list[ConditionSpec]:
-    return [ConditionSpec(f"nonspeech/{kind}", "nonspeech", "none", seconds=seconds) for kind in NONSPEECH_KINDS]
+def nonspeech_specs(seconds: float, sample_set: SampleSet = "tuning") -> list[ConditionSpec]:
+    """Noise alone, music alone and silence, made of the recordings of ``sample_set``."""
+    prefix = set_prefix(sample_set)
+    return [
+        ConditionSpec(f"{prefix}nonspeech/{kind}", "nonspeech", "none", seconds=seconds, sample_set=sample_set)
+        for kind in NONSPEECH_KINDS
+    ]
 
 
-def long_spec(minutes: float, snr_db: float = 15.0) -> ConditionSpec:
-    return ConditionSpec("long/stream", "long", "multi", seconds=minutes * 60.0, snr_db=snr_db)
+def long_spec(minutes: float, snr_db: float = 15.0, sample_set: SampleSet = "tuning") -> ConditionSpec:
+    """The long stream of ``sample_set``: its speech over a bed of its noises."""
+    return ConditionSpec(
+        f"{set_prefix(sample_set)}long/stream", "long", "multi", seconds=minutes * 60.0, snr_db=snr_db,
+        sample_set=sample_set,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- assembling streams
@@ -262,9 +313,9 @@ def nonspeech_audio(
     if kind == "silence":
         return as_float32(rng.standard_normal(length) * 10.0 ** (SILENCE_DBFS / 20.0))
     if kind == "music":
-        sources = [v for k, v in beds.items() if k == "music"]
+        sources = [v for k, v in beds.items() if k in MUSIC_TYPES]
     elif kind == "noise":
-        sources = [v for k, v in beds.items() if k != "music"]
+        sources = [v for k, v in beds.items() if k not in MUSIC_TYPES]
     else:
         raise ValueError(f"unknown non-speech kind {kind!r}; expected one of {NONSPEECH_KINDS}")
     if not sources:
@@ -277,13 +328,18 @@ def nonspeech_audio(
 
 
 class ConditionLibrary:
-    """Reads the sample files once and renders any ConditionSpec into a Condition."""
+    """Reads the sample files once and renders any ConditionSpec into a Condition.
 
-    def __init__(self, samples_dir: Path, seed: int = 0) -> None:
+    ``clips`` and ``noise_paths`` hold the recordings of ``sets`` (both sets by default).
+    """
+
+    def __init__(self, samples_dir: Path, seed: int = 0, sets: Collection[SampleSet] = SAMPLE_SETS) -> None:
         self.samples_dir = samples_dir
         self.seed = seed
-        self.clips = read_manifest(samples_dir)
-        self.noise_paths = noise_files(samples_dir)
+        self.sets = tuple(s for s in SAMPLE_SETS if s in sets)
+        self.clips = read_manifest(samples_dir, self.sets)
+        self.noise_paths = noise_files(samples_dir, self.sets)
+        self.noise_set = noise_sets(samples_dir)
         self._audio: dict[Path, Float32Array] = {}
 
     def load(self, path: Path) -> Float32Array:
@@ -299,8 +355,11 @@ class ConditionLibrary:
                 return clip
         raise KeyError(f"no speech clip {key!r} in {self.samples_dir / 'MANIFEST.tsv'}")
 
-    def noises(self) -> dict[str, Float32Array]:
-        return {kind: self.load(path) for kind, path in self.noise_paths.items()}
+    def noises(self, sample_set: SampleSet = "tuning") -> dict[str, Float32Array]:
+        """Noise type → audio, for the noises of one set."""
+        return {
+            kind: self.load(path) for kind, path in self.noise_paths.items() if self.noise_set[kind] == sample_set
+        }
 
     def render(self, spec: ConditionSpec) -> Condition:
         rng = condition_rng(self.seed, spec.name)
@@ -317,11 +376,12 @@ class ConditionLibrary:
             voice = Voice(engine, name, spec.lang, "")  # type: ignore[arg-type]
             return Condition(spec, prevent_clipping(synthesize(voice, spec.reference)))
         if spec.kind == "nonspeech":
-            return Condition(spec, nonspeech_audio(spec.name.rsplit("/", 1)[-1], self.noises(), spec.seconds, rng))
+            beds = self.noises(spec.sample_set)
+            return Condition(spec, nonspeech_audio(spec.name.rsplit("/", 1)[-1], beds, spec.seconds, rng))
         if spec.kind == "long":
-            utterances = [(clip, self.load(clip.path)) for clip in self.clips]
+            utterances = [(clip, self.load(clip.path)) for clip in self.clips if clip.sample_set == spec.sample_set]
             audio, placements = assemble_stream(
-                utterances, list(self.noises().values()), spec.seconds, spec.snr_db or 15.0, rng
+                utterances, list(self.noises(spec.sample_set).values()), spec.seconds, spec.snr_db or 15.0, rng
             )
             return Condition(spec, audio, placements)
         raise ValueError(f"unknown condition kind {spec.kind!r}")

@@ -25,12 +25,15 @@ from typing import Any, Callable, Literal
 import psutil
 
 from livetrans.evaluation.conditions import (
+    SAMPLE_SETS,
     SNRS_DB,
+    Clip,
     Condition,
     ConditionKind,
     ConditionLibrary,
     ConditionSpec,
     Placement,
+    SampleSet,
     long_spec,
     nonspeech_specs,
     speech_specs,
@@ -67,30 +70,49 @@ class SuiteOptions:
     # time, so results do not depend on how busy the machine is (tests); None measures.
     decode_cost: float | None = None
     language_hint: bool = False  # give each clip's language instead of detecting it
+    # Which recordings: the tuning set, the held-out set (never tuned on), or both.
+    sets: tuple[SampleSet, ...] = SAMPLE_SETS
 
 
-# The quick run: the shortest clip of three languages, two noises at 10 dB, short non-speech,
-# a few minutes of long stream. Minutes of model work on a 2-core CPU.
+# The quick run: per set, the shortest clip of three languages, a crowd and a music noise at
+# 10 dB, short non-speech, a few minutes of long stream. Minutes of model work on a 2-core CPU.
 QUICK_CLIPS_PER_LANG = {"en": 1, "es": 1, "zh": 1}
 QUICK = SuiteOptions(
-    noises=("crowd", "music"), snrs=(10.0,), voices=("piper-en-US-joe-medium", "espeak-ng-en-029"),
-    nonspeech_seconds=30.0, long_minutes=3.0,
+    noises=("crowd", "music", "stadium", "house-music"), snrs=(10.0,),
+    voices=("piper-en-US-joe-medium", "espeak-ng-en-029"), nonspeech_seconds=30.0, long_minutes=3.0,
 )  # fmt: skip
 
 
 def quick_options(base: SuiteOptions, library: ConditionLibrary) -> SuiteOptions:
-    """``QUICK`` with the shortest clips of its languages and ``base``'s model and seed."""
+    """``QUICK`` with the shortest clips of its languages in each set, and ``base``'s model, seed and sets."""
     chosen: list[str] = []
-    for lang, count in QUICK_CLIPS_PER_LANG.items():
-        clips = sorted((c for c in library.clips if c.lang == lang), key=lambda c: c.duration)
-        chosen.extend(c.key for c in clips[:count])
-    return replace(QUICK, model=base.model, seed=base.seed, clips=tuple(chosen), groups=base.groups)
+    for sample_set in base.sets:
+        for lang, count in QUICK_CLIPS_PER_LANG.items():
+            clips = [c for c in library.clips if c.lang == lang and c.sample_set == sample_set]
+            chosen.extend(c.key for c in sorted(clips, key=lambda c: c.duration)[:count])
+    return replace(QUICK, model=base.model, seed=base.seed, clips=tuple(chosen), groups=base.groups, sets=base.sets)
 
 
 def plan(library: ConditionLibrary, options: SuiteOptions, voices: list[Any] | None = None) -> list[ConditionSpec]:
-    """The condition specs ``options`` selects, in a stable order."""
-    clips = [c for c in library.clips if not options.clips or c.key in options.clips or c.lang in options.clips]
-    noises = [n for n in library.noise_paths if not options.noises or n in options.noises]
+    """The condition specs ``options`` selects, in a stable order: each set's speech with that set's noise."""
+    specs: list[ConditionSpec] = []
+    for sample_set in (s for s in SAMPLE_SETS if s in options.sets):
+        clips = [
+            c for c in library.clips
+            if c.sample_set == sample_set and (not options.clips or c.key in options.clips or c.lang in options.clips)
+        ]  # fmt: skip
+        noises = [
+            n for n in library.noise_paths
+            if library.noise_set[n] == sample_set and (not options.noises or n in options.noises)
+        ]  # fmt: skip
+        specs.extend(_set_plan(clips, noises, sample_set, options, voices))
+    return specs
+
+
+def _set_plan(
+    clips: list[Clip], noises: list[str], sample_set: SampleSet, options: SuiteOptions, voices: list[Any] | None
+) -> list[ConditionSpec]:
+    """The conditions of one set (see ``plan``)."""
     specs: list[ConditionSpec] = []
     if "clean" in options.groups or "noise" in options.groups:
         for spec in speech_specs(clips, noises if "noise" in options.groups else [], options.snrs):
@@ -104,9 +126,9 @@ def plan(library: ConditionLibrary, options: SuiteOptions, voices: list[Any] | N
         chosen = [v for v in voices if not options.voices or v.key in options.voices]
         specs.extend(synthetic_specs(clips, chosen))
     if "nonspeech" in options.groups:
-        specs.extend(nonspeech_specs(options.nonspeech_seconds))
+        specs.extend(nonspeech_specs(options.nonspeech_seconds, sample_set))
     if "long" in options.groups:
-        specs.append(long_spec(options.long_minutes, options.long_snr_db))
+        specs.append(long_spec(options.long_minutes, options.long_snr_db, sample_set))
     return specs
 
 
@@ -170,7 +192,7 @@ def score(
     lang = spec.lang if speech else (stream_lang or offline_lang or "en")
     latency = word_latencies(stream_events, offline_words)
     return {
-        "name": spec.name, "kind": spec.kind, "lang": spec.lang, "noise": spec.noise or None,
+        "name": spec.name, "set": spec.sample_set, "kind": spec.kind, "lang": spec.lang, "noise": spec.noise or None,
         "snr_db": spec.snr_db, "voice": spec.voice or None, "synthetic": spec.synthetic,
         "duration_s": round(duration, 3), "reference": spec.reference,
         "stream_text": stream_text, "offline_text": offline_text,
@@ -327,20 +349,22 @@ def run_suite(
 ) -> dict[str, Any]:
     """Every selected condition, streamed and offline; the report dict (see report.write_report).
 
+    Each result carries its ``set``; ``long`` is the list of long streams (one per set).
+
     With ``checkpoint``, each condition's result is also appended to that JSON-lines
     file as soon as it is done, so a long run that is stopped still leaves its results.
     """
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     load_at_start = list(psutil.getloadavg())
-    library = ConditionLibrary(samples_dir, seed=options.seed)
+    library = ConditionLibrary(samples_dir, seed=options.seed, sets=options.sets)
     if quick:
         options = quick_options(options, library)
     specs = plan(library, options)
     if models is None:
         models = SpeechModels.load(PipelineConfig(model=options.model), progress=True)
     conditions: list[dict[str, Any]] = []
-    long: dict[str, Any] | None = None
+    longs: list[dict[str, Any]] = []
     for index, spec in enumerate(specs):
         if progress is not None:
             progress(index, len(specs), spec.name)
@@ -354,10 +378,7 @@ def run_suite(
         if checkpoint is not None:
             with checkpoint.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(result, ensure_ascii=False) + "\n")
-        if spec.kind == "long":
-            long = result
-        else:
-            conditions.append(result)
+        (longs if spec.kind == "long" else conditions).append(result)
     if progress is not None:
         progress(len(specs), len(specs), "done")
     return {
@@ -374,5 +395,5 @@ def run_suite(
             "wall_s": round(time.perf_counter() - started, 1),
         },
         "conditions": conditions,
-        "long": long,
+        "long": longs,  # one long stream per set that ran it
     }
