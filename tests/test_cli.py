@@ -129,7 +129,8 @@ def test_models_list_shows_the_installed_models():
     ("device", "beam", "expected"), [("cpu", None, 3), ("cuda", None, 3), ("cpu", 1, 1), ("cuda", 5, 5)]
 )
 def test_the_streaming_beam_is_three_unless_asked_otherwise(device, beam, expected):
-    from livetrans.cli import build_parser, pipeline_config
+    from livetrans.cli import build_parser
+    from livetrans.options import pipeline_config
 
     args = ["transcribe", "x.wav", "--live", "--device", device]
     if beam is not None:

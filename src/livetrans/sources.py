@@ -53,6 +53,17 @@ def is_stream_url(spec: str | Path) -> bool:
     return isinstance(spec, str) and _URL_RE.match(spec) is not None
 
 
+def check_input(spec: str) -> None:
+    """Fail before any model loads when a file input is plainly missing."""
+    if spec == STDIN_SPEC or is_stream_url(spec):
+        return
+    path = Path(spec)
+    if not path.exists():
+        raise InputError(f"no such file: {spec}")
+    if not path.is_file():
+        raise InputError(f"not a file: {spec}")
+
+
 class _Rechunker:
     """Cuts a run of 16 kHz arrays into chunks of ``chunk_samples`` (None: as they come)."""
 
