@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from ..types import Cue, Event, SentenceEvent, TranslationEvent, Word, is_partial
+from .text import CLAUSE_END_MARKS, CLOSING_MARKS, SENTENCE_END_MARKS, is_cjk_text, is_han_or_kana
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,6 @@ class CueOptions:
 # the next one is then started later than its first word.
 _MIN_VISIBLE = 0.1  # s
 
-_SENTENCE_END = set(".!?。！？…‼⁇")
-_CLAUSE_END = set(",;:，、；：—–")
-_TRAILING_CLOSERS = "\"'”’」』)）]》〉"
 # Characters that may not begin a line (they stay with the character before)
 # and characters that may not end one (they stay with the character after).
 _NO_BREAK_BEFORE = set(",.!?:;)]}%，。、．！？：；）」』》〉】〕”’…‥・ー〜々")
@@ -85,43 +83,6 @@ _WEAK_WORDS = {
 }
 _CONJUNCTIONS = {lang: frozenset(words.split()) for lang, words in _CONJUNCTION_WORDS.items()}
 _WEAK_ENDINGS = {lang: frozenset(words.split()) for lang, words in _WEAK_WORDS.items()}
-
-
-def _is_han_or_kana(ch: str) -> bool:
-    """Scripts written without spaces: a line may break between any two of these."""
-    cp = ord(ch)
-    return (
-        0x3040 <= cp <= 0x30FF  # hiragana, katakana
-        or 0x31F0 <= cp <= 0x31FF  # katakana phonetic extensions
-        or 0x3400 <= cp <= 0x4DBF  # Han extension A
-        or 0x4E00 <= cp <= 0x9FFF  # Han
-        or 0xF900 <= cp <= 0xFAFF  # Han compatibility
-        or 0xFF66 <= cp <= 0xFF9F  # half-width katakana
-        or 0x20000 <= cp <= 0x3FFFF  # Han extensions B and later
-    )
-
-
-def _is_hangul(ch: str) -> bool:
-    cp = ord(ch)
-    return 0xAC00 <= cp <= 0xD7AF or 0x1100 <= cp <= 0x11FF or 0x3130 <= cp <= 0x318F
-
-
-def is_cjk_text(text: str) -> bool:
-    """True when Han, kana and Hangul characters are at least half the text's units.
-
-    A unit is one such character or one run of other letters (a word), so a
-    Latin brand name inside Chinese counts as one, like a Chinese character.
-    """
-    cjk = other = 0
-    in_word = False
-    for ch in text:
-        if _is_han_or_kana(ch) or _is_hangul(ch):
-            cjk, in_word = cjk + 1, False
-        elif ch.isalpha():
-            other, in_word = other + (not in_word), True
-        else:
-            in_word = False
-    return cjk > 0 and cjk >= other
 
 
 def max_chars_per_line(text: str, options: CueOptions) -> int:
@@ -161,7 +122,7 @@ def _break_allowed(text: str, pos: int) -> bool:
         return bool(rest) and rest[0] not in _NO_BREAK_BEFORE
     if before.isspace() or after in _NO_BREAK_BEFORE or before in _NO_BREAK_AFTER:
         return False
-    return _is_han_or_kana(before) or _is_han_or_kana(after)
+    return is_han_or_kana(before) or is_han_or_kana(after)
 
 
 def _char_times(words: Sequence[Word]) -> tuple[str, list[float], list[float]]:
@@ -210,12 +171,12 @@ def _break_penalty(tokens: Sequence[_Token], pos: int, lang: str) -> float:
     """Cost of ending a line or cue before ``tokens[pos]``: 0 is a perfect break."""
     if pos >= len(tokens):
         return 0.0
-    prev = tokens[pos - 1].body.rstrip(_TRAILING_CLOSERS)
+    prev = tokens[pos - 1].body.rstrip(CLOSING_MARKS)
     last_char = prev[-1] if prev else ""
-    if last_char in _SENTENCE_END:
+    if last_char and last_char in SENTENCE_END_MARKS:
         return 0.0
     base = lang.split("-")[0].lower()
-    if last_char in _CLAUSE_END:
+    if last_char and last_char in CLAUSE_END_MARKS:
         penalty = 0.2
     elif _bare_word(tokens[pos].text) in _CONJUNCTIONS.get(base, frozenset()):
         penalty = 0.35

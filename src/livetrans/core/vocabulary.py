@@ -32,6 +32,7 @@ from typing import Any
 
 from ..errors import GlossaryError, LanguageError
 from ..types import Word
+from .text import has_cjk, is_cjk_language
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ MAX_TERM_CHARS = 100  # the longest product name we have seen is ~60 characters
 MAX_SOUNDS_LIKE = 10  # spellings per term
 MAX_VOCABULARY_BYTES = 1 << 20  # a file or message over this is refused before parsing
 
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
-_CJK_LANGUAGES = frozenset({"zh", "yue", "ja", "ko"})
 _EDGE_PUNCTUATION = "\"'“”‘’¿¡([{<«-.,!?;:。，！？；：、)]}>»…"
 
 
@@ -60,7 +59,7 @@ class VocabularyTerm:
 
     @property
     def cjk(self) -> bool:
-        return bool(_CJK_RE.search(self.term))
+        return has_cjk(self.term)
 
 
 @dataclass(frozen=True)
@@ -157,7 +156,7 @@ class Vocabulary:
             flores = _flores(language)
         except LanguageError:
             flores = language
-        cjk_language = language.split("-")[0] in _CJK_LANGUAGES
+        cjk_language = is_cjk_language(language)
         return tuple(
             t for t in self.terms
             if (t.source == flores) or (t.source is None and (cjk_language or not t.cjk))
@@ -169,7 +168,7 @@ class Vocabulary:
         chosen = self.prompt_terms(language, max_tokens)
         if not chosen:
             return ""
-        cjk = (language or "").split("-")[0] in _CJK_LANGUAGES
+        cjk = is_cjk_language(language)
         separator, stop = ("、", "。") if cjk else (", ", ".")
         return separator.join(t.term for t in chosen) + stop
 
@@ -287,7 +286,7 @@ class Vocabulary:
                 key = compact(spelling)
                 if key:
                     index.exact.setdefault(key, term)
-                    words = len(spelling.split()) if not _CJK_RE.search(spelling) else len(key)
+                    words = len(spelling.split()) if not has_cjk(spelling) else len(key)
                     index.max_words = max(index.max_words, min(8, words + 2))
             term_compact = compact(term.term)
             key = sound_key(term.term)
