@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from livetrans import models
+from livetrans.models import speech
 from livetrans.errors import ModelError, ModelNotInstalledError
 from livetrans.models import (
     format_model_table,
@@ -56,9 +57,9 @@ def _sha256(path: Path) -> str:
 
 
 def _with_entry(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -> None:
-    catalog = dict(load_catalog())
+    catalog = dict(load_catalog("speech"))
     catalog[name] = dataclasses.replace(catalog[name], **changes)  # type: ignore[arg-type]
-    monkeypatch.setattr(models, "load_catalog", lambda: catalog)
+    monkeypatch.setattr(speech, "load_catalog", lambda kind=None: catalog)
 
 
 def test_base_is_joined_verified_loaded_and_then_reused(cache: Path) -> None:
@@ -158,9 +159,11 @@ def test_hub_model_offline_fails_fast_with_hint(
     cache: Path, unreachable_hub: str, spec: str
 ) -> None:
     t0 = time.monotonic()
-    hint = r"hub is unreachable: connect to the network or pass --model"
-    with pytest.raises(ModelNotInstalledError, match=hint):
+    hint = r"^no network: cannot download model .* because the hub is unreachable: put the model at "
+    with pytest.raises(ModelNotInstalledError, match=hint) as info:
         resolve_whisper_model(spec, progress=False)
+    assert str(cache / "whisper" / "hub") in str(info.value)
+    assert "or run on a machine with network" in str(info.value)
     assert time.monotonic() - t0 < 10
     hub_dir = cache / "whisper" / "hub"
     assert not any(p.name == "model.bin" for p in hub_dir.rglob("*")) if hub_dir.exists() else True
@@ -180,7 +183,7 @@ def test_base_without_packages_offline_names_the_pip_command(
 def test_no_download_and_hf_offline_never_touch_the_network(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(ModelNotInstalledError, match=r"^model 'small' is not installed: connect"):
+    with pytest.raises(ModelNotInstalledError, match=r"^model 'small' is not installed: run `livetrans models pull small`"):
         resolve_whisper_model("small", download=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelNotInstalledError, match="HF_HUB_OFFLINE is set"):
@@ -191,28 +194,28 @@ def test_list_models_shows_the_packaged_models_installed(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    statuses = {s.name: s for s in list_models()}
+    statuses = {s.name: s for s in list_models("speech")}
     assert statuses["base"].status == "installed" and statuses["base"].path is None
     assert "joined on first use" in statuses["base"].note
     assert statuses["tiny.en"].status == "installed" and statuses["tiny.en"].path is not None
     assert statuses["large-v3"].status == "downloadable"
     table = format_model_table(list(statuses.values())).splitlines()
-    assert table[0].split()[:4] == ["NAME", "LANGUAGES", "SIZE", "STATUS"]
-    assert any(line.split()[:4] == ["base", "multilingual", "145", "MB"] for line in table)
+    assert table[0].split()[:5] == ["NAME", "KIND", "LANGUAGES", "SIZE", "LICENSE"]
+    assert any(line.split()[:5] == ["base", "speech", "multilingual", "145", "MB"] for line in table)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert {s.name: s.status for s in list_models()}["large-v3"] == "missing"
+    assert {s.name: s.status for s in list_models("speech")}["large-v3"] == "missing"
 
 
 def test_catalog_matches_faster_whisper_and_the_models_folder() -> None:
     from faster_whisper.utils import _MODELS
 
-    catalog = load_catalog()
+    catalog = load_catalog("speech")
     for name, entry in catalog.items():
         if name in _MODELS:
             assert entry.hub == _MODELS[name], name
         assert entry.languages in {"multilingual", "en"}
-    on_disk = json.loads((REPO / "models" / "whisper.json").read_text("utf-8"))
-    assert set(on_disk["whisper"]) == set(catalog)
+    on_disk = json.loads((REPO / "models" / "catalog.json").read_text("utf-8"))
+    assert set(on_disk["models"]) == set(load_catalog())
 
 
 def test_cache_dir_defaults_to_home_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -83,29 +83,14 @@ def _run_transcribe(args: argparse.Namespace) -> int:
 def _run_models_list(args: argparse.Namespace) -> int:
     from .models import format_model_table, list_models
 
-    from .mt.models import list_mt_models
-
     print(format_model_table(list_models()))
-    print()
-    rows = [("translation", "status", "size", "license", "languages")]
-    for m in list_mt_models():
-        rows.append((m.name, m.status, f"{m.size_mb} MB", m.license, m.languages))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
     return 0
 
 
 def _run_models_pull(args: argparse.Namespace) -> int:
-    from .models import load_catalog, resolve_whisper_model
+    from .models import pull
 
-    if args.name in load_catalog() or "whisper" in args.name.lower():
-        path = resolve_whisper_model(args.name, progress=True)
-    else:
-        from .mt.models import pull
-
-        path = pull(args.name)
-    print(path)
+    print(pull(args.name, progress=True))
     return 0
 
 
