@@ -24,7 +24,8 @@ from websockets.http11 import Request, Response
 
 from ..types import AudioChunk, CaptionEvent, Event
 from . import ingest, live_vocabulary, routes, viewers
-from .bus import RedisBus, WorkerLink
+from .bus import RedisBus
+from .worker_link import WorkerLink
 from .config import LISTEN_BACKLOG, ROLES, PipelineFactory, PipelineRunner, Role, ServerConfig
 from .control import ControlListener
 from .edge import EdgeMirrors

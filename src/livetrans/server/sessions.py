@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from ..types import AudioChunk, Event
-from .bus import WorkerLink
+from .worker_link import WorkerLink
 from .config import PipelineRunner
 from .hub import StreamState
 
