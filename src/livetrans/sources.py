@@ -8,8 +8,8 @@ streams start at arbitrary pts and drift).
 - ``iter_audio_chunks(spec)``: blocking, incremental decode of a file, URL or ``-``.
 - ``audio_source(spec, live=...)``: the same as an async iterator, decoded in a
   thread; ``live=True`` paces a file at real time so it behaves like a broadcast.
-- ``PcmDecoder``: raw interleaved s16le/f32le frames at any rate and channel count
-  (the WebSocket ingest path).
+- ``PcmDecoder`` (``livetrans.pcm``): raw interleaved s16le/f32le frames at any
+  rate and channel count (stdin and the WebSocket ingest path).
 """
 
 from __future__ import annotations
@@ -28,14 +28,9 @@ import av
 import av.error
 
 from livetrans.errors import InputError
-from livetrans.pcm import (
-    PcmDecoder,
-    MonoResampler,
-    PcmFormat,
-    Rechunker,
-    chunk_samples,
-    join_samples,
-)
+from livetrans.pcm import MonoResampler, Rechunker, chunk_samples, join_samples
+from livetrans.pcm import PcmDecoder as PcmDecoder  # the PCM path, importable from here too
+from livetrans.pcm import PcmFormat as PcmFormat
 from livetrans.types import SAMPLE_RATE, AudioChunk, Float32Array
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,9 @@ from typing import Any
 
 from ..errors import GlossaryError, LanguageError
 from ..types import Word
-from .respelling import RespellIndex, RespellRule, compact, differs, merged, similarity, sound_key
+from .respelling import RespellIndex, differs, merged, similarity, sound_key
+from .respelling import RespellRule as RespellRule  # part of the vocabulary's interface
+from .respelling import compact as compact  # how spellings are compared, for callers too
 from .text import has_cjk, is_cjk_language
 
 log = logging.getLogger(__name__)
