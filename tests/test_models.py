@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import socket
 import threading
@@ -167,6 +168,21 @@ def test_hub_model_offline_fails_fast_with_hint(
     assert time.monotonic() - t0 < 10
     hub_dir = cache / "whisper" / "hub"
     assert not any(p.name == "model.bin" for p in hub_dir.rglob("*")) if hub_dir.exists() else True
+
+
+def test_a_model_put_where_the_no_network_error_says_is_used(
+    cache: Path, unreachable_hub: str
+) -> None:
+    """The offline error names a folder; a CTranslate2 Whisper model put there resolves,
+    and `models list` shows it installed."""
+    with pytest.raises(ModelNotInstalledError, match="^no network") as info:
+        resolve_whisper_model("large-v3", progress=False)
+    folder = Path(str(info.value).split("put the model at ")[1].split(" or run on")[0])
+    assert folder == cache / "whisper" / "hub" / "Systran--faster-whisper-large-v3"
+    tiny_en = resolve_whisper_model("tiny.en", download=False)  # stands in for large-v3
+    shutil.copytree(tiny_en, folder, copy_function=os.symlink)
+    assert resolve_whisper_model("large-v3", download=False) == folder
+    assert {s.name: s for s in list_models("speech")}["large-v3"].path == folder
 
 
 def test_base_without_packages_offline_names_the_pip_command(

@@ -164,6 +164,7 @@ def test_pull_converts_a_downloaded_checkpoint_once(
     monkeypatch.setenv("LIVETRANS_CACHE_DIR", str(tmp_path))
     hub = mt_cache_dir() / "hub" / "facebook--nllb-200-distilled-600M"
     shutil.copytree(nllb_dir, hub)
+    (hub / ".cache" / "huggingface" / "download").mkdir(parents=True)  # huggingface_hub's state
     with pytest.raises(ModelNotInstalledError):  # no completion marker: an interrupted download
         resolve_mt_model("nllb-200-distilled-600M", download=False)
     (hub / ".livetrans-complete").write_text("facebook/nllb-200-distilled-600M\n", encoding="utf-8")
@@ -182,3 +183,18 @@ def test_pull_converts_a_downloaded_checkpoint_once(
     assert resolved.info.license == "CC-BY-NC-4.0" and resolved.hf_path == hub
     shutil.rmtree(hub)  # only the conversion left: still usable offline
     assert resolve_mt_model("nllb-200-distilled-600M", download=False).ct2_path == folder
+
+
+def test_a_checkpoint_put_where_the_no_network_error_says_is_used(
+    nllb_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, the error names a folder; a checkpoint copied there by hand resolves."""
+    monkeypatch.setenv("LIVETRANS_CACHE_DIR", str(tmp_path))
+    with pytest.raises(ModelNotInstalledError, match="no network") as info:
+        resolve_mt_model("nllb-200-distilled-600M", progress=False)
+    folder = Path(str(info.value).split("put the model at ")[1].split(" or run on")[0])
+    shutil.copytree(nllb_dir, folder)
+    resolved = resolve_mt_model("nllb-200-distilled-600M", download=False)
+    assert resolved.hf_path == folder and resolved.info.family == "nllb"
+    status = {s.name: s for s in list_models("translation")}["nllb-200-distilled-600M"]
+    assert (status.status, status.path) == ("installed", folder)

@@ -40,6 +40,12 @@ def is_complete(dest: Path) -> bool:
     return (dest / DONE_MARKER).is_file()
 
 
+def placed_by_hand(dest: Path, required_file: str) -> bool:
+    """Whether a user put a model in ``dest`` themselves: it holds ``required_file`` and
+    none of huggingface_hub's download state (an interrupted download of ours has it)."""
+    return (dest / required_file).is_file() and not (dest / ".cache" / "huggingface").exists()
+
+
 def no_network(name: str, repo_id: str, dest: Path, why: str = "the hub is unreachable") -> str:
     """The one offline message: what failed and the two ways out."""
     return (

@@ -212,9 +212,11 @@ def _copy_atomic(src: Path, dst: Path) -> None:
 
 
 def hub_model_complete(repo_id: str) -> Path | None:
-    """The downloaded folder of a hub model, None until its download is whole."""
+    """The folder of a hub model, None until its download is whole (or a user put the
+    model there, as the no-network error suggests)."""
     dest = hub_folder(speech_cache_dir(), repo_id)
-    return dest if hub.is_complete(dest) and not missing_model_files(dest) else None
+    whole = hub.is_complete(dest) or hub.placed_by_hand(dest, "model.bin")
+    return dest if whole and not missing_model_files(dest) else None
 
 
 def joined_model(entry: CatalogEntry) -> Path | None:

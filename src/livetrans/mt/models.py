@@ -79,7 +79,7 @@ def resolve_mt_model(spec: str, *, download: bool = True, progress: bool = True)
     license_ = entry.license if entry else "see the model card"
     converted = find_converted(name)
     hf_dir = _hub_dir(repo_id)
-    if hub.is_complete(hf_dir):
+    if _checkpoint_present(hf_dir):
         info = hf_info(hf_dir, name=name, license=license_, hint=_marian_hint(entry))
         return ResolvedModel(info, hf_dir, None)  # ensure_ct2 finds or makes the conversion
     if converted is not None:
@@ -115,6 +115,11 @@ def _local(path: Path, spec: str) -> ResolvedModel:
     return ResolvedModel(hf_info(path, name=path.name), path, None)
 
 
+def _checkpoint_present(hf_dir: Path) -> bool:
+    """A whole download, or a checkpoint a user put there (the no-network error says where)."""
+    return hub.is_complete(hf_dir) or hub.placed_by_hand(hf_dir, "config.json")
+
+
 def _one_weights_copy(files: Sequence[str]) -> list[str]:
     """One copy of the weights: safetensors when the repo has them, else the .bin."""
     return [f for f in files if f.endswith(".safetensors")] or [
@@ -139,7 +144,7 @@ def translation_status(entry: CatalogEntry) -> ModelStatus:
     hf_dir = _hub_dir(entry.hub or entry.name)
     if converted is not None:
         return ModelStatus.of(entry, "installed", converted, "converted to CTranslate2")
-    if hub.is_complete(hf_dir):
+    if _checkpoint_present(hf_dir):
         return ModelStatus.of(entry, "installed", hf_dir, "downloaded; converted on first use")
     if hub.hub_offline():
         return ModelStatus.of(entry, "missing", None, entry.install_hint)
