@@ -238,3 +238,15 @@ def test_cache_dir_defaults_to_home_cache(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.delenv("LIVETRANS_CACHE_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert models.cache_dir() == tmp_path / ".cache" / "livetrans"
+
+
+def test_download_progress_is_drawn_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    """`models pull` keeps stdout for the folder it prints; the bar goes to stderr."""
+    from livetrans.models.hub import _progress_bar
+
+    with _progress_bar(enabled=True)(total=3, desc="Fetching", disable=False) as bar:
+        bar.update(3)
+    with _progress_bar(enabled=False)(total=3, desc="Silent") as bar:
+        bar.update(3)
+    out, err = capsys.readouterr()
+    assert out == "" and "Fetching" in err and "3/3" in err and "Silent" not in err
