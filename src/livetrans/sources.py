@@ -28,12 +28,31 @@ import av
 import av.error
 
 from livetrans.errors import InputError
-from livetrans.pcm import MonoResampler, Rechunker, chunk_samples, join_samples
-from livetrans.pcm import PcmDecoder as PcmDecoder  # the PCM path, importable from here too
-from livetrans.pcm import PcmFormat as PcmFormat
+from livetrans.pcm import (
+    MonoResampler,
+    PcmDecoder,
+    PcmFormat,
+    Rechunker,
+    chunk_samples,
+    join_samples,
+)
 from livetrans.types import SAMPLE_RATE, AudioChunk, Float32Array
 
 log = logging.getLogger(__name__)
+
+# Audio in, every way it comes; PcmDecoder and PcmFormat are livetrans.pcm's.
+__all__ = [
+    "STDIN_SPEC",
+    "URL_OPEN_TIMEOUT",
+    "URL_READ_TIMEOUT",
+    "PcmDecoder",
+    "PcmFormat",
+    "audio_source",
+    "check_input",
+    "is_stream_url",
+    "iter_audio_chunks",
+    "load_audio",
+]
 
 STDIN_SPEC = "-"
 URL_OPEN_TIMEOUT = 5.0  # s, to connect to a stream URL and read its header

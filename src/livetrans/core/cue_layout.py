@@ -16,7 +16,13 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from ..types import Word
-from .text import CLAUSE_END_MARKS, CLOSING_MARKS, SENTENCE_END_MARKS, is_cjk_text, is_han_or_kana
+from .text import (
+    CLAUSE_END_MARKS,
+    CLOSING_MARKS,
+    SENTENCE_END_MARKS,
+    is_cjk_text,
+    is_han_or_kana,
+)
 
 if TYPE_CHECKING:
     from .cues import CueOptions

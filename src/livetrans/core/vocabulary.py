@@ -30,12 +30,37 @@ from typing import Any
 
 from ..errors import GlossaryError, LanguageError
 from ..types import Word
-from .respelling import RespellIndex, differs, merged, similarity, sound_key
-from .respelling import RespellRule as RespellRule  # part of the vocabulary's interface
-from .respelling import compact as compact  # how spellings are compared, for callers too
+from .respelling import (
+    RespellIndex,
+    RespellRule,
+    compact,
+    differs,
+    merged,
+    similarity,
+    sound_key,
+)
 from .text import has_cjk, is_cjk_language
 
 log = logging.getLogger(__name__)
+
+# The vocabulary's interface: RespellRule (how near misses are respelt) and compact
+# (how spellings are compared) come from ``respelling`` and are part of it.
+__all__ = [
+    "MAX_SOUNDS_LIKE",
+    "MAX_TERMS",
+    "MAX_TERM_CHARS",
+    "MAX_VOCABULARY_BYTES",
+    "RespellRule",
+    "Vocabulary",
+    "VocabularyTerm",
+    "compact",
+    "estimated_tokens",
+    "load_vocabulary",
+    "make_term",
+    "parse_vocabulary",
+    "vocabulary_from_csv",
+    "vocabulary_from_json",
+]
 
 # Limits: a vocabulary over them is refused with a message, never truncated silently.
 MAX_TERMS = 1000  # the prompt holds a few dozen; more is a mistake (a catalogue, not a show)
@@ -64,7 +89,9 @@ class VocabularyTerm:
 
 @functools.lru_cache(maxsize=256)
 def _flores(code: str) -> str:
-    from ..mt.languages import resolve_language  # a plain table; lazy: mt imports this module
+    from ..mt.languages import (
+        resolve_language,  # a plain table; lazy: mt imports this module
+    )
 
     return resolve_language(code).flores
 

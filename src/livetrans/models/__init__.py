@@ -13,7 +13,12 @@ from __future__ import annotations
 from .catalog import CatalogEntry, ModelKind, cache_dir, load_catalog
 from .hub import hub_offline
 from .pull import pull
-from .speech import DEFAULT_MODEL, join_model_parts, missing_model_files, resolve_whisper_model
+from .speech import (
+    DEFAULT_MODEL,
+    join_model_parts,
+    missing_model_files,
+    resolve_whisper_model,
+)
 from .status import InstallStatus, ModelStatus, format_model_table, list_models
 
 __all__ = [

@@ -79,9 +79,9 @@ def _weights_stamp(folder: Path) -> str:
 
 def _convert(info: ModelInfo, src: Path, dest: Path, *, quantization: str, stamp: str) -> None:
     try:
-        from ctranslate2.converters import TransformersConverter
         import torch  # noqa: F401  # the converter needs it; fail here with a clear message
         import transformers  # noqa: F401
+        from ctranslate2.converters import TransformersConverter
     except ImportError as e:
         raise ModelError(
             f"converting {info.name} to CTranslate2 needs transformers and torch:"

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from ..types import AudioChunk, Event
-from .worker_link import WorkerLink
 from .config import PipelineRunner
 from .hub import StreamState
+from .worker_link import WorkerLink
 
 if TYPE_CHECKING:
     from .app import CaptionServer
