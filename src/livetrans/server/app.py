@@ -25,25 +25,12 @@ from websockets.http11 import Request, Response
 from ..types import AudioChunk, CaptionEvent, Event
 from . import ingest, live_vocabulary, routes, viewers
 from .bus import RedisBus
-from .config import (
-    LISTEN_BACKLOG,
-    ROLES,
-    PipelineFactory,
-    PipelineRunner,
-    Role,
-    ServerConfig,
-)
+from .config import LISTEN_BACKLOG, ROLES, PipelineFactory, PipelineRunner, Role, ServerConfig
 from .control import ControlListener
 from .edge import EdgeMirrors
 from .hls import HlsService
 from .hub import Durable, StreamState, ViewerIds
-from .journal import (
-    StreamJournal,
-    journal_path,
-    known_streams,
-    log_sync_failure,
-    sync_journals,
-)
+from .journal import StreamJournal, journal_path, known_streams, log_sync_failure, sync_journals
 from .metrics import ServerMetrics
 from .protocol import MAX_INGEST_MESSAGE_BYTES, CloseCode, close_reason, parse_route
 from .sessions import run_session
