@@ -9,6 +9,7 @@ from typing import Literal
 
 from . import hub
 from .catalog import CatalogEntry, ModelKind, load_catalog
+from .speech import hub_model_complete, joined_model, packaged_model, packages_present
 
 InstallStatus = Literal["installed", "downloadable", "missing"]
 
@@ -61,7 +62,7 @@ def speech_status(entry: CatalogEntry) -> ModelStatus:
 
 def list_models(kind: ModelKind | None = None) -> list[ModelStatus]:
     """Every catalog model (or those of one ``kind``): installed, downloadable or missing."""
-    from ..mt.models import translation_status
+    from ..mt.models import translation_status  # lazy: mt.models imports this module
 
     return [
         speech_status(entry) if entry.kind == "speech" else translation_status(entry)
