@@ -88,7 +88,7 @@ def test_corrupted_part_fails_checksum_and_leaves_nothing(
     cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entry = load_catalog()["base"]
-    real_part2 = models._package_path(entry.parts[1])
+    real_part2 = speech._package_path(entry.parts[1])
     assert real_part2 is not None
     bad_part2 = tmp_path / "model.bin.part2"
     shutil.copyfile(real_part2, bad_part2)
