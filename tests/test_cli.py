@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import wave
@@ -21,8 +22,10 @@ FLEURS_EN = SAMPLES / "speech" / "en" / "fleurs-en-000.ogg"
 FLEURS_EN_TEXT = "However, due to the slow communication channels, styles in the west could lag behind by 25 to 30 year."
 
 
-def livetrans(*args: str, timeout: float = 300, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def livetrans(
+    *args: str, timeout: float = 300, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "livetrans.cli", *args],
         capture_output=True,
@@ -123,13 +126,36 @@ def test_models_list_shows_the_installed_models():
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
     assert "installed" in rows["base"] and "installed" in rows["tiny.en"]
+    assert rows["base"].split()[1] == "speech"
+    assert rows["nllb-200-distilled-600M"].split()[1] == "translation"  # one table, both kinds
+
+
+@pytest.mark.parametrize("name", ["small", "opus-mt-en-es"])
+def test_models_pull_without_network_is_one_clear_line(tmp_path, name):
+    """The real hub download, pointed at a closed local port: exit 1, what to do instead."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        "HF_ENDPOINT": f"http://127.0.0.1:{port}",
+        "HF_HUB_OFFLINE": "0",  # reach for the hub, and find nothing there
+        "LIVETRANS_CACHE_DIR": str(tmp_path),
+    }
+    result = livetrans("models", "pull", name, timeout=60, env=env)
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"livetrans: error: no network: cannot download model {name!r}")
+    assert "because the hub is unreachable" in lines[-1]
+    assert f"put the model at {tmp_path}" in lines[-1]
+    assert lines[-1].endswith("or run on a machine with network")
 
 
 @pytest.mark.parametrize(
     ("device", "beam", "expected"), [("cpu", None, 3), ("cuda", None, 3), ("cpu", 1, 1), ("cuda", 5, 5)]
 )
 def test_the_streaming_beam_is_three_unless_asked_otherwise(device, beam, expected):
-    from livetrans.cli import build_parser, pipeline_config
+    from livetrans.cli import build_parser
+    from livetrans.options import pipeline_config
 
     args = ["transcribe", "x.wav", "--live", "--device", device]
     if beam is not None:

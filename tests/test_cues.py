@@ -8,7 +8,9 @@ from itertools import pairwise
 
 import pytest
 
-from livetrans.core.cues import CueBuilder, CueOptions, build_cues, is_cjk_text, max_chars_per_line
+from livetrans.core.cue_layout import max_chars_per_line
+from livetrans.core.cues import CueBuilder, CueOptions, build_cues
+from livetrans.core.text import is_cjk_text
 from livetrans.types import CaptionEvent, Cue, Event, SentenceEvent, TranslationEvent, Word
 
 OPTIONS = CueOptions()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import m3u8
 import pytest
 import webvtt
 
 from livetrans.core.events import event_to_dict
-from livetrans.core.hls import SOURCE, HlsOptions, HlsPackager, SubtitleMedia, add_subtitles
+from livetrans.core.hls import SOURCE, HlsOptions, HlsPackager
+from livetrans.core.hls_master import SubtitleMedia, add_subtitles
 from livetrans.errors import ProtocolError
 from livetrans.types import CaptionEvent, SentenceEvent, TranslationEvent, WatermarkEvent, Word
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import socket
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from livetrans import models
+from livetrans.models import speech
 from livetrans.errors import ModelError, ModelNotInstalledError
 from livetrans.models import (
     format_model_table,
@@ -56,9 +58,9 @@ def _sha256(path: Path) -> str:
 
 
 def _with_entry(monkeypatch: pytest.MonkeyPatch, name: str, **changes: object) -> None:
-    catalog = dict(load_catalog())
+    catalog = dict(load_catalog("speech"))
     catalog[name] = dataclasses.replace(catalog[name], **changes)  # type: ignore[arg-type]
-    monkeypatch.setattr(models, "load_catalog", lambda: catalog)
+    monkeypatch.setattr(speech, "load_catalog", lambda kind=None: catalog)
 
 
 def test_base_is_joined_verified_loaded_and_then_reused(cache: Path) -> None:
@@ -86,7 +88,7 @@ def test_corrupted_part_fails_checksum_and_leaves_nothing(
     cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entry = load_catalog()["base"]
-    real_part2 = models._package_path(entry.parts[1])
+    real_part2 = speech._package_path(entry.parts[1])
     assert real_part2 is not None
     bad_part2 = tmp_path / "model.bin.part2"
     shutil.copyfile(real_part2, bad_part2)
@@ -158,12 +160,29 @@ def test_hub_model_offline_fails_fast_with_hint(
     cache: Path, unreachable_hub: str, spec: str
 ) -> None:
     t0 = time.monotonic()
-    hint = r"hub is unreachable: connect to the network or pass --model"
-    with pytest.raises(ModelNotInstalledError, match=hint):
+    hint = r"^no network: cannot download model .* because the hub is unreachable: put the model at "
+    with pytest.raises(ModelNotInstalledError, match=hint) as info:
         resolve_whisper_model(spec, progress=False)
+    assert str(cache / "whisper" / "hub") in str(info.value)
+    assert "or run on a machine with network" in str(info.value)
     assert time.monotonic() - t0 < 10
     hub_dir = cache / "whisper" / "hub"
     assert not any(p.name == "model.bin" for p in hub_dir.rglob("*")) if hub_dir.exists() else True
+
+
+def test_a_model_put_where_the_no_network_error_says_is_used(
+    cache: Path, unreachable_hub: str
+) -> None:
+    """The offline error names a folder; a CTranslate2 Whisper model put there resolves,
+    and `models list` shows it installed."""
+    with pytest.raises(ModelNotInstalledError, match="^no network") as info:
+        resolve_whisper_model("large-v3", progress=False)
+    folder = Path(str(info.value).split("put the model at ")[1].split(" or run on")[0])
+    assert folder == cache / "whisper" / "hub" / "Systran--faster-whisper-large-v3"
+    tiny_en = resolve_whisper_model("tiny.en", download=False)  # stands in for large-v3
+    shutil.copytree(tiny_en, folder, copy_function=os.symlink)
+    assert resolve_whisper_model("large-v3", download=False) == folder
+    assert {s.name: s for s in list_models("speech")}["large-v3"].path == folder
 
 
 def test_base_without_packages_offline_names_the_pip_command(
@@ -180,7 +199,7 @@ def test_base_without_packages_offline_names_the_pip_command(
 def test_no_download_and_hf_offline_never_touch_the_network(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(ModelNotInstalledError, match=r"^model 'small' is not installed: connect"):
+    with pytest.raises(ModelNotInstalledError, match=r"^model 'small' is not installed: run `livetrans models pull small`"):
         resolve_whisper_model("small", download=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelNotInstalledError, match="HF_HUB_OFFLINE is set"):
@@ -191,31 +210,43 @@ def test_list_models_shows_the_packaged_models_installed(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    statuses = {s.name: s for s in list_models()}
+    statuses = {s.name: s for s in list_models("speech")}
     assert statuses["base"].status == "installed" and statuses["base"].path is None
     assert "joined on first use" in statuses["base"].note
     assert statuses["tiny.en"].status == "installed" and statuses["tiny.en"].path is not None
     assert statuses["large-v3"].status == "downloadable"
     table = format_model_table(list(statuses.values())).splitlines()
-    assert table[0].split()[:4] == ["NAME", "LANGUAGES", "SIZE", "STATUS"]
-    assert any(line.split()[:4] == ["base", "multilingual", "145", "MB"] for line in table)
+    assert table[0].split()[:5] == ["NAME", "KIND", "LANGUAGES", "SIZE", "LICENSE"]
+    assert any(line.split()[:5] == ["base", "speech", "multilingual", "145", "MB"] for line in table)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert {s.name: s.status for s in list_models()}["large-v3"] == "missing"
+    assert {s.name: s.status for s in list_models("speech")}["large-v3"] == "missing"
 
 
 def test_catalog_matches_faster_whisper_and_the_models_folder() -> None:
     from faster_whisper.utils import _MODELS
 
-    catalog = load_catalog()
+    catalog = load_catalog("speech")
     for name, entry in catalog.items():
         if name in _MODELS:
             assert entry.hub == _MODELS[name], name
         assert entry.languages in {"multilingual", "en"}
-    on_disk = json.loads((REPO / "models" / "whisper.json").read_text("utf-8"))
-    assert set(on_disk["whisper"]) == set(catalog)
+    on_disk = json.loads((REPO / "models" / "catalog.json").read_text("utf-8"))
+    assert set(on_disk["models"]) == set(load_catalog())
 
 
 def test_cache_dir_defaults_to_home_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("LIVETRANS_CACHE_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert models.cache_dir() == tmp_path / ".cache" / "livetrans"
+
+
+def test_download_progress_is_drawn_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    """`models pull` keeps stdout for the folder it prints; the bar goes to stderr."""
+    from livetrans.models.hub import _progress_bar
+
+    with _progress_bar(enabled=True)(total=3, desc="Fetching", disable=False) as bar:
+        bar.update(3)
+    with _progress_bar(enabled=False)(total=3, desc="Silent") as bar:
+        bar.update(3)
+    out, err = capsys.readouterr()
+    assert out == "" and "Fetching" in err and "3/3" in err and "Silent" not in err

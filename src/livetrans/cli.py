@@ -14,72 +14,15 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import LivetransError
-
-if TYPE_CHECKING:
-    from .pipeline import PipelineConfig
+from .options import add_model_options, csv_list, pipeline_config, positive_int
 
 log = logging.getLogger("livetrans")
 
 # Commands that live with the part of the product they drive.
 _COMMAND_MODULES = ("livetrans.server.command", "livetrans.evaluation.command")
-
-
-def csv_list(value: str) -> tuple[str, ...]:
-    """An argument like "en, es,zh" as ("en", "es", "zh"); empty items dropped."""
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def _language(value: str) -> str | None:
-    return None if value.strip().lower() in ("", "auto") else value.strip()
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
-    return number
-
-
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """Options every command that runs the pipeline shares."""
-    parser.add_argument("--model", default="base", help="speech model: a name from 'livetrans models list', a hub id, or a local CTranslate2 folder (default: base)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cpu runs int8, cuda float16 (default: cpu)")
-    parser.add_argument("--language", type=_language, default=None, metavar="auto|CODE", help="source language, e.g. en, zh, es; auto detects it per utterance (default: auto)")
-    parser.add_argument("--task", choices=("transcribe", "translate"), default="transcribe", help="translate: Whisper's own any-language → English, no extra model")
-    parser.add_argument("--to", type=csv_list, default=(), metavar="LANGS", help="translate finals into these languages, e.g. en,es,ru")
-    parser.add_argument("--mt-model", default="nllb-200-distilled-600M", help="translation model: a name from 'livetrans models list', a hub id or a local folder (default: nllb-200-distilled-600M, CC-BY-NC-4.0)")
-    parser.add_argument("--mt-engine", choices=("ctranslate2", "transformers"), default="ctranslate2")
-    parser.add_argument("--glossary", type=Path, default=None, help="JSON or CSV file of product names and terms: recognised as written (prompt and near-miss respelling), and kept or translated as given (docs/translation.md)")
-    parser.add_argument("--no-drafts", dest="drafts", action="store_false", help="live: translate finished sentences only, no draft translations of the sentence being spoken")
-    parser.add_argument("--beam", type=_positive_int, default=None, metavar="N", help="beam size of the streaming decodes: wider is more accurate and slower, 1 is greedy (default: 3; the decode at a pause uses at least 5)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for the speech encoder (default: all cores; the decoder's steps, too small to share, run on one)")
-    parser.add_argument("--zh-script", choices=("simplified", "traditional", "as-is"), default="simplified", help="write Mandarin captions in this script (default: simplified)")
-
-
-def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
-    from .pipeline import PipelineConfig
-
-    return PipelineConfig(
-        model=args.model,
-        device=args.device,
-        language=args.language,
-        task=args.task,
-        targets=tuple(args.to),
-        mt_model=args.mt_model,
-        mt_engine=args.mt_engine,
-        glossary=args.glossary,
-        translation_drafts=args.drafts,
-        cpu_threads=args.threads,
-        chinese_script=args.zh_script,
-        beam=args.beam,
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_asr.add_argument("--clock", choices=("real", "virtual"), default="real", help="real: replay at real time (default); virtual: simulated arrival, no waiting")
     bench_asr.add_argument("--decode-cost", type=float, default=None, metavar="SECONDS", help="virtual clock: charge each decode this fixed time instead of measuring it, so the text does not depend on how busy the machine is (latencies then are not this machine's)")
     bench_asr.add_argument("--languages", type=csv_list, default=("en", "es", "zh"), help="sample languages to stream (default: en,es,zh)")
-    bench_asr.add_argument("--shifts", type=_positive_int, default=1, metavar="N", help="replay each language N times, each behind 37 ms more leading silence, and report the mean error rates: one replay of a few dozen words is one draw (default: 1)")
+    bench_asr.add_argument("--shifts", type=positive_int, default=1, metavar="N", help="replay each language N times, each behind 37 ms more leading silence, and report the mean error rates: one replay of a few dozen words is one draw (default: 1)")
     bench_asr.add_argument("--samples-dir", type=Path, default=None, help="the samples folder (default: the checkout's samples/)")
     add_model_options(bench_asr)
     bench_asr.set_defaults(handler=_run_bench_asr)
@@ -140,29 +83,14 @@ def _run_transcribe(args: argparse.Namespace) -> int:
 def _run_models_list(args: argparse.Namespace) -> int:
     from .models import format_model_table, list_models
 
-    from .mt.models import list_mt_models
-
     print(format_model_table(list_models()))
-    print()
-    rows = [("translation", "status", "size", "license", "languages")]
-    for m in list_mt_models():
-        rows.append((m.name, m.status, f"{m.size_mb} MB", m.license, m.languages))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
     return 0
 
 
 def _run_models_pull(args: argparse.Namespace) -> int:
-    from .models import load_catalog, resolve_whisper_model
+    from .models import pull
 
-    if args.name in load_catalog() or "whisper" in args.name.lower():
-        path = resolve_whisper_model(args.name, progress=True)
-    else:
-        from .mt.models import pull
-
-        path = pull(args.name)
-    print(path)
+    print(pull(args.name, progress=True))
     return 0
 
 

@@ -8,8 +8,8 @@ streams start at arbitrary pts and drift).
 - ``iter_audio_chunks(spec)``: blocking, incremental decode of a file, URL or ``-``.
 - ``audio_source(spec, live=...)``: the same as an async iterator, decoded in a
   thread; ``live=True`` paces a file at real time so it behaves like a broadcast.
-- ``PcmDecoder``: raw interleaved s16le/f32le frames at any rate and channel count
-  (the WebSocket ingest path).
+- ``PcmDecoder`` (``livetrans.pcm``): raw interleaved s16le/f32le frames at any
+  rate and channel count (stdin and the WebSocket ingest path).
 """
 
 from __future__ import annotations
@@ -22,29 +22,43 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Generator
 from pathlib import Path
-from typing import BinaryIO, Literal, get_args
+from typing import BinaryIO
 
 import av
 import av.error
-import numpy as np
 
 from livetrans.errors import InputError
+from livetrans.pcm import (
+    MonoResampler,
+    PcmDecoder,
+    PcmFormat,
+    Rechunker,
+    chunk_samples,
+    join_samples,
+)
 from livetrans.types import SAMPLE_RATE, AudioChunk, Float32Array
 
 log = logging.getLogger(__name__)
 
-PcmFormat = Literal["s16le", "f32le"]
+# Audio in, every way it comes; PcmDecoder and PcmFormat are livetrans.pcm's.
+__all__ = [
+    "STDIN_SPEC",
+    "URL_OPEN_TIMEOUT",
+    "URL_READ_TIMEOUT",
+    "PcmDecoder",
+    "PcmFormat",
+    "audio_source",
+    "check_input",
+    "is_stream_url",
+    "iter_audio_chunks",
+    "load_audio",
+]
+
 STDIN_SPEC = "-"
 URL_OPEN_TIMEOUT = 5.0  # s, to connect to a stream URL and read its header
 # s without data before a live stream counts as stopped; HLS segments can be 10 s
 # long, so its demuxer may legitimately wait about that long for the next one
 URL_READ_TIMEOUT = 20.0
-MAX_PCM_RATE = 384_000  # Hz
-MAX_PCM_CHANNELS = 64
-_PCM_DTYPES: dict[str, np.dtype[np.generic]] = {
-    "s16le": np.dtype("<i2"),
-    "f32le": np.dtype("<f4"),
-}
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -53,169 +67,15 @@ def is_stream_url(spec: str | Path) -> bool:
     return isinstance(spec, str) and _URL_RE.match(spec) is not None
 
 
-class _Rechunker:
-    """Cuts a run of 16 kHz arrays into chunks of ``chunk_samples`` (None: as they come)."""
-
-    def __init__(self, chunk_samples: int | None) -> None:
-        self._chunk_samples = chunk_samples
-        self._pending: list[Float32Array] = []
-        self._pending_samples = 0
-        self.samples_out = 0
-        self.first_pts: float | None = None  # s, the container's time of the first sample
-
-    def push(self, samples: Float32Array) -> list[AudioChunk]:
-        if len(samples) == 0:
-            return []
-        if self._chunk_samples is None:
-            return [self._emit(samples)]
-        self._pending.append(samples)
-        self._pending_samples += len(samples)
-        if self._pending_samples < self._chunk_samples:
-            return []
-        joined = np.concatenate(self._pending)
-        cut = len(joined) - len(joined) % self._chunk_samples
-        chunks = [
-            self._emit(joined[i : i + self._chunk_samples])
-            for i in range(0, cut, self._chunk_samples)
-        ]
-        rest = joined[cut:]
-        self._pending = [rest] if len(rest) else []
-        self._pending_samples = len(rest)
-        return chunks
-
-    def flush(self) -> list[AudioChunk]:
-        if not self._pending_samples:
-            return []
-        joined = np.concatenate(self._pending)
-        self._pending, self._pending_samples = [], 0
-        return [self._emit(joined)]
-
-    def _emit(self, samples: Float32Array) -> AudioChunk:
-        start = self.samples_out / SAMPLE_RATE
-        chunk = AudioChunk(
-            samples=np.ascontiguousarray(samples, dtype=np.float32),
-            start=start,
-            pts=None if self.first_pts is None else round(self.first_pts + start, 6),
-        )
-        self.samples_out += len(samples)
-        return chunk
-
-
-class _MonoResampler:
-    """av.AudioResampler to 16 kHz mono flt that survives input format changes.
-
-    PyAV's resampler fixes its input setup on the first frame and passes later
-    frames through unchanged when that first frame needed no conversion, so a
-    stream that changes rate or layout midway needs a fresh one (flushed first).
-    """
-
-    def __init__(self) -> None:
-        self._resampler: av.AudioResampler | None = None
-        self._setup: tuple[str, str, int] | None = None
-
-    def push(self, frame: av.AudioFrame) -> list[Float32Array]:
-        setup = (frame.format.name, frame.layout.name, frame.sample_rate)
-        out: list[Float32Array] = []
-        if setup != self._setup:
-            out = self.flush()
-            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-            self._setup = setup
-        frame.pts = None  # we count samples; pts gaps would make the resampler pad
-        assert self._resampler is not None
-        out.extend(_frame_samples(f) for f in self._resampler.resample(frame))
-        return out
-
-    def flush(self) -> list[Float32Array]:
-        if self._resampler is None:
-            return []
-        out = [_frame_samples(f) for f in self._resampler.resample(None)]
-        self._resampler, self._setup = None, None
-        return out
-
-
-def _frame_samples(frame: av.AudioFrame) -> Float32Array:
-    array: Float32Array = frame.to_ndarray()[0].astype(np.float32, copy=False)
-    return array
-
-
-class PcmDecoder:
-    """Raw interleaved PCM frames at any rate and channel count -> 16 kHz mono chunks.
-
-    ``push`` accepts bytes split anywhere (a partial frame waits for the next push).
-    Channels are averaged, then av.AudioResampler converts the rate. With
-    ``chunk_seconds`` None each push yields what is ready as one chunk (lowest
-    latency); otherwise chunks are exactly ``chunk_seconds`` long except the last.
-    """
-
-    def __init__(
-        self,
-        sample_rate: int,
-        channels: int,
-        sample_format: PcmFormat = "s16le",
-        *,
-        chunk_seconds: float | None = None,
-    ) -> None:
-        _check_pcm(sample_rate, channels, sample_format)
-        self.sample_rate = sample_rate
-        self.channels = channels
-        self.sample_format: PcmFormat = sample_format
-        self._dtype = _PCM_DTYPES[sample_format]
-        self.frame_bytes = self._dtype.itemsize * channels  # one sample of every channel
-        self._partial = b""
-        self._resampler = _MonoResampler() if sample_rate != SAMPLE_RATE else None
-        self._chunks = _Rechunker(None if chunk_seconds is None else _chunk_samples(chunk_seconds))
-
-    def push(self, data: bytes) -> list[AudioChunk]:
-        data = self._partial + bytes(data)
-        whole = len(data) - len(data) % self.frame_bytes
-        self._partial = data[whole:]
-        if not whole:
-            return []
-        interleaved = np.frombuffer(data[:whole], dtype=self._dtype)
-        mono = interleaved.reshape(-1, self.channels).astype(np.float32)
-        if self.sample_format == "s16le":
-            mono /= 32768.0
-        else:  # a client's float stream may hold NaN/inf, which would poison the model
-            np.nan_to_num(mono, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
-        mono = mono.mean(axis=1, dtype=np.float32) if self.channels > 1 else mono[:, 0]
-        if self._resampler is None:
-            return self._chunks.push(mono)
-        frame = av.AudioFrame.from_ndarray(mono[np.newaxis, :], format="flt", layout="mono")
-        frame.sample_rate = self.sample_rate
-        joined = _join(self._resampler.push(frame))
-        return self._chunks.push(joined)
-
-    def flush(self) -> list[AudioChunk]:
-        """End of stream: a trailing partial frame is dropped (logged), buffers emptied."""
-        if self._partial:
-            log.warning("dropping %d bytes of an incomplete PCM frame", len(self._partial))
-            self._partial = b""
-        chunks: list[AudioChunk] = []
-        if self._resampler is not None:
-            chunks = self._chunks.push(_join(self._resampler.flush()))
-        return chunks + self._chunks.flush()
-
-
-def _check_pcm(rate: int, channels: int, sample_format: str) -> None:
-    formats = ", ".join(get_args(PcmFormat))
-    if not isinstance(rate, int) or not 1_000 <= rate <= MAX_PCM_RATE:
-        raise InputError(f"bad PCM sample rate {rate!r}: give 1000 to {MAX_PCM_RATE} Hz")
-    if not isinstance(channels, int) or not 1 <= channels <= MAX_PCM_CHANNELS:
-        raise InputError(f"bad PCM channel count {channels!r}: give 1 to {MAX_PCM_CHANNELS}")
-    if sample_format not in _PCM_DTYPES:
-        raise InputError(f"bad PCM sample format {sample_format!r}: use one of {formats}")
-
-
-def _join(arrays: list[Float32Array]) -> Float32Array:
-    if not arrays:
-        return np.zeros(0, dtype=np.float32)
-    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-
-
-def _chunk_samples(chunk_seconds: float) -> int:
-    if not chunk_seconds > 0:
-        raise InputError(f"bad chunk length {chunk_seconds!r} s: give a positive number of seconds")
-    return max(1, round(chunk_seconds * SAMPLE_RATE))
+def check_input(spec: str) -> None:
+    """Fail before any model loads when a file input is plainly missing."""
+    if spec == STDIN_SPEC or is_stream_url(spec):
+        return
+    path = Path(spec)
+    if not path.exists():
+        raise InputError(f"no such file: {spec}")
+    if not path.is_file():
+        raise InputError(f"not a file: {spec}")
 
 
 def _waits_for_sender(url: str) -> bool:
@@ -265,13 +125,13 @@ def _open_container(spec: str) -> av.container.InputContainer:
         raise InputError(f"cannot decode {spec}: not an audio file or unsupported format") from e
 
 
-def _decode_container(spec: str, chunker: _Rechunker) -> Generator[AudioChunk, None, None]:
+def _decode_container(spec: str, chunker: Rechunker) -> Generator[AudioChunk, None, None]:
     url = is_stream_url(spec)
     with _open_container(spec) as container:
         if not container.streams.audio:
             raise InputError(f"{spec} has no audio stream: give a file or stream with sound")
         stream = container.streams.audio[0]
-        resampler = _MonoResampler()
+        resampler = MonoResampler()
         bad_packets = 0
         try:
             for packet in container.demux(stream):
@@ -307,7 +167,7 @@ def _iter_chunks(
     pcm_format: PcmFormat,
     stdin: BinaryIO | None,
 ) -> Generator[AudioChunk, None, None]:
-    chunker = _Rechunker(chunk_samples)
+    chunker = Rechunker(chunk_samples)
     if spec == STDIN_SPEC:
         decoder = PcmDecoder(pcm_rate, pcm_channels, pcm_format)
         source = stdin if stdin is not None else sys.stdin.buffer
@@ -342,7 +202,7 @@ def iter_audio_chunks(
     be opened or decoded, or that holds no audio.
     """
     return _iter_chunks(
-        str(spec), _chunk_samples(chunk_seconds), pcm_rate, pcm_channels, pcm_format, stdin
+        str(spec), chunk_samples(chunk_seconds), pcm_rate, pcm_channels, pcm_format, stdin
     )
 
 
@@ -356,7 +216,7 @@ def load_audio(
 ) -> Float32Array:
     """Decode a whole file (or URL, or ``-``) to one 16 kHz mono float32 array."""
     chunks = _iter_chunks(str(spec), None, pcm_rate, pcm_channels, pcm_format, stdin)
-    return _join([chunk.samples for chunk in chunks])
+    return join_samples([chunk.samples for chunk in chunks])
 
 
 class _ChunkPump:
@@ -437,7 +297,7 @@ async def audio_source(
     cancellation, aclose) stops the decoding thread.
     """
     spec = str(spec)
-    _chunk_samples(chunk_seconds)
+    chunk_samples(chunk_seconds)
     paced = live and not is_stream_url(spec) and spec != STDIN_SPEC
     pump = _ChunkPump(
         lambda: iter_audio_chunks(

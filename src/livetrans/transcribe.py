@@ -19,30 +19,17 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
 
 from .core.cues import CueBuilder
-from .core.events import event_to_json
 from .core.segmenter import SentenceSegmenter
-from .errors import InputError
 from .outputs import OutputWriter
 from .pipeline import EventStamper, LivePipeline, PipelineConfig, SpeechModels, build_translation_stage
-from .sources import STDIN_SPEC, audio_source, is_stream_url, load_audio
-from .types import CaptionEvent, Event, SentenceEvent, TranslationEvent, WatermarkEvent
+from .console import CaptionPrinter
+from .sources import STDIN_SPEC, audio_source, check_input, is_stream_url, load_audio
+from .types import Event, SentenceEvent, TranslationEvent
 
 
 build_translator = build_translation_stage
-
-
-def check_input(spec: str) -> None:
-    """Fail before any model loads when a file input is plainly missing."""
-    if spec == STDIN_SPEC or is_stream_url(spec):
-        return
-    path = Path(spec)
-    if not path.exists():
-        raise InputError(f"no such file: {spec}")
-    if not path.is_file():
-        raise InputError(f"not a file: {spec}")
 
 
 def _base_name(spec: str) -> str:
@@ -54,40 +41,6 @@ def _base_name(spec: str) -> str:
 
 def _writer(spec: str, config: PipelineConfig, args: argparse.Namespace, languages: Iterable[str]) -> OutputWriter:
     return OutputWriter(args.output_dir, _base_name(spec), args.format, languages)
-
-
-class CaptionPrinter:
-    """Captions on a terminal: the sentence grows in place, a line per finished one."""
-
-    def __init__(self, mode: str, out: TextIO) -> None:
-        self.mode = mode
-        self.out = out
-        self.tty = out.isatty()
-        self._final_text = ""
-
-    def show(self, event: Event) -> None:
-        if isinstance(event, WatermarkEvent):
-            return  # a timing signal for packagers, not a caption
-        if self.mode == "jsonl":
-            print(event_to_json(event), file=self.out, flush=True)
-        elif self.mode == "text":
-            self._text(event)
-
-    def _text(self, event: Event) -> None:
-        if isinstance(event, CaptionEvent):
-            if event.kind == "final":
-                self._final_text = f"{self._final_text} {event.text}".strip()
-            if self.tty:
-                tail = event.text if event.kind == "partial" else ""
-                line = f"{self._final_text} \x1b[2m{tail}\x1b[0m".rstrip()
-                self.out.write(f"\r\x1b[K[{event.lang}] {line}")
-                self.out.flush()
-        elif isinstance(event, SentenceEvent):
-            self._final_text = ""
-            prefix = "\r\x1b[K" if self.tty else ""
-            print(f"{prefix}[{event.start:7.2f} → {event.end:7.2f}] {event.lang}: {event.text}", file=self.out, flush=True)
-        elif isinstance(event, TranslationEvent) and event.kind == "final":
-            print(f"{'':21}{event.lang}: {event.text}", file=self.out, flush=True)
 
 
 def run_offline(spec: str, config: PipelineConfig, args: argparse.Namespace) -> int:

@@ -11,11 +11,13 @@ import pytest
 
 from livetrans.errors import ModelError, ModelNotInstalledError
 from livetrans.mt.folders import META_FILE
-from livetrans.mt.models import list_mt_models, load_catalog, mt_cache_dir, pull, resolve_mt_model
+from livetrans.models import list_models, load_catalog
+from livetrans.models.catalog import mt_cache_dir
+from livetrans.mt.models import pull, resolve_mt_model
 
 
 def test_catalog_names_licenses() -> None:
-    catalog = load_catalog()
+    catalog = load_catalog("translation")
     nllb = catalog["nllb-200-distilled-600M"]
     assert (nllb.hub, nllb.license) == ("facebook/nllb-200-distilled-600M", "CC-BY-NC-4.0")
     assert "non-commercial" in nllb.note
@@ -26,8 +28,12 @@ def test_catalog_names_licenses() -> None:
 
 
 def test_models_dir_links_the_catalog() -> None:
-    linked = Path(__file__).resolve().parents[2] / "models" / "mt.json"
-    assert json.loads(linked.read_text("utf-8"))["mt"].keys() == load_catalog().keys()
+    """models/catalog.json is the one catalog, speech and translation together."""
+    linked = Path(__file__).resolve().parents[2] / "models" / "catalog.json"
+    entries = json.loads(linked.read_text("utf-8"))["models"]
+    assert {k for k, e in entries.items() if e["kind"] == "translation"} == set(
+        load_catalog("translation")
+    )
 
 
 def test_cache_dir_follows_the_environment(mt_cache: Path) -> None:
@@ -35,15 +41,21 @@ def test_cache_dir_follows_the_environment(mt_cache: Path) -> None:
 
 
 def test_list_shows_everything_missing_in_an_empty_cache() -> None:
-    statuses = list_mt_models()
-    assert {s.name for s in statuses} == set(load_catalog())
-    assert all(s.status == "missing" and s.path is None for s in statuses)
+    statuses = list_models("translation")
+    assert {s.name for s in statuses} == set(load_catalog("translation"))
+    assert all(s.status == "downloadable" and s.path is None for s in statuses)
+    assert all(s.note == f"livetrans models pull {s.name}" for s in statuses)
 
 
 def test_hub_unreachable_fails_fast_with_a_hint() -> None:
     """HF_ENDPOINT points at a closed local port (conftest): a clear error, no retry loop."""
     started = time.monotonic()
-    with pytest.raises(ModelNotInstalledError, match="hub is unreachable: connect to the network"):
+    no_network = (
+        r"^no network: cannot download model 'nllb-200-distilled-600M'"
+        r" \(facebook/nllb-200-distilled-600M\) because the hub is unreachable: put the model at"
+        r" .*facebook--nllb-200-distilled-600M or run on a machine with network$"
+    )
+    with pytest.raises(ModelNotInstalledError, match=no_network):
         pull("nllb-200-distilled-600M", progress=False)
     with pytest.raises(ModelNotInstalledError, match="unreachable"):
         resolve_mt_model("Helsinki-NLP/opus-mt-zh-en", progress=False)
@@ -130,7 +142,7 @@ def test_marian_without_a_known_pair(marian_dir: Path, tmp_path: Path) -> None:
 
 
 def test_converted_folder_is_used_as_is_and_checked(nllb_dir: Path, tmp_path: Path) -> None:
-    from livetrans.mt.models import ensure_ct2
+    from livetrans.mt.convert import ensure_ct2
 
     ct2 = ensure_ct2(resolve_mt_model(str(nllb_dir)), quantization="int8")
     assert ct2.is_relative_to(mt_cache_dir()) and (ct2 / META_FILE).is_file()
@@ -152,6 +164,7 @@ def test_pull_converts_a_downloaded_checkpoint_once(
     monkeypatch.setenv("LIVETRANS_CACHE_DIR", str(tmp_path))
     hub = mt_cache_dir() / "hub" / "facebook--nllb-200-distilled-600M"
     shutil.copytree(nllb_dir, hub)
+    (hub / ".cache" / "huggingface" / "download").mkdir(parents=True)  # huggingface_hub's state
     with pytest.raises(ModelNotInstalledError):  # no completion marker: an interrupted download
         resolve_mt_model("nllb-200-distilled-600M", download=False)
     (hub / ".livetrans-complete").write_text("facebook/nllb-200-distilled-600M\n", encoding="utf-8")
@@ -162,9 +175,26 @@ def test_pull_converts_a_downloaded_checkpoint_once(
     stamp = (folder / "model.bin").stat().st_mtime_ns
     assert pull("facebook/nllb-200-distilled-600M", progress=False) == folder
     assert (folder / "model.bin").stat().st_mtime_ns == stamp
-    status = {s.name: s for s in list_mt_models()}["nllb-200-distilled-600M"]
-    assert (status.status, status.path) == ("converted", folder)
+    status = {s.name: s for s in list_models("translation")}["nllb-200-distilled-600M"]
+    assert (status.status, status.path, status.note) == (
+        "installed", folder, "converted to CTranslate2"
+    )
     resolved = resolve_mt_model("nllb-200-distilled-600M", download=False)
     assert resolved.info.license == "CC-BY-NC-4.0" and resolved.hf_path == hub
     shutil.rmtree(hub)  # only the conversion left: still usable offline
     assert resolve_mt_model("nllb-200-distilled-600M", download=False).ct2_path == folder
+
+
+def test_a_checkpoint_put_where_the_no_network_error_says_is_used(
+    nllb_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, the error names a folder; a checkpoint copied there by hand resolves."""
+    monkeypatch.setenv("LIVETRANS_CACHE_DIR", str(tmp_path))
+    with pytest.raises(ModelNotInstalledError, match="no network") as info:
+        resolve_mt_model("nllb-200-distilled-600M", progress=False)
+    folder = Path(str(info.value).split("put the model at ")[1].split(" or run on")[0])
+    shutil.copytree(nllb_dir, folder)
+    resolved = resolve_mt_model("nllb-200-distilled-600M", download=False)
+    assert resolved.hf_path == folder and resolved.info.family == "nllb"
+    status = {s.name: s for s in list_models("translation")}["nllb-200-distilled-600M"]
+    assert (status.status, status.path) == ("installed", folder)

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..types import CaptionEvent, Event, SentenceEvent, Word
-from .segmenter import SegmenterOptions, capitalised, closes_sentence, is_cjk
+from .segmenter import SegmenterOptions, capitalised, closes_sentence
 from .stabilizer import join_words
+from .text import has_cjk
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class DraftTracker:
         text = join_words(words)
         if not self._id or not text or len(words) <= self._taken_words:
             return None  # nothing new to translate (a respelt word waits for the next one)
-        size = len(text) // 2 if is_cjk(text) else len(words)
+        size = len(text) // 2 if has_cjk(text) else len(words)
         if size < self.options.min_words:
             return None
         self._taken_words = len(words)

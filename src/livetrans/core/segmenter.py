@@ -14,15 +14,13 @@ better.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..types import CaptionEvent, SentenceEvent, Word
 from .stabilizer import join_words
+from .text import ends_clause_mark, ends_sentence_mark, has_cjk
 
-_SENTENCE_END_RE = re.compile(r"[.!?。！？…]+[\"'”’»)\]]*$")
-_CLAUSE_END_RE = re.compile(r"[,;:，、；：]$")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st vs etc e.g i.e u.s u.k no sra sr srta dra".split()
 )
@@ -38,17 +36,10 @@ class SegmenterOptions:
 
 def ends_sentence(word: Word) -> bool:
     text = word.text.strip()
-    if not _SENTENCE_END_RE.search(text):
+    if not ends_sentence_mark(text):
         return False
     bare = text.rstrip(".").casefold()
     return not (text.endswith(".") and bare in _ABBREVIATIONS)
-
-
-def is_cjk(text: str) -> bool:
-    return any(
-        "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af"
-        for ch in text
-    )
 
 
 def capitalised(word: Word) -> Word:
@@ -71,16 +62,16 @@ def closes_sentence(words: Sequence[Word], options: SegmenterOptions) -> bool:
 
 def _clause_done(words: Sequence[Word], options: SegmenterOptions) -> bool:
     minimum = options.clause_min_words
-    if minimum is None or not _CLAUSE_END_RE.search(words[-1].text.strip()):
+    if minimum is None or not ends_clause_mark(words[-1].text):
         return False
     text = join_words(words)
-    size = len(text) // 2 if is_cjk(text) else len(words)
+    size = len(text) // 2 if has_cjk(text) else len(words)
     return size >= minimum
 
 
 def _too_long(words: Sequence[Word], options: SegmenterOptions) -> bool:
     text = join_words(words)
-    too_long = len(text) > options.max_chars_cjk if is_cjk(text) else len(words) > options.max_words
+    too_long = len(text) > options.max_chars_cjk if has_cjk(text) else len(words) > options.max_words
     return too_long or words[-1].end - words[0].start > options.max_duration
 
 

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from ..types import Word
+from .text import ends_sentence_mark
 
 
 def word_key(text: str) -> str:
@@ -24,16 +25,13 @@ def word_key(text: str) -> str:
     return "".join(ch for ch in folded if ch.isalnum())
 
 
-_SENTENCE_END = re.compile(r"[.!?。！？…]+[\"'”’»)\]]*$")
-
-
 def agreement_key(text: str) -> str:
     """What must agree between hypotheses: the word, and whether it ends a sentence.
 
     Whisper ends a hypothesis cut mid-sentence with a full stop or "!"; the
     punctuation must be confirmed by the next hypothesis like the word itself.
     """
-    return word_key(text) + ("." if _SENTENCE_END.search(text.strip()) else "")
+    return word_key(text) + ("." if ends_sentence_mark(text) else "")
 
 
 def _common_prefix_length(a: Sequence[Word], b: Sequence[Word]) -> int:

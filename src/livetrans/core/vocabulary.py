@@ -10,7 +10,7 @@ once, into a :class:`Vocabulary`. Three parts use it:
   streaming path always does);
 - respelling: :meth:`Vocabulary.respell` writes a recognised near miss of a term
   as the term ("one plus 12 R" -> "OnePlus 12R", "keels" -> "Kiehl's"), by a
-  conservative rule (:class:`RespellRule`);
+  conservative rule (:class:`RespellRule`, with the matching keys in ``respelling``);
 - translation: ``livetrans.mt.glossary`` builds its protected terms from the same
   :class:`VocabularyTerm` objects.
 
@@ -23,8 +23,6 @@ import csv
 import functools
 import json
 import logging
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +30,37 @@ from typing import Any
 
 from ..errors import GlossaryError, LanguageError
 from ..types import Word
+from .respelling import (
+    RespellIndex,
+    RespellRule,
+    compact,
+    differs,
+    merged,
+    similarity,
+    sound_key,
+)
+from .text import has_cjk, is_cjk_language
 
 log = logging.getLogger(__name__)
+
+# The vocabulary's interface: RespellRule (how near misses are respelt) and compact
+# (how spellings are compared) come from ``respelling`` and are part of it.
+__all__ = [
+    "MAX_SOUNDS_LIKE",
+    "MAX_TERMS",
+    "MAX_TERM_CHARS",
+    "MAX_VOCABULARY_BYTES",
+    "RespellRule",
+    "Vocabulary",
+    "VocabularyTerm",
+    "compact",
+    "estimated_tokens",
+    "load_vocabulary",
+    "make_term",
+    "parse_vocabulary",
+    "vocabulary_from_csv",
+    "vocabulary_from_json",
+]
 
 # Limits: a vocabulary over them is refused with a message, never truncated silently.
 MAX_TERMS = 1000  # the prompt holds a few dozen; more is a mistake (a catalogue, not a show)
@@ -41,9 +68,6 @@ MAX_TERM_CHARS = 100  # the longest product name we have seen is ~60 characters
 MAX_SOUNDS_LIKE = 10  # spellings per term
 MAX_VOCABULARY_BYTES = 1 << 20  # a file or message over this is refused before parsing
 
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
-_CJK_LANGUAGES = frozenset({"zh", "yue", "ja", "ko"})
-_EDGE_PUNCTUATION = "\"'“”‘’¿¡([{<«-.,!?;:。，！？；：、)]}>»…"
 
 
 @dataclass(frozen=True)
@@ -60,67 +84,14 @@ class VocabularyTerm:
 
     @property
     def cjk(self) -> bool:
-        return bool(_CJK_RE.search(self.term))
-
-
-@dataclass(frozen=True)
-class RespellRule:
-    """When a recognised span is written as a term.
-
-    Always: the span spells the term (or one of its ``sounds_like``) once case,
-    spaces, accents and punctuation are ignored ("one plus 12 R", "Dy son").
-    Near misses (Latin script only): the span sounds like the term by a coarse
-    English-leaning key (:func:`sound_key`) and its letters are close
-    (``min_similarity``); a short term (key under ``sure_key_length``) only where
-    Whisper doubted the span (mean word probability under ``max_probability``) — a
-    short key is shared by common words ("kills" and "Kiehl's") that Whisper hears
-    with confidence.
-    """
-
-    min_similarity: float = 0.6  # 1 - edit distance / longer length, on the compact letters
-    sure_key_length: int = 8  # keys this long do not collide by chance
-    max_probability: float = 0.7  # a short term's near miss must be this doubtful
-    min_key_length: int = 4  # shorter terms are only respelt when spelled exactly
-
-
-def compact(text: str) -> str:
-    """Letters and digits only, case and accents folded: how spellings are compared."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if c.isalnum())
-
-
-_SOUND_RULES = (
-    ("ph", "f"), ("ck", "k"), ("ch", "k"), ("sh", "s"), ("th", "t"), ("gh", ""),
-    ("c", "k"), ("q", "k"), ("z", "s"), ("x", "ks"), ("h", ""), ("y", "i"),
-)
-
-
-def sound_key(text: str) -> str:
-    """A coarse key of how Latin-script text sounds: consonants kept (ph=f, c=k, ...),
-    each run of vowels one 'a', doubled letters once. "Kiehl's", "keels" -> "kals"."""
-    key = compact(text)
-    for old, new in _SOUND_RULES:
-        key = key.replace(old, new)
-    key = re.sub(r"[aeiou]+", "a", key)
-    return re.sub(r"(.)\1+", r"\1", key)
-
-
-def similarity(a: str, b: str) -> float:
-    """1 - Levenshtein distance / the longer length."""
-    if not a or not b:
-        return 0.0
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        current = [i]
-        for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return 1.0 - previous[-1] / max(len(a), len(b))
+        return has_cjk(self.term)
 
 
 @functools.lru_cache(maxsize=256)
 def _flores(code: str) -> str:
-    from ..mt.languages import resolve_language  # a plain table; lazy: mt imports this module
+    from ..mt.languages import (
+        resolve_language,  # a plain table; lazy: mt imports this module
+    )
 
     return resolve_language(code).flores
 
@@ -157,7 +128,7 @@ class Vocabulary:
             flores = _flores(language)
         except LanguageError:
             flores = language
-        cjk_language = language.split("-")[0] in _CJK_LANGUAGES
+        cjk_language = is_cjk_language(language)
         return tuple(
             t for t in self.terms
             if (t.source == flores) or (t.source is None and (cjk_language or not t.cjk))
@@ -169,7 +140,7 @@ class Vocabulary:
         chosen = self.prompt_terms(language, max_tokens)
         if not chosen:
             return ""
-        cjk = (language or "").split("-")[0] in _CJK_LANGUAGES
+        cjk = is_cjk_language(language)
         separator, stop = ("、", "。") if cjk else (", ", ".")
         return separator.join(t.term for t in chosen) + stop
 
@@ -247,11 +218,11 @@ class Vocabulary:
                 i += 1
                 continue
             n, term = found
-            out.append(_merged(words[i : i + n], term))
+            out.append(merged(words[i : i + n], term))
             i += n
         return out
 
-    def _match(self, words: Sequence[Word], i: int, index: _Index) -> tuple[int, VocabularyTerm] | None:
+    def _match(self, words: Sequence[Word], i: int, index: RespellIndex) -> tuple[int, VocabularyTerm] | None:
         """The longest span from word ``i`` that spells a term, else the span that is
         the closest near miss of one (``None``: neither, or already the term)."""
         limit = min(index.max_words, len(words) - i)
@@ -259,7 +230,7 @@ class Vocabulary:
         for n, spelled in spans:
             term = index.exact.get(spelled) if spelled else None
             if term is not None:
-                return (n, term) if _differs(words[i : i + n], term) else None
+                return (n, term) if differs(words[i : i + n], term) else None
         rule = self.rule
         best: tuple[float, int, VocabularyTerm] | None = None
         for n, spelled in spans:
@@ -273,12 +244,12 @@ class Vocabulary:
                     best = (score, n, term)
         return (best[1], best[2]) if best is not None else None
 
-    def _index(self, language: str) -> _Index:
+    def _index(self, language: str) -> RespellIndex:
         return self._indexes(language)
 
     @functools.lru_cache(maxsize=16)
-    def _indexes(self, language: str) -> _Index:
-        index = _Index()
+    def _indexes(self, language: str) -> RespellIndex:
+        index = RespellIndex()
         for term in self.for_language(language):
             if not term.respell:
                 continue
@@ -287,7 +258,7 @@ class Vocabulary:
                 key = compact(spelling)
                 if key:
                     index.exact.setdefault(key, term)
-                    words = len(spelling.split()) if not _CJK_RE.search(spelling) else len(key)
+                    words = len(spelling.split()) if not has_cjk(spelling) else len(key)
                     index.max_words = max(index.max_words, min(8, words + 2))
             term_compact = compact(term.term)
             key = sound_key(term.term)
@@ -296,41 +267,11 @@ class Vocabulary:
         return index
 
 
-@dataclass
-class _Index:
-    exact: dict[str, VocabularyTerm] = field(default_factory=dict)
-    by_sound: dict[str, list[tuple[VocabularyTerm, str]]] = field(default_factory=dict)
-    max_words: int = 0
-
-    @property
-    def empty(self) -> bool:
-        return not self.exact
-
-
 def estimated_tokens(text: str) -> float:
     """About how many Whisper tokens ``text`` takes: ~4 ASCII characters a token,
     a CJK character one or two."""
     wide = sum(1 for c in text if not c.isascii())
     return (len(text) - wide) / 4 + wide * 1.5
-
-
-def _differs(span: Sequence[Word], term: VocabularyTerm) -> bool:
-    return "".join(w.text for w in span).strip().strip(_EDGE_PUNCTUATION) != term.term
-
-
-def _merged(span: Sequence[Word], term: VocabularyTerm) -> Word:
-    """One word for the span, spelled as the term, keeping the span's leading space
-    and outer punctuation ("¿", ",", "."), times and mean probability."""
-    first, last = span[0].text, span[-1].text
-    lead = first[: len(first) - len(first.lstrip())]
-    body = first.lstrip()
-    before = body[: len(body) - len(body.lstrip(_EDGE_PUNCTUATION))]
-    tail = last.rstrip()
-    after = tail[len(tail.rstrip(_EDGE_PUNCTUATION)) :]
-    if term.term.endswith(tuple(_EDGE_PUNCTUATION)) and after.startswith(term.term[-1]):
-        after = after[1:]
-    probability = sum(w.probability for w in span) / len(span)
-    return Word(span[0].start, span[-1].end, f"{lead}{before}{term.term}{after}", probability)
 
 
 # --------------------------------------------------------------------------- reading

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, get_args
 
-from livetrans.cli import csv_list
+from livetrans.options import csv_list
 from livetrans.errors import LivetransError
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from ..errors import ModelError
 from .base import DecodeOptions, ModelInfo, Translator, check_pairs
 from .glossary import Glossary, GlossaryTerm, load_glossary
 from .languages import Language, resolve_language, same_language
-from .models import list_mt_models, mt_cache_dir, pull, resolve_mt_model
+from ..models.catalog import mt_cache_dir
+from .models import pull, resolve_mt_model
 from .stage import TranslationStage
 
 Engine = Literal["ctranslate2", "transformers"]
@@ -36,7 +37,6 @@ __all__ = [
     "TranslationStage",
     "Translator",
     "check_pairs",
-    "list_mt_models",
     "load_glossary",
     "load_translator",
     "mt_cache_dir",
@@ -81,7 +81,7 @@ def load_translator(
             resolved.hf_path, resolved.info, threads=intra_threads, options=options
         )
     from .ct2_engine import CTranslate2Translator
-    from .models import ensure_ct2
+    from .convert import ensure_ct2
 
     folder = ensure_ct2(resolved, quantization=quantization)
     return CTranslate2Translator(

@@ -14,86 +14,39 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import secrets
 import time
 from collections import Counter as CountMap
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
-from typing import Any, AsyncIterator, Callable, Literal, Protocol
+from typing import Any, AsyncIterator, Callable
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from ..core.vocabulary import Vocabulary
 from ..types import AudioChunk, CaptionEvent, Event
-from . import ingest, routes, viewers
-from .bus import RedisBus, WorkerLink
+from . import ingest, live_vocabulary, routes, viewers
+from .bus import RedisBus
+from .config import LISTEN_BACKLOG, ROLES, PipelineFactory, PipelineRunner, Role, ServerConfig
 from .control import ControlListener
 from .edge import EdgeMirrors
-from .hls import HlsConfig, HlsService
-from .hub import DEFAULT_MAX_DURABLE_QUEUE, DEFAULT_MEMORY_EVENTS, Durable, StreamState, ViewerIds
-from .journal import StreamJournal, journal_path, known_streams
+from .hls import HlsService
+from .hub import Durable, StreamState, ViewerIds
+from .journal import StreamJournal, journal_path, known_streams, log_sync_failure, sync_journals
 from .metrics import ServerMetrics
-from ..errors import ProtocolError
-from .protocol import MAX_INGEST_MESSAGE_BYTES, CloseCode, close_reason, parse_route, parse_vocabulary_message
+from .protocol import MAX_INGEST_MESSAGE_BYTES, CloseCode, close_reason, parse_route
+from .sessions import run_session
+from .worker_link import WorkerLink
 
 logger = logging.getLogger(__name__)
 
-
-class PipelineRunner(Protocol):
-    def run(self, audio: AsyncIterator[AudioChunk], *, seq_base: int = 0) -> AsyncIterator[Event]: ...
-
-
-# (source language or None for auto, target languages) -> a pipeline for one session
-PipelineFactory = Callable[[str | None, tuple[str, ...]], PipelineRunner]
-
-# Pending connections the kernel queues (capped by net.core.somaxconn): when an edge dies,
-# its viewers all reconnect to the others at once, and a short queue turns the overflow into
-# TCP retries of 1, 3, 7 s.
-LISTEN_BACKLOG = 4096
-
-Role = Literal["all", "worker", "edge"]
-ROLES: tuple[Role, ...] = ("all", "worker", "edge")
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 8765  # 0: any free port (tests)
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(16))  # ingest
-    viewer_token: str | None = None  # None: captions, /v1/streams and the overlay are public
-    journal_dir: Path | None = None  # None: memory only, no resume across restarts
-    fsync_interval: float = 1.0  # seconds between journal fsyncs (0: every event)
-    memory_events: int = DEFAULT_MEMORY_EVENTS
-    max_durable_queue: int = DEFAULT_MAX_DURABLE_QUEUE
-    max_connections_per_address: int = 32  # 0: no limit
-    source_lang: str | None = None  # default for ingest streams that say "auto"
-    targets: tuple[str, ...] = ()  # translation targets this server can serve
-    ping_interval: float | None = 20.0
-    start_timeout: float = 10.0  # seconds an encoder has to send its start message
-    hls: HlsConfig = HlsConfig()  # HLS WebVTT subtitle renditions (docs/hls.md)
-    # The Redis bus (docs/scaling.md); None: one process, events in local journals.
-    bus_url: str | None = None
-    role: Role = "all"  # worker: ingest and pipelines; edge: viewers from the bus; all: both
-    lease_seconds: float = 5.0  # a dead worker's broadcasts are taken over after this
-    bus_retention_events: int = 100_000  # entries kept per broadcast (approximately; 0: no limit)
-    bus_retention_seconds: float = 86_400.0  # entries older than this are trimmed (0: kept)
-    bus_buffer_events: int = 100_000  # durable events a worker holds while Redis is away
-    control_port: int | None = None  # the control API's HTTP port (0: any free one; None: off)
-
-    @property
-    def serves_viewers(self) -> bool:
-        return self.role in ("all", "edge")
-
-    @property
-    def serves_ingest(self) -> bool:
-        return self.role in ("all", "worker")
-
-
-def _log_sync_failure(future: asyncio.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("journal fsync failed: %s", future.exception())
+# Importable from here, where the server is: its options and the pipeline it runs.
+__all__ = [
+    "ROLES",
+    "CaptionServer",
+    "PipelineFactory",
+    "PipelineRunner",
+    "Role",
+    "ServerConfig",
+]
 
 
 class CaptionServer:
@@ -153,7 +106,9 @@ class CaptionServer:
             backlog=LISTEN_BACKLOG,
         )
         if self.config.journal_dir is not None:
-            self._sync_task = asyncio.create_task(self._sync_journals(), name="journal-fsync")
+            self._sync_task = asyncio.create_task(
+                sync_journals(self.journals, self.config.fsync_interval), name="journal-fsync"
+            )
         logger.info("caption server listening on %s", self.base_url)
 
     async def stop(self) -> None:
@@ -313,7 +268,7 @@ class CaptionServer:
         journal = self.journals.get(name)
         if journal is not None:
             future = asyncio.get_running_loop().run_in_executor(None, journal.sync)
-            future.add_done_callback(_log_sync_failure)
+            future.add_done_callback(log_sync_failure)
 
     def publish(self, stream: StreamState, event: Event) -> None:
         if isinstance(event, CaptionEvent) and event.kind == "final" and stream.source_lang is None:
@@ -365,7 +320,7 @@ class CaptionServer:
         self.pipelines[name] = pipeline
         if isinstance(stream.outlet, WorkerLink) and stream.outlet.vocabulary is not None:
             self._on_control(name, stream.outlet.vocabulary)  # updated live before a failover
-        task = asyncio.create_task(self._run_session(stream, pipeline, audio, on_event), name=f"stream-{name}")
+        task = asyncio.create_task(run_session(self, stream, pipeline, audio, on_event), name=f"stream-{name}")
         if isinstance(stream.outlet, WorkerLink):
 
             def stop() -> None:  # another worker took the broadcast over
@@ -376,92 +331,12 @@ class CaptionServer:
         task.add_done_callback(self._stream_tasks.discard)
         return task
 
-    async def _run_session(
-        self,
-        stream: StreamState,
-        pipeline: PipelineRunner,
-        audio: AsyncIterator[AudioChunk],
-        on_event: Callable[[Event], None] | None,
-    ) -> int:
-        reason = "input ended"
-        if isinstance(getattr(pipeline, "real_time_factor", None), float):
-            stream.compute_rtf = lambda: float(pipeline.real_time_factor)  # type: ignore[attr-defined]
-
-        async def counted() -> AsyncIterator[AudioChunk]:
-            async for chunk in audio:
-                stream.audio_seconds += chunk.duration
-                yield chunk
-
-        try:
-            async for event in pipeline.run(counted(), seq_base=stream.last_seq):
-                self.publish(stream, event)
-                if on_event is not None:
-                    on_event(event)
-        except asyncio.CancelledError:
-            reason = "server shutting down"
-            raise
-        except Exception:
-            reason = "pipeline error (see the server log)"
-            logger.exception("stream %s: pipeline failed", stream.name)
-            raise
-        finally:
-            if self.pipelines.get(stream.name) is pipeline:
-                del self.pipelines[stream.name]
-            self.end_session(stream.name, reason)
-            if isinstance(stream.outlet, WorkerLink):
-                await stream.outlet.close()  # the last events reach Redis, then the lease goes
-                if self.producing.get(stream.name) is stream:
-                    del self.producing[stream.name]
-        return stream.last_seq
-
     async def update_vocabulary(self, name: str, data: dict[str, Any]) -> int:
-        """Replace a live stream's vocabulary from its next utterance on (the ingest
-        message and the control API's PUT); returns its number of terms.
-
-        Raises ``ProtocolError`` for bad terms, ``LookupError`` when the stream is not
-        live, ``LivetransError`` when Redis is unreachable. Scaled out, the vocabulary is
-        kept in Redis and goes to whichever worker owns the stream (now, or after a
-        failover)."""
-        vocabulary = parse_vocabulary_message(data)
-        if self.bus is None:
-            stream = self.producing.get(name)
-            if stream is None or not stream.live or not self.set_vocabulary(name, vocabulary):
-                raise LookupError(f"no live stream {name!r} here")
-        else:
-            if name not in self.producing and not await self.bus.is_live(name):
-                raise LookupError(f"no live stream {name!r} on the bus")
-            await self.bus.publish_vocabulary(name, data)
-            self.set_vocabulary(name, vocabulary)  # the owner is this process: at once
-        logger.info("stream %s: vocabulary replaced (%d terms)", name, len(vocabulary))
-        return len(vocabulary)
+        """Replace a live stream's vocabulary (``live_vocabulary.update_vocabulary``)."""
+        return await live_vocabulary.update_vocabulary(self, name, data)
 
     def _on_control(self, name: str, data: dict[str, Any]) -> None:
-        """A worker: a control message for a stream it owns, from the bus."""
-        if data.get("type") != "vocabulary":
-            logger.warning("stream %s: unknown control message %r skipped", name, data.get("type"))
-            return
-        try:
-            self.set_vocabulary(name, parse_vocabulary_message(data))
-        except ProtocolError as e:
-            logger.warning("stream %s: bad vocabulary on the bus skipped: %s", name, e)
-
-    def set_vocabulary(self, name: str, vocabulary: Vocabulary) -> bool:
-        """Replace a producing stream's vocabulary from its next utterance on; False
-        when the stream runs no pipeline here or its pipeline takes none."""
-        pipeline = self.pipelines.get(name)
-        setter = getattr(pipeline, "set_vocabulary", None)
-        if setter is None:
-            return False
-        setter(vocabulary)
-        return True
-
-    async def _sync_journals(self) -> None:
-        interval = max(self.config.fsync_interval, 0.05)
-        while True:
-            await asyncio.sleep(interval)  # a periodic timer, not synchronisation
-            for journal in list(self.journals.values()):
-                if journal.sync_due():
-                    await asyncio.to_thread(journal.sync)
+        live_vocabulary.apply_control(self, name, data)
 
     # ------------------------------------------------------------------ connections
 

@@ -37,6 +37,8 @@ from .hub import StreamState
 
 logger = logging.getLogger(__name__)
 
+BACKOFF_MIN = 0.1  # seconds between retries while Redis is unreachable, doubling...
+BACKOFF_MAX = 2.0  # ...up to this
 PREFIX = "livetrans"
 REGISTRY_KEY = f"{PREFIX}:streams"
 

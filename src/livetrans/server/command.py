@@ -40,7 +40,7 @@ def default_journal_dir() -> Path:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from ..cli import add_model_options
+    from ..options import add_model_options
 
     serve = subparsers.add_parser(
         "serve",
@@ -202,7 +202,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise InputError(f"--stream: {e}") from e
     check_bus_options(args)
     if args.input is not None and args.input != "-":
-        from ..transcribe import check_input
+        from ..sources import check_input
 
         check_input(args.input)
     return run_event_loop(_serve(args))
@@ -248,7 +248,7 @@ async def _stopping(server: CaptionServer) -> AsyncIterator[CaptionServer]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from ..cli import pipeline_config
+    from ..options import pipeline_config
     from .pipelines import load_pipeline_factory
 
     config = server_config(args)
@@ -281,7 +281,7 @@ async def _serve(args: argparse.Namespace) -> int:
         stream_task = None
         if args.input is not None:
             from ..sources import audio_source
-            from ..transcribe import CaptionPrinter
+            from ..console import CaptionPrinter
 
             printer = CaptionPrinter(args.print_mode, sys.stdout)
             audio = audio_source(args.input, live=args.live, pcm_rate=args.pcm_rate,

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, cast
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from .bus import BACKOFF_MAX, BACKOFF_MIN, RedisBus
+from .bus import RedisBus
+from .busfeed import BACKOFF_MAX, BACKOFF_MIN
 from .busfeed import (
     REGISTRY_KEY,
     Entry,

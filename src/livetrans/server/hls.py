@@ -32,7 +32,8 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from ..core.hls import HlsOptions, HlsPackager, SubtitleMedia, add_subtitles, subtitle_media
+from ..core.hls import HlsOptions, HlsPackager
+from ..core.hls_master import SubtitleMedia, add_subtitles, subtitle_media
 from ..errors import ProtocolError
 
 if TYPE_CHECKING:

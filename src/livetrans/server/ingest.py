@@ -1,6 +1,6 @@
 """One encoder connection: ``start``, binary PCM, ``end`` -> a live stream (socket shell).
 
-The encoder's PCM goes through ``sources.PcmDecoder`` (any rate and channel
+The encoder's PCM goes through ``pcm.PcmDecoder`` (any rate and channel
 count, s16le or f32le -> 16 kHz mono) into a bounded queue that the stream's
 pipeline reads; when the pipeline falls behind, the queue fills and reading
 the socket pauses, so TCP flow control slows the encoder instead of memory
@@ -17,7 +17,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from ..errors import InputError, LivetransError, ProtocolError
-from ..sources import PcmDecoder
+from ..pcm import PcmDecoder
 from ..types import AudioChunk
 from .bus import StreamBusy
 from .protocol import (

@@ -17,6 +17,7 @@ A torn last line (power loss mid-write) is cut off when the journal is opened.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Iterator
 
 logger = logging.getLogger(__name__)
@@ -169,3 +171,19 @@ def known_streams(directory: Path) -> list[str]:
     if not directory.is_dir():
         return []
     return sorted(p.name[: -len(SUFFIX)] for p in directory.glob(f"*{SUFFIX}") if p.is_file())
+
+
+async def sync_journals(journals: Mapping[str, StreamJournal], fsync_interval: float) -> None:
+    """Forever: every ``fsync_interval`` s, fsync the journals that wrote since (in a thread)."""
+    interval = max(fsync_interval, 0.05)
+    while True:
+        await asyncio.sleep(interval)  # a periodic timer, not synchronisation
+        for journal in list(journals.values()):
+            if journal.sync_due():
+                await asyncio.to_thread(journal.sync)
+
+
+def log_sync_failure(future: asyncio.Future[None]) -> None:
+    """A done-callback for a journal's fsync run in a thread: log its failure."""
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("journal fsync failed: %s", future.exception())

@@ -13,7 +13,13 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from ..pipeline import LivePipeline, PipelineConfig, SentenceTranslator, SpeechModels
+from ..pipeline import (
+    LivePipeline,
+    PipelineConfig,
+    SentenceTranslator,
+    SpeechModels,
+    build_translation_stage,
+)
 from ..types import SentenceEvent, TranslationEvent
 from .app import PipelineFactory, PipelineRunner
 
@@ -78,10 +84,8 @@ class LivePipelineFactory:
             if not targets:
                 self._translators[key] = None
             else:
-                from ..transcribe import build_translator
-
                 config = replace(self.config, language=source_lang, targets=tuple(targets))
-                stage = build_translator(config, source_lang)
+                stage = build_translation_stage(config, source_lang)
                 self._translators[key] = LockedTranslator(stage) if stage is not None else None
                 logger.info("translation to %s ready", ", ".join(targets))
         return self._translators[key]

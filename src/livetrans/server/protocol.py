@@ -18,18 +18,13 @@ import numpy as np
 
 from ..core.vocabulary import Vocabulary, parse_vocabulary
 from ..errors import GlossaryError, ProtocolError
+from ..pcm import MAX_PCM_CHANNELS, MAX_PCM_RATE, MIN_PCM_RATE, PCM_FORMATS, PcmFormat
 
 PROTOCOL_VERSION = 1
 
 # Inbound size limits (bytes). websockets closes with 1009 past these.
 MAX_INGEST_MESSAGE_BYTES = 1 << 20  # 1 MiB: ~2.7 s of 48 kHz stereo s16le
 MAX_VIEWER_MESSAGE_BYTES = 4 << 10  # viewers only ever send tiny control messages
-
-SampleFormat = Literal["s16le", "f32le"]
-SAMPLE_FORMATS: tuple[SampleFormat, ...] = ("s16le", "f32le")
-MIN_SAMPLE_RATE = 8_000  # Hz
-MAX_SAMPLE_RATE = 192_000  # Hz
-MAX_CHANNELS = 8
 
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _LANG_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
@@ -181,7 +176,7 @@ def viewer_wants(request: ViewerRequest, event_type: str, event_lang: str) -> bo
 class IngestStart:
     sample_rate: int  # Hz of the PCM that follows
     channels: int
-    sample_format: SampleFormat
+    sample_format: PcmFormat  # the PCM limits are livetrans.pcm's
     language: str | None  # None: detect
     targets: tuple[str, ...] | None  # None: the server's default targets
     start_pts: float | None = None  # s, presentation time of the first sample (HLS timeline)
@@ -206,10 +201,10 @@ def _int_field(data: Mapping[str, Any], name: str, low: int, high: int) -> int:
 
 def parse_ingest_start(data: Mapping[str, Any]) -> IngestStart:
     """Validate a ``start`` message (already parsed JSON with type "start")."""
-    rate = _int_field(data, "sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
-    channels = _int_field(data, "channels", 1, MAX_CHANNELS) if "channels" in data else 1
+    rate = _int_field(data, "sample_rate", MIN_PCM_RATE, MAX_PCM_RATE)
+    channels = _int_field(data, "channels", 1, MAX_PCM_CHANNELS) if "channels" in data else 1
     fmt = data.get("format", "s16le")
-    if fmt not in SAMPLE_FORMATS:
+    if fmt not in PCM_FORMATS:
         raise ProtocolError(
             f'start: unsupported sample format {fmt!r}: send raw interleaved PCM as "s16le" or "f32le"'
         )

