@@ -15,8 +15,8 @@ import numpy as np
 
 from livetrans.core.commit import CommitOptions
 from livetrans.core.decoding import Decoder, Hypothesis
-from livetrans.core.guards import GuardOptions
 from livetrans.core.driver import DecodingRecognizer
+from livetrans.core.guards import GuardOptions
 from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
 from livetrans.core.schedule import ScheduleOptions
 from livetrans.core.utterance import UtteranceOptions

@@ -9,12 +9,14 @@ from __future__ import annotations
 import inspect
 from dataclasses import replace
 
+from scripted import ScriptedDecoder, ScriptedVad, chunks, ramp, sentence_words
+from scripted import options as recognizer_options
+from scripted import recognizer as scripted_recognizer
+
 from livetrans.asr.whisper import WhisperEngine
 from livetrans.core.driver import DecodingRecognizer
 from livetrans.core.stabilizer import join_words
 from livetrans.types import SAMPLE_RATE, AudioChunk, CaptionEvent, SentenceEvent
-
-from scripted import ScriptedDecoder, ScriptedVad, chunks, options as recognizer_options, ramp, recognizer as scripted_recognizer, sentence_words
 
 SPEECH = sentence_words(
     "Welcome to the show. Today we have a great offer for you. Buy two and get one free.", 1.0

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scripted import ScriptedDecoder, ScriptedVad, chunks, options, sentence_words
 
 from livetrans.core.decoding import DecodeRequest, decode
 from livetrans.core.driver import DecodingRecognizer
 from livetrans.core.recognizer import StreamingRecognizer
 from livetrans.core.stabilizer import join_words
 from livetrans.types import CaptionEvent, ErrorEvent, SentenceEvent, is_durable
-
-from scripted import ScriptedDecoder, ScriptedVad, chunks, options, sentence_words
 
 FIRST = sentence_words("Welcome to the show.", 1.0)
 SECOND = sentence_words("Buy two and get one free.", 6.0)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+from scripted import ramp, sentence_words
 
 from livetrans.core.stabilizer import join_words
 from livetrans.core.window import DecodeWindow, WindowOptions
 from livetrans.types import SAMPLE_RATE, Word
-
-from scripted import ramp, sentence_words
 
 
 def window_with(words: list[Word], seconds: float, **options) -> DecodeWindow:
@@ -62,7 +63,7 @@ def test_words_are_never_placed_before_the_last_final_word():
     window = window_with(sentence_words("ask not", 0.0), 3.0)
     placed = window.place([Word(0.5, 0.9, " what"), Word(0.8, 0.7, " your")])
     assert placed[0].start == window.finals[-1].end
-    assert all(a.end <= b.start and b.start <= b.end for a, b in zip(placed, placed[1:]))
+    assert all(a.end <= b.start and b.start <= b.end for a, b in itertools.pairwise(placed))
 
 
 def test_a_window_that_could_not_be_decoded_is_dropped_and_goes_on_from_its_end():

@@ -27,7 +27,13 @@ from typing import Any, Literal
 import numpy as np
 
 from ..core.decoding import PROMPT_VOCABULARY_TOKENS, Hypothesis
-from ..core.guards import OFFLINE_FILTERS, Candidate, GuardOptions, apply_guards, is_loop
+from ..core.guards import (
+    OFFLINE_FILTERS,
+    Candidate,
+    GuardOptions,
+    apply_guards,
+    is_loop,
+)
 from ..core.vocabulary import Vocabulary
 from ..errors import LanguageError, ModelError
 from ..types import SAMPLE_RATE, Float32Array, Word

@@ -13,7 +13,12 @@ import logging
 
 from ..types import AudioChunk
 from .decoding import Decoder, decode
-from .recognizer import RecognizerEvent, RecognizerOptions, RecognizerStats, StreamingRecognizer
+from .recognizer import (
+    RecognizerEvent,
+    RecognizerOptions,
+    RecognizerStats,
+    StreamingRecognizer,
+)
 from .vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)

@@ -31,11 +31,19 @@ import logging
 import math
 from collections import deque
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, ErrorEvent, Float32Array, SentenceEvent, Word
+from ..types import (
+    SAMPLE_RATE,
+    AudioChunk,
+    CaptionEvent,
+    ErrorEvent,
+    Float32Array,
+    SentenceEvent,
+    Word,
+)
 from .commit import CommitOptions, CommitPolicy
 from .decoding import DecodeRequest, Hypothesis, SpeechProbabilities
 from .guards import Candidate, GuardOptions, apply_guards, is_loop
@@ -56,14 +64,14 @@ Flow = Generator[DecodeRequest, Hypothesis, None]
 @dataclass(frozen=True)
 class RecognizerOptions:
     language: str | None = None  # None: detect per utterance
-    utterance: UtteranceOptions = UtteranceOptions()
-    schedule: ScheduleOptions = ScheduleOptions()
-    window: WindowOptions = WindowOptions()
-    guards: GuardOptions = GuardOptions()
+    utterance: UtteranceOptions = field(default_factory=UtteranceOptions)
+    schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
+    window: WindowOptions = field(default_factory=WindowOptions)
+    guards: GuardOptions = field(default_factory=GuardOptions)
     # When detection settles the language; nothing becomes final before (language.py).
-    language_detection: LanguageOptions = LanguageOptions()
-    commit: CommitOptions = CommitOptions()
-    segmenter: SegmenterOptions = SegmenterOptions()
+    language_detection: LanguageOptions = field(default_factory=LanguageOptions)
+    commit: CommitOptions = field(default_factory=CommitOptions)
+    segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
 
     @property
     def beam(self) -> int:

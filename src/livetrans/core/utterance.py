@@ -12,7 +12,7 @@ held noise or music sways the language detection).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from .vad import Transition, VadGate, VadOptions
 
 @dataclass(frozen=True)
 class UtteranceOptions:
-    vad: VadOptions = VadOptions()  # the gate's thresholds, pre-roll and minimum speech
+    vad: VadOptions = field(default_factory=VadOptions)  # the gate's thresholds, pre-roll and minimum speech
     # Seconds an utterance too short to decode is held after it ended, as the start of
     # the next one. Longer keeps more stray sounds in front of speech.
     blip_hold: float = 1.0
