@@ -44,13 +44,12 @@ from ..types import (
     SentenceEvent,
     Word,
 )
-from .commit import CommitOptions, CommitPolicy
+from .commit import CommitOptions, CommitPolicy, PartialCaption
 from .decoding import DecodeRequest, Hypothesis, SpeechProbabilities
 from .guards import Candidate, GuardOptions, apply_guards, is_loop
 from .language import LanguageOptions, LanguageVote
 from .schedule import DecodeSchedule, ScheduleOptions
 from .segmenter import SegmenterOptions, SentenceSegmenter
-from .stabilizer import join_words
 from .utterance import UtteranceOptions, UtteranceTracker
 from .vocabulary import Vocabulary
 from .window import DecodeWindow, WindowOptions
@@ -112,8 +111,7 @@ class StreamingRecognizer:
         self._pending: DecodeRequest | None = None
         self._retried = False  # the pending request failed once already
         self._events: list[RecognizerEvent] = []
-        self._partial_text = ""
-        self._partial_id = ""
+        self._shown = PartialCaption()
         self._decodes_at_start = 0  # decodes before the current utterance began
         self._grown = False  # the window grew at its start during this decode
 
@@ -412,26 +410,12 @@ class StreamingRecognizer:
         ]
         return self._window.place(self.vocabulary.respell(words, language))
 
-    def _partial(self, tentative: Sequence[Word], language: str) -> list[RecognizerEvent]:
-        text = join_words(tentative)
-        caption_id = self._segmenter.next_caption_id
-        if text == self._partial_text and (caption_id == self._partial_id or not text):
-            return []
-        self._partial_text, self._partial_id = text, caption_id
-        if tentative:
-            start, end = tentative[0].start, tentative[-1].end
-        else:  # an empty partial clears the tentative text where the last final ended
-            finals = self._window.finals
-            start = end = finals[-1].end if finals else self._window.start
-        return [
-            CaptionEvent(
-                kind="partial",
-                id=caption_id,
-                start=start,
-                end=end,
-                text=text,
-                lang=language,
-                words=tuple(tentative),
-                sentence_id=self._segmenter.open_sentence_id,
-            )
-        ]
+    def _partial(self, tentative: Sequence[Word], language: str) -> list[CaptionEvent]:
+        finals = self._window.finals
+        return self._shown.update(
+            tentative,
+            caption_id=self._segmenter.next_caption_id,
+            sentence_id=self._segmenter.open_sentence_id,
+            language=language,
+            cleared_at=finals[-1].end if finals else self._window.start,
+        )
