@@ -9,8 +9,8 @@ import pytest
 from scripted import ScriptedDecoder, ScriptedVad, chunks, options, sentence_words
 
 from livetrans.core.decoding import DecodeRequest, decode
-from livetrans.core.events import event_from_dict, event_to_dict
 from livetrans.core.driver import DecodingRecognizer
+from livetrans.core.events import event_from_dict, event_to_dict
 from livetrans.core.recognizer import StreamingRecognizer
 from livetrans.core.stabilizer import join_words
 from livetrans.types import CaptionEvent, ErrorEvent, SentenceEvent, is_durable
