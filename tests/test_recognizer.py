@@ -507,7 +507,7 @@ def test_the_held_word_is_decoded_when_the_language_settles_only_at_the_pause():
     """An utterance too short for a running decode to settle its language: the decode
     at the pause settles it, puts the held word back in front, and hears it, the word
     times where the words were said."""
-    recognizer, decoder, rest = blip_then_speech(gap=0.6, language=None, text="due")
+    recognizer, _, rest = blip_then_speech(gap=0.6, language=None, text="due")
     events = replay(recognizer, rest[-1].end + 2.0)
     final_words = [w for f in finals(events) for w in f.words]
     assert join_words(final_words) == join_words(BLIP + rest)
