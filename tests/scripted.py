@@ -9,14 +9,21 @@ what the real recogniser does with them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from livetrans.core.recognizer import Hypothesis
-from livetrans.types import SAMPLE_RATE, AudioChunk, Word
+from livetrans.core.commit import CommitOptions
+from livetrans.core.decoding import Decoder, Hypothesis
+from livetrans.core.driver import DecodingRecognizer
+from livetrans.core.guards import GuardOptions
+from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
+from livetrans.core.schedule import ScheduleOptions
+from livetrans.core.utterance import UtteranceOptions
+from livetrans.core.window import WindowOptions
+from livetrans.types import SAMPLE_RATE, VAD_FRAME_SAMPLES, AudioChunk, Word
 
-FRAME = 512
+FRAME = VAD_FRAME_SAMPLES
 
 
 def ramp(seconds: float, start: float = 0.0) -> np.ndarray:
@@ -94,3 +101,28 @@ def sentence_words(text: str, start: float, seconds_per_word: float = 0.4) -> li
         out.append(Word(round(t, 3), round(t + seconds_per_word * 0.9, 3), " " + token))
         t += seconds_per_word
     return out
+
+
+_GROUPS = {
+    "schedule": ScheduleOptions,
+    "window": WindowOptions,
+    "commit": CommitOptions,
+    "guards": GuardOptions,
+    "utterance": UtteranceOptions,
+}
+
+
+def options(language: str | None = "en", **tunables: object) -> RecognizerOptions:
+    """RecognizerOptions with tunables named flat (``beam=1``, ``trim_after=4.0``),
+    each set in the options group that holds it."""
+    groups: dict[str, dict[str, object]] = {}
+    for name, value in tunables.items():
+        group = next(g for g, cls in _GROUPS.items() if name in {f.name for f in fields(cls)})
+        groups.setdefault(group, {})[name] = value
+    base = RecognizerOptions(language=language)
+    return replace(base, **{g: replace(getattr(base, g), **v) for g, v in groups.items()})
+
+
+def recognizer(decoder: Decoder, vad: ScriptedVad, opts: RecognizerOptions | None = None) -> DecodingRecognizer:
+    """The real recogniser, its decode requests answered by ``decoder`` at once."""
+    return DecodingRecognizer(StreamingRecognizer(vad, opts), decoder)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import inspect
 from dataclasses import replace
 
+from scripted import ScriptedDecoder, ScriptedVad, chunks, ramp, sentence_words
+from scripted import options as recognizer_options
+from scripted import recognizer as scripted_recognizer
+
 from livetrans.asr.whisper import WhisperEngine
-from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
+from livetrans.core.driver import DecodingRecognizer
 from livetrans.core.stabilizer import join_words
 from livetrans.types import SAMPLE_RATE, AudioChunk, CaptionEvent, SentenceEvent
-
-from scripted import ScriptedDecoder, ScriptedVad, chunks, ramp, sentence_words
 
 SPEECH = sentence_words(
     "Welcome to the show. Today we have a great offer for you. Buy two and get one free.", 1.0
@@ -22,7 +24,7 @@ SPEECH = sentence_words(
 SPEECH_END = SPEECH[-1].end
 
 
-def replay(recognizer: StreamingRecognizer, seconds: float, chunk_seconds: float = 0.1):
+def replay(recognizer: DecodingRecognizer, seconds: float, chunk_seconds: float = 0.1):
     events = []
     for chunk in chunks(seconds, chunk_seconds):
         events.extend(recognizer.push(chunk))
@@ -32,8 +34,8 @@ def replay(recognizer: StreamingRecognizer, seconds: float, chunk_seconds: float
 
 def make(speech=((0.9, SPEECH_END + 0.1),), words=SPEECH, **options):
     decoder = ScriptedDecoder(words)
-    opts = RecognizerOptions(language=options.pop("language", "en"), **options)
-    return StreamingRecognizer(decoder, ScriptedVad(speech), opts), decoder
+    opts = recognizer_options(language=options.pop("language", "en"), **options)
+    return scripted_recognizer(decoder, ScriptedVad(speech), opts), decoder
 
 
 def finals(events):
@@ -196,8 +198,8 @@ def test_speech_after_a_final_sentence_end_is_not_lost_when_the_decoder_stops_th
     first = sentence_words("We beat the United States.", 1.0)
     words = first + sentence_words("As the biggest market for this industry today.", first[-1].end + 0.4)
     decoder = StoppingAfterSentenceEnd(words)
-    recognizer = StreamingRecognizer(
-        decoder, ScriptedVad(((0.9, words[-1].end + 0.1),)), RecognizerOptions(language="en")
+    recognizer = scripted_recognizer(
+        decoder, ScriptedVad(((0.9, words[-1].end + 0.1),)), recognizer_options(language="en")
     )
     events = replay(recognizer, words[-1].end + 2.0)
     assert join_words([w for f in finals(events) for w in f.words]) == join_words(words)
@@ -231,8 +233,8 @@ def test_the_words_kept_as_context_after_a_restart_are_not_final_twice_even_resp
     words = first + sentence_words("As the biggest market for this industry today.", first[-1].end + 0.4)
     decoder = RespellingAfterRestart(words)
     decoder.respelt_before = first[-1].end + 0.01
-    recognizer = StreamingRecognizer(
-        decoder, ScriptedVad(((0.9, words[-1].end + 0.1),)), RecognizerOptions(language="en")
+    recognizer = scripted_recognizer(
+        decoder, ScriptedVad(((0.9, words[-1].end + 0.1),)), recognizer_options(language="en")
     )
     events = replay(recognizer, words[-1].end + 2.0)
     assert join_words([w for f in finals(events) for w in f.words]) == join_words(words)
@@ -273,7 +275,7 @@ def two_phrases(gap: float, first_text: str = "The sands are white", decoder_cla
     second = sentence_words("of medium grain and very few visitors", first[-1].end + gap)
     decoder = decoder_class(first + second)
     speech = ((0.9, first[-1].end + 0.05), (second[0].start - 0.05, second[-1].end + 0.1))
-    recognizer = StreamingRecognizer(decoder, ScriptedVad(speech), RecognizerOptions(language="en"))
+    recognizer = scripted_recognizer(decoder, ScriptedVad(speech), recognizer_options(language="en"))
     events = replay(recognizer, second[-1].end + 2.0)
     return events, decoder, first, second
 
@@ -349,7 +351,7 @@ def test_a_misdetected_start_of_the_next_sentence_is_not_shown():
     second = sentence_words("Hoy tenemos una oferta muy buena para ustedes.", first[-1].end + 2.5)
     decoder = MisdetectingDecoder(first + second, language="es")
     speech = ((0.9, first[-1].end + 0.1), (second[0].start - 0.1, second[-1].end + 0.1))
-    recognizer = StreamingRecognizer(decoder, ScriptedVad(speech), RecognizerOptions(language=None))
+    recognizer = scripted_recognizer(decoder, ScriptedVad(speech), recognizer_options(language=None))
     events = replay(recognizer, second[-1].end + 2.0)
     later = [e for e in events if isinstance(e, CaptionEvent) and e.end > first[-1].end + 1.0]
     assert later and {e.lang for e in later} == {"es"}
@@ -358,7 +360,7 @@ def test_a_misdetected_start_of_the_next_sentence_is_not_shown():
     # The detection did run on the short windows: without the earlier sentence, Arabic would show.
     alone = MisdetectingDecoder(second, language="es")
     speech_alone = ((second[0].start - 0.1, second[-1].end + 0.1),)
-    recognizer = StreamingRecognizer(alone, ScriptedVad(speech_alone), RecognizerOptions(language=None))
+    recognizer = scripted_recognizer(alone, ScriptedVad(speech_alone), recognizer_options(language=None))
     shown = [e for e in replay(recognizer, second[-1].end + 2.0) if isinstance(e, CaptionEvent)]
     assert any(e.lang == "ar" and "عربي" in e.text for e in shown)
 
@@ -383,7 +385,7 @@ def test_a_speaker_who_switches_language_gets_partials_in_the_new_one():
     decoder = SwitchingDecoder(first + second)
     decoder.switch = second[0].start - 0.5
     speech = ((0.9, first[-1].end + 0.1), (second[0].start - 0.1, second[-1].end + 0.1))
-    recognizer = StreamingRecognizer(decoder, ScriptedVad(speech), RecognizerOptions(language=None))
+    recognizer = scripted_recognizer(decoder, ScriptedVad(speech), recognizer_options(language=None))
     events = replay(recognizer, second[-1].end + 2.0)
     spanish = [
         (i, e) for i, e in enumerate(events) if isinstance(e, CaptionEvent) and e.start >= decoder.switch
@@ -417,7 +419,7 @@ def neighbour_switch(scores: dict[str, float]):
     decoder = NeighbourDecoder(first + second, language="es")
     decoder.after, decoder.scores = second[0].start - 0.5, scores
     speech = ((0.9, first[-1].end + 0.1), (second[0].start - 0.1, second[-1].end + 0.1))
-    recognizer = StreamingRecognizer(decoder, ScriptedVad(speech), RecognizerOptions(language=None))
+    recognizer = scripted_recognizer(decoder, ScriptedVad(speech), recognizer_options(language=None))
     finals_after = [e for e in finals(replay(recognizer, second[-1].end + 2.0)) if e.start >= decoder.after]
     return finals_after, second
 
@@ -434,11 +436,11 @@ def test_a_close_call_for_another_language_is_settled_by_how_likely_the_words_ar
 BLIP = sentence_words("However,", 1.0, seconds_per_word=0.2)  # 0.18 s: less than an utterance needs
 
 
-def blip_then_speech(gap: float, language: str | None = "en"):
-    rest = sentence_words("due to the slow channels styles could lag behind.", BLIP[-1].end + gap)
+def blip_then_speech(gap: float, language: str | None = "en", text: str = "due to the slow channels styles could lag behind."):
+    rest = sentence_words(text, BLIP[-1].end + gap)
     decoder = ScriptedDecoder(BLIP + rest)
     speech = ((BLIP[0].start, BLIP[-1].end), (rest[0].start - 0.05, rest[-1].end + 0.1))
-    recognizer = StreamingRecognizer(decoder, ScriptedVad(speech), RecognizerOptions(language=language))
+    recognizer = scripted_recognizer(decoder, ScriptedVad(speech), recognizer_options(language=language))
     return recognizer, decoder, rest
 
 
@@ -489,7 +491,7 @@ def test_decodes_that_lost_their_way_do_not_agree_on_what_they_invented():
         decoder = LostDecoder(SPEECH)
         decoder.lost_from, decoder.lost_to = 3.0, 5.0
         vad = ScriptedVad(((0.9, SPEECH_END + 0.1),))
-        recognizer = StreamingRecognizer(decoder, vad, RecognizerOptions(language="en", **options))
+        recognizer = scripted_recognizer(decoder, vad, recognizer_options(language="en", **options))
         events = replay(recognizer, SPEECH_END + 2.0)
         return join_words([w for f in finals(events) for w in f.words]), decoder
 
@@ -499,3 +501,14 @@ def test_decodes_that_lost_their_way_do_not_agree_on_what_they_invented():
     # Counted as agreement, the invented words would have become final.
     heard, _ = run(min_avg_logprob=-2.0)
     assert "soil" in heard
+
+
+def test_the_held_word_is_decoded_when_the_language_settles_only_at_the_pause():
+    """An utterance too short for a running decode to settle its language: the decode
+    at the pause settles it, puts the held word back in front, and hears it, the word
+    times where the words were said."""
+    recognizer, _, rest = blip_then_speech(gap=0.6, language=None, text="due")
+    events = replay(recognizer, rest[-1].end + 2.0)
+    final_words = [w for f in finals(events) for w in f.words]
+    assert join_words(final_words) == join_words(BLIP + rest)
+    assert [w.start for w in final_words] == [w.start for w in BLIP + rest]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from livetrans.core.driver import DecodingRecognizer
 from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
 from livetrans.core.vocabulary import (
     MAX_TERM_CHARS,
@@ -147,8 +148,9 @@ def test_a_new_vocabulary_takes_effect_at_the_next_utterance():
     (their hypotheses stay comparable); the next utterance's decodes get the new one."""
     words = sentence_words("we have the phone here today", 1.0) + sentence_words("and the power bank too", 5.0)
     decoder = ScriptedDecoder(words)
-    recognizer = StreamingRecognizer(
-        decoder, ScriptedVad(((0.9, 3.6), (4.9, 7.2))), RecognizerOptions(language="en"), Vocabulary()
+    recognizer = DecodingRecognizer(
+        StreamingRecognizer(ScriptedVad(((0.9, 3.6), (4.9, 7.2))), RecognizerOptions(language="en"), Vocabulary()),
+        decoder,
     )
     replaced_at = None
     for chunk in chunks(9.0):

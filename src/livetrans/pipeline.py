@@ -24,6 +24,7 @@ import numpy as np
 from .asr.silero import SileroSession
 from .asr.whisper import ChineseScript, Device, Task, WhisperEngine
 from .core.drafts import DraftTracker
+from .core.driver import DecodingRecognizer
 from .core.recognizer import RecognizerOptions, StreamingRecognizer
 from .core.vocabulary import Vocabulary, load_vocabulary
 from .mt.stage import normalize_text  # light: no model library (livetrans.mt's rule)
@@ -59,7 +60,8 @@ class PipelineConfig:
 
     def recognizer_options(self) -> RecognizerOptions:
         beam = self.beam if self.beam is not None else self.recognizer.beam
-        return replace(self.recognizer, language=self.language, beam=beam)
+        schedule = replace(self.recognizer.schedule, beam=beam)
+        return replace(self.recognizer, language=self.language, schedule=schedule)
 
     def load_vocabulary(self) -> Vocabulary:
         """The ``glossary`` file's terms (GlossaryError if it is malformed), or none."""
@@ -100,8 +102,9 @@ class SpeechModels:
         whisper.check_language(config.language)
         return cls(whisper=whisper, vad=SileroSession())
 
-    def recognizer(self, options: RecognizerOptions, vocabulary: Vocabulary | None = None) -> StreamingRecognizer:
-        return StreamingRecognizer(self.whisper, self.vad.stream(), options, vocabulary)
+    def recognizer(self, options: RecognizerOptions, vocabulary: Vocabulary | None = None) -> DecodingRecognizer:
+        """A stream's recogniser, its decodes answered by this process's Whisper."""
+        return DecodingRecognizer(StreamingRecognizer(self.vad.stream(), options, vocabulary), self.whisper)
 
 
 def build_translation_stage(
@@ -173,7 +176,7 @@ class LivePipeline:
         self.config = config
         # Read (and checked) before any model loads: a malformed file fails the start.
         self.vocabulary = vocabulary if vocabulary is not None else config.load_vocabulary()
-        self._recognizer: StreamingRecognizer | None = None
+        self._recognizer: DecodingRecognizer | None = None
         self.models = models or SpeechModels.load(config)
         self.translator = translator
         self.translation_queue = translation_queue

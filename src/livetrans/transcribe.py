@@ -59,7 +59,7 @@ def run_offline(spec: str, config: PipelineConfig, args: argparse.Namespace) -> 
 
     with tqdm(total=round(duration, 1), unit="s", desc="transcribing", disable=None, file=sys.stderr) as bar:
         transcript = models.whisper.transcribe_offline(
-            audio, language=config.language, vocabulary=vocabulary, progress=lambda done: bar.update(round(min(done, duration) - bar.n, 1))
+            audio, language=config.language, vocabulary=vocabulary, guards=config.recognizer.guards, progress=lambda done: bar.update(round(min(done, duration) - bar.n, 1))
         )
         bar.update(round(duration - bar.n, 1))
     translator = build_translator(config, transcript.language)

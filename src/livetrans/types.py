@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 SAMPLE_RATE = 16_000  # Hz, what every stage after the source works in
+VAD_FRAME_SAMPLES = 512  # one Silero VAD frame, 32 ms at 16 kHz
 
 Float32Array = npt.NDArray[np.float32]
 CaptionKind = Literal["partial", "final"]
@@ -131,12 +132,31 @@ class WatermarkEvent:
     type: Literal["watermark"] = field(default="watermark", init=False)
 
 
-Event = Union[CaptionEvent, SentenceEvent, TranslationEvent, WatermarkEvent]
+@dataclass(frozen=True)
+class ErrorEvent:
+    """Part of the stream could not be processed; the stream goes on.
+
+    ``code`` says what failed: ``decode_failed``, the speech from ``start`` to ``end``
+    (stream seconds) could not be decoded, even when tried again, and has no caption.
+    Not durable: it carries the seq of the last durable event before it.
+    """
+
+    code: str
+    message: str
+    start: float
+    end: float
+    seq: int = 0
+    emitted_at: float = 0.0
+    lang: str = ""
+    type: Literal["error"] = field(default="error", init=False)
+
+
+Event = Union[CaptionEvent, SentenceEvent, TranslationEvent, WatermarkEvent, ErrorEvent]
 
 
 def is_durable(event: Event) -> bool:
     """Finals, sentences and final translations: numbered, journalled, replayed."""
-    return not is_partial(event) and not isinstance(event, WatermarkEvent)
+    return not is_partial(event) and not isinstance(event, (WatermarkEvent, ErrorEvent))
 
 
 def is_partial(event: Event) -> bool:

@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from ..types import Float32Array
+from ..types import VAD_FRAME_SAMPLES, Float32Array
 
-FRAME_SAMPLES = 512  # 32 ms at 16 kHz: the window Silero VAD v5/v6 scores
 CONTEXT_SAMPLES = 64  # samples of the previous frame the model sees
 
 
@@ -68,11 +67,11 @@ class SileroStream:
     def push(self, samples: Float32Array) -> Float32Array:
         """Probabilities for every frame completed by ``samples`` (may be empty)."""
         self._pending = np.concatenate([self._pending, samples.astype(np.float32, copy=False)])
-        n_frames = len(self._pending) // FRAME_SAMPLES
+        n_frames = len(self._pending) // VAD_FRAME_SAMPLES
         if n_frames == 0:
             return np.zeros(0, dtype=np.float32)
-        frames = self._pending[: n_frames * FRAME_SAMPLES].reshape(n_frames, FRAME_SAMPLES)
-        self._pending = self._pending[n_frames * FRAME_SAMPLES :]
+        frames = self._pending[: n_frames * VAD_FRAME_SAMPLES].reshape(n_frames, VAD_FRAME_SAMPLES)
+        self._pending = self._pending[n_frames * VAD_FRAME_SAMPLES :]
         contexts = np.concatenate([self._context[None, :], frames[:-1, -CONTEXT_SAMPLES:]])
         self._context = frames[-1, -CONTEXT_SAMPLES:].copy()
         batch = np.concatenate([contexts, frames], axis=1)

@@ -26,7 +26,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..core.recognizer import Hypothesis, RecognizerOptions, heard_speech
+from ..core.decoding import PROMPT_VOCABULARY_TOKENS, Hypothesis
+from ..core.guards import (
+    OFFLINE_FILTERS,
+    Candidate,
+    GuardOptions,
+    apply_guards,
+    is_loop,
+)
 from ..core.vocabulary import Vocabulary
 from ..errors import LanguageError, ModelError
 from ..types import SAMPLE_RATE, Float32Array, Word
@@ -47,8 +54,6 @@ _MAX_TOKENS_PER_S = 12  # a generous ceiling on speech rate; stops runaway loops
 # faster-whisper's defaults: punctuation that joins the following / preceding word.
 _PREPEND_PUNCTUATION = "\"'“¿([{-"
 _APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
-
-_GUARDS = RecognizerOptions()  # the hallucination thresholds, shared with streaming
 
 # Prompts that nudge Whisper towards the script viewers of that language expect.
 _LANGUAGE_PROMPTS = {"zh": "以下是普通话的句子。"}
@@ -241,6 +246,7 @@ class WhisperEngine:
         beam_size: int = 5,
         progress: Callable[[float], None] | None = None,
         vocabulary: Vocabulary | None = None,
+        guards: GuardOptions | None = None,
     ) -> OfflineTranscript:
         """Whole-file transcription: Silero VAD cuts speech into windows of at most
         ~19 s, decoded ``batch_size`` at a time with beam search. With no fixed
@@ -249,8 +255,10 @@ class WhisperEngine:
 
         ``progress`` is called with the audio seconds done so far. ``vocabulary``:
         its terms go in each window's prompt, and near misses are written as the terms.
+        ``guards``: the hallucination guards' thresholds, as the streaming path's.
         """
         vocabulary = vocabulary or Vocabulary()
+        guards = guards or GuardOptions()
         spans = speech_spans(audio)
         windows: list[OfflineWindow] = []
         languages: dict[str, float] = {}
@@ -258,7 +266,7 @@ class WhisperEngine:
             batch = spans[first : first + batch_size]
             chunks = [audio[start:end] for start, end in batch]
             with self._lock:
-                decoded = self._decode_batch(chunks, language, beam_size, vocabulary)
+                decoded = self._decode_batch(chunks, language, beam_size, vocabulary, guards)
             for (start, _), (window_words, window_language) in zip(batch, decoded):
                 offset = start / SAMPLE_RATE
                 shifted = tuple(
@@ -280,7 +288,12 @@ class WhisperEngine:
         )
 
     def _decode_batch(
-        self, windows: list[Float32Array], language: str | None, beam_size: int, vocabulary: Vocabulary
+        self,
+        windows: list[Float32Array],
+        language: str | None,
+        beam_size: int,
+        vocabulary: Vocabulary,
+        guards: GuardOptions,
     ) -> list[tuple[list[Word], str]]:
         features = np.stack([self._features(w) for w in windows])
         encoder_output = self._model.encode(features)
@@ -292,7 +305,8 @@ class WhisperEngine:
         for lang in dict.fromkeys(languages):
             index = [i for i, l in enumerate(languages) if l == lang]
             group_output = encoder_output if len(index) == len(windows) else self._model.encode(features[index])
-            for i, window_words in zip(index, self._generate_group(group_output, [windows[i] for i in index], lang, beam_size, vocabulary)):
+            group = [windows[i] for i in index]
+            for i, window_words in zip(index, self._generate_group(group_output, group, lang, beam_size, vocabulary, guards)):
                 out[i] = (window_words, lang)
         return out
 
@@ -317,10 +331,11 @@ class WhisperEngine:
         language: str,
         beam_size: int,
         vocabulary: Vocabulary,
+        guards: GuardOptions,
     ) -> list[list[Word]]:
         tokenizer = self._tokenizer(language)
         prompt = _LANGUAGE_PROMPTS.get(language, "") if self.task == "transcribe" else ""
-        prompt = f"{prompt} {vocabulary.prompt(language, _GUARDS.vocabulary_tokens)}".strip()
+        prompt = f"{prompt} {vocabulary.prompt(language, PROMPT_VOCABULARY_TOKENS)}".strip()
         previous = tokenizer.encode(" " + prompt) if prompt else []
         prompt_tokens = self._model.get_prompt(tokenizer, previous, without_timestamps=True)
         results = self._model.model.generate(
@@ -334,13 +349,14 @@ class WhisperEngine:
             suppress_tokens=[-1],
         )
         token_lists: list[list[int]] = []
-        scores: list[tuple[float, float]] = []  # (no-speech probability, average log-probability)
+        scores: list[tuple[float, float, float]] = []  # (no-speech probability, average log-probability, compression ratio)
         for result in results:
             tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
             avg_logprob = mean_logprob(result, len(tokens))
-            looping = compression_ratio(tokenizer.decode(tokens)) > _GUARDS.max_compression_ratio
-            token_lists.append([] if looping else tokens)
-            scores.append((float(result.no_speech_prob), avg_logprob))
+            ratio = compression_ratio(tokenizer.decode(tokens))
+            # What the loop guard drops is not worth aligning.
+            token_lists.append([] if is_loop(ratio, guards) else tokens)
+            scores.append((float(result.no_speech_prob), avg_logprob, ratio))
         keep = [i for i, t in enumerate(token_lists) if t]
         words: list[list[Word]] = [[] for _ in windows]
         if not keep:
@@ -352,13 +368,11 @@ class WhisperEngine:
         for i, alignment in zip(keep, aligned):
             duration = len(windows[i]) / SAMPLE_RATE
             found = [w for w in self._script(_words(alignment), language) if w.start < duration]
-            no_speech, avg_logprob = scores[i]
-            # The same test as the streaming path: noise and babble stay uncaptioned.
-            if heard_speech(no_speech, avg_logprob, [w.probability for w in found], _GUARDS):
-                found = vocabulary.drop_echo(
-                    found, language, _GUARDS.vocabulary_tokens, max_probability=_GUARDS.min_word_probability
-                )
-                words[i] = vocabulary.respell(found, language)
+            no_speech, avg_logprob, ratio = scores[i]
+            # The streaming path's guards, where they apply offline.
+            candidate = Candidate(tuple(found), no_speech, avg_logprob, ratio, duration, language, vocabulary=vocabulary)
+            kept = apply_guards(candidate, guards, OFFLINE_FILTERS)
+            words[i] = vocabulary.respell(kept, language)
         return words
 
 

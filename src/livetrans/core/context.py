@@ -1,21 +1,31 @@
-"""The utterance before the current one, kept as context for the decode at its pause.
+"""What a decode hears and reads before its window.
 
-A phrase after a breath ("de grano medio" after "Las arenas son blanquecinas"),
-decoded on its own audio, is heard cold and often misheard. The recogniser keeps
-the previous utterance's audio and final words while the pause after it is short;
-the decode that makes the next utterance final hears them too, the words forced as
-the decoder prefix so they cannot change. The same holds inside one long utterance:
-what the recogniser cuts off its window is added here (``extend``), so the decode at
-the pause hears the speech before the cut.
+:class:`PreviousUtterance`: a phrase after a breath, decoded on its own audio, is
+heard cold and often misheard. The recogniser keeps the previous utterance's audio
+and final words while the pause after it is short; the decode that makes the next
+utterance final hears them too, the words forced as the decoder prefix so they
+cannot change. The same holds inside one long utterance: what the recogniser cuts
+off its window is added here (``extend``), so the decode at the pause hears the
+speech before the cut.
+
+:class:`PromptHistory`: the final text before the window, given as the prompt in the
+language it was said in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..types import SAMPLE_RATE, Float32Array, Word
+from .decoding import PROMPT_VOCABULARY_TOKENS
+from .stabilizer import join_words
+from .vocabulary import Vocabulary
+
+# Final text kept for prompts (characters): more than any prompt takes.
+_HISTORY_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -103,3 +113,36 @@ class PreviousUtterance:
         start = words[first - 1].end if first else self._start
         skip = round((start - self._start) * SAMPLE_RATE)
         return Context(audio[skip:joined], start, words[first:])
+
+
+class PromptHistory:
+    """The final text before the decode window, and the language it is in."""
+
+    def __init__(self, prompt_chars: int) -> None:
+        self.prompt_chars = prompt_chars  # at most this much of it goes in a prompt
+        self._text = ""
+        self._language: str | None = None
+
+    def remember(self, words: Sequence[Word], language: str | None) -> None:
+        """Words that left the window (final), said in ``language``."""
+        if not words:
+            return
+        if language != self._language:
+            self._text, self._language = "", language
+        self._text = (self._text + " " + join_words(words))[-_HISTORY_CHARS:]
+
+    def text_in(self, language: str | None) -> str:
+        """The final text so far, if it is in ``language`` (else none)."""
+        return self._text if self._language == language else ""
+
+    def prompt(self, language: str, vocabulary: Vocabulary, before: Sequence[Word] = ()) -> str:
+        """The prompt of a decode in ``language``: the vocabulary's terms, then the
+        final text before the window (and before the words ``before`` it), only if it
+        is in that language: a prompt in another language makes Whisper translate
+        into that language."""
+        history = self.text_in(language).rstrip()
+        ahead = join_words(before)
+        if ahead and history.endswith(ahead):
+            history = history[: -len(ahead)]
+        terms = vocabulary.prompt(language, PROMPT_VOCABULARY_TOKENS)
+        return f"{terms} {history[-self.prompt_chars :].strip()}".strip()

@@ -1,8 +1,8 @@
 """Which language an utterance is in, from Whisper's detections on its decodes.
 
-Language detection on a second or two of speech is unreliable (Whisper base took
-French for English until 3 s, and the first 1.5 s of a Spanish clip for Arabic with
-p = 0.94), so the recogniser makes nothing final before the language is *settled*.
+Language detection on a second or two of speech is unreliable (it may name a
+neighbouring or an unrelated language, even with a high probability), so the
+recogniser makes nothing final before the language is *settled*.
 Each decode of the utterance so far votes with its detection, weighted by the
 seconds it heard; a speaker mostly goes on in the language they were speaking, so
 the previous utterance's language counts ``continuity`` times in each detection.
@@ -29,15 +29,15 @@ class LanguageOptions:
     continuity: float = 2.0  # weight of the previous utterance's language
     # The same language on top of two detections in a row, on a window this long, the
     # second at least ``steady_p`` and ``steady_lead`` times the runner-up, settles it:
-    # an accented speaker's English is detected at 0.4-0.6 (Hindi second), which never
-    # reached ``majority`` of the votes before the pause.
+    # an accented speaker's language may be detected at middling probabilities, the
+    # same runner-up each time, and never reach ``majority`` of the votes before the pause.
     steady_window: float = 2.0
     steady_p: float = 0.5
     steady_lead: float = 2.0
     # A switch away from the previous utterance's language while that language keeps
-    # a tenth of the votes is a close call between neighbours (a short Spanish
-    # phrase after two Spanish sentences detected as Portuguese, 0.69 against 0.21):
-    # the recogniser decodes the window in both and keeps the likelier (``contested``).
+    # a tenth of the votes is a close call between neighbours (a short phrase in the
+    # speaker's language detected as a closely related one): the recogniser decodes
+    # the window in both and keeps the likelier (``contested``).
     # At switches between distant languages the previous one kept 0-4 % of the votes
     # (docs/benchmarks.md), and the window is not decoded twice more there.
     contest_share: float = 0.1
@@ -89,8 +89,9 @@ class LanguageVote:
         top = max(weighted, key=lambda k: weighted[k])
         p = weighted[top] / total
         runner_up = max((v for k, v in weighted.items() if k != top), default=0.0) / total
-        # Not for a switch to another language: a Spanish speaker's next sentence came
-        # out as Thai (0.41, twice) in synthetic Spanish.
+        # Not for a switch away from the previous utterance's language: a middling
+        # detection of another language, even twice, is weak against what the speaker
+        # has been speaking.
         steady = top == self._last_top and self.previous in (None, top)
         self._last_top = top
         leader = self.leader

@@ -4,9 +4,7 @@
 ufal/whisper_streaming): a word becomes final once ``n`` consecutive hypotheses
 agree on it and on everything before it. At the end of an utterance (the VAD heard
 a pause) the recogniser flushes, and the last hypothesis becomes final at once.
-
-The guards below drop what Whisper is known to invent: repetition loops, words in
-the silence padded after the audio, and stock phrases it produces on noise.
+When a hypothesis may take part in agreement is the commit policy's (commit.py).
 """
 
 from __future__ import annotations
@@ -80,112 +78,6 @@ class LocalAgreementStabilizer:
 
     def reset(self) -> None:
         self._history = []
-
-
-# Subtitle credits from Whisper's training data: never real speech in a live stream.
-_CREDIT_PHRASES = [
-    "subtitles by the amara org community",
-    "subtitles by",
-    "transcribed by",
-    "字幕由amaraorg社区提供",
-    "请不吝点赞订阅转发打赏支持明镜与点点栏目",
-    "продолжение следует",
-    "субтитры сделал dimatorzok",
-    "untertitel der amaraorgcommunity",
-    "untertitel im auftrag des zdf",
-    "soustitrage stv 501",
-    "soustitrage st 501",
-    "subtítulos realizados por la comunidad de amaraorg",
-    "legendas pela comunidade amaraorg",
-    "sottotitoli creati dalla comunità amaraorg",
-]
-# Sign-offs Whisper writes on noise and music, but that a host may also really say:
-# dropped only when the decoder itself doubted there was speech.
-_SIGN_OFF_PHRASES = [
-    "thanks for watching",
-    "thank you for watching",
-    "thank you so much for watching",
-    "please subscribe",
-    "please like and subscribe",
-    "you",
-    "thank you",
-    "bye",
-    "谢谢观看",
-    "感谢观看",
-    "谢谢",
-    "ご視聴ありがとうございました",
-    "gracias por ver el video",
-    "gracias",
-]
-_CREDIT_KEYS = frozenset(word_key(p) for p in _CREDIT_PHRASES)
-_SIGN_OFF_KEYS = frozenset(word_key(p) for p in _SIGN_OFF_PHRASES)
-
-
-def is_phantom(words: Sequence[Word], *, doubtful: bool) -> bool:
-    """True when the words, taken together, are only a phrase Whisper invents.
-
-    Credit lines are always phantoms; sign-offs only when ``doubtful`` (the decoder
-    or the VAD gave weak evidence of speech).
-    """
-    key = word_key("".join(w.text for w in words))
-    if not key:
-        return False
-    return key in _CREDIT_KEYS or (doubtful and key in _SIGN_OFF_KEYS)
-
-
-def trim_repetition(words: Sequence[Word], max_repeats: int = 2, max_ngram: int = 8) -> list[Word]:
-    """Cut a repetition loop: an n-gram said more than ``max_repeats`` times in a row.
-
-    The words up to and including the last allowed repeat are kept; the loop after
-    it is dropped, which is what a human captioner would write.
-    """
-    keys = [word_key(w.text) for w in words]
-    for start in range(len(keys)):
-        for n in range(1, max_ngram + 1):
-            gram = keys[start : start + n]
-            if len(gram) < n or not any(gram):
-                break
-            repeats = 1
-            pos = start + n
-            while keys[pos : pos + n] == gram:
-                repeats += 1
-                pos += n
-            if repeats > max_repeats:
-                return list(words[: start + n * max_repeats])
-    return list(words)
-
-
-def drop_echo(
-    words: Sequence[Word], before: str, *, max_probability: float = 0.5, min_words: int = 2, min_chars: int = 4
-) -> list[Word]:
-    """Drop leading words that only repeat the end of the final text ``before`` them
-    and that the decoder itself doubted (mean probability under ``max_probability``).
-
-    Whisper given a prompt sometimes copies it instead of hearing the audio: after
-    "…non c'è alcuni sui canzoni." it wrote "Non/0.00 c/0.01 'è/0.76 alcuni/0.17 sui/0.23
-    canzoni./0.09" and then the phrase again, each time surer of it. A speaker who
-    really repeats a phrase is heard with confidence from the start, and kept.
-    """
-    done = word_key(before)
-    out = list(words)
-    echoing = False
-    while True:
-        copied = 0
-        spelled = ""
-        for n, word in enumerate(out, start=1):
-            spelled += word_key(word.text)
-            if len(spelled) > len(done):
-                break
-            if n >= min_words and len(spelled) >= min_chars and done.endswith(spelled):
-                copied = n
-        if not copied:
-            return out
-        doubted = sum(w.probability for w in out[:copied]) / copied < max_probability
-        # Once the decoder is echoing, a copy of the copy is the same loop, however
-        # sure of itself it has grown by then.
-        if not (doubted or echoing):
-            return out
-        out, echoing = out[copied:], True
 
 
 _SPACE_RE = re.compile(r"\s+")

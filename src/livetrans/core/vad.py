@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-FRAME_SECONDS = 512 / 16_000  # one Silero frame: 32 ms
+from ..types import SAMPLE_RATE, VAD_FRAME_SAMPLES
+
+FRAME_SECONDS = VAD_FRAME_SAMPLES / SAMPLE_RATE  # one Silero frame: 32 ms
 
 Transition = Literal["start", "end"]
 

@@ -181,7 +181,7 @@ def offline_transcribe(
     """The same model, offline: VAD + batched decoding (the quality ceiling)."""
     started = time.perf_counter()
     transcript = models.whisper.transcribe_offline(
-        audio, language=config.language, vocabulary=config.load_vocabulary()
+        audio, language=config.language, vocabulary=config.load_vocabulary(), guards=config.recognizer.guards
     )
     return OfflineResult(
         words=transcript.words,
