@@ -131,12 +131,34 @@ class WatermarkEvent:
     type: Literal["watermark"] = field(default="watermark", init=False)
 
 
-Event = Union[CaptionEvent, SentenceEvent, TranslationEvent, WatermarkEvent]
+ErrorStage = Literal["translation", "recognition"]
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    """A model call failed and the stream goes on without what it would have made.
+
+    ``stage`` says which: "translation" (the sentence ``id`` has no translation into
+    ``lang``, or into any target when ``lang`` is "") or "recognition" (the window
+    ending at caption ``id`` was dropped). Not durable: it carries the seq of the last
+    durable event before it, and is neither journalled nor replayed.
+    """
+
+    stage: ErrorStage
+    message: str  # what failed, for an operator (the exception's text)
+    id: str = ""  # the sentence (s…) or caption (c…) it concerns
+    lang: str = ""  # translation: the target language that failed ("" for all of them)
+    seq: int = 0
+    emitted_at: float = 0.0
+    type: Literal["error"] = field(default="error", init=False)
+
+
+Event = Union[CaptionEvent, SentenceEvent, TranslationEvent, WatermarkEvent, ErrorEvent]
 
 
 def is_durable(event: Event) -> bool:
     """Finals, sentences and final translations: numbered, journalled, replayed."""
-    return not is_partial(event) and not isinstance(event, WatermarkEvent)
+    return not is_partial(event) and not isinstance(event, (WatermarkEvent, ErrorEvent))
 
 
 def is_partial(event: Event) -> bool:
