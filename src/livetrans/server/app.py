@@ -26,7 +26,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from ..core.vocabulary import Vocabulary
-from ..types import AudioChunk, CaptionEvent, Event
+from ..types import AudioChunk, CaptionEvent, ErrorEvent, Event
 from . import ingest, routes, viewers
 from .bus import RedisBus, WorkerLink
 from .control import ControlListener
@@ -321,6 +321,8 @@ class CaptionServer:
         stream.publish(event)
         kind = event.type if not isinstance(event, CaptionEvent) else f"caption_{event.kind}"
         self.metrics.events.labels(stream.name, kind).inc()
+        if isinstance(event, ErrorEvent):
+            self.metrics.pipeline_errors.labels(stream.name, event.stage).inc()
 
     def count_event(self, stream: str, data: dict[str, Any]) -> None:
         """Count an event an edge read from the bus."""
