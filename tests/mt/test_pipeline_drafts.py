@@ -201,9 +201,9 @@ def test_a_failing_draft_shows_nothing_and_the_final_is_still_translated(engine:
     assert [(e.type, e.kind) for e in step(s) if isinstance(e, TranslationEvent)] == [("translation", "final")]
 
 
-def run_script(script: list[list[Event]], translator: Observed, drafts: bool = True) -> list[Event]:
-    """The pipeline's asyncio shell over a script of recogniser events, one list a push
-    (the audio comes as fast as it is taken, so later lists may come at the flush)."""
+def scripted_pipeline(script: list[list[Event]], translator: Observed, drafts: bool = True) -> LivePipeline:
+    """The live pipeline over a script of recogniser events, one list a push (the
+    audio comes as fast as it is taken, so later lists may come at the flush)."""
 
     class Recognizer:
         def push(self, chunk: AudioChunk) -> list[Event]:
@@ -218,14 +218,19 @@ def run_script(script: list[list[Event]], translator: Observed, drafts: bool = T
 
     config = PipelineConfig(targets=("es",), translation_drafts=drafts)
     stage = TranslationStage(translator, ["es"])
-    pipeline = LivePipeline(config, models=Models(), translator=stage)  # type: ignore[arg-type]
+    return LivePipeline(config, models=Models(), translator=stage)  # type: ignore[arg-type]
 
-    async def audio() -> AsyncIterator[AudioChunk]:
-        for i in range(len(script)):
-            yield AudioChunk(np.zeros(1600, np.float32), i * 0.1)
+
+async def silence(chunks: int) -> AsyncIterator[AudioChunk]:
+    for i in range(chunks):
+        yield AudioChunk(np.zeros(1600, np.float32), i * 0.1)
+
+
+def run_script(script: list[list[Event]], translator: Observed, drafts: bool = True) -> list[Event]:
+    pipeline = scripted_pipeline(script, translator, drafts)
 
     async def collect() -> list[Event]:
-        return [event async for event in pipeline.run(audio())]
+        return [event async for event in pipeline.run(silence(len(script)))]
 
     return asyncio.run(asyncio.wait_for(collect(), 120))
 
@@ -282,3 +287,26 @@ def test_in_the_server_a_draft_makes_way_for_another_streams_sentence(engine: Tr
     assert draft_result is None  # stopped, for the other stream's finished sentence
     assert [(t.id, t.kind) for t in final] == [("s9", "final")]
     assert translator.calls == [(["Welcome back"], True), (["Welcome back everyone"], False)]
+
+
+def test_the_server_counts_a_failed_translation_and_its_stream_goes_on(engine: Translator, tmp_path: Path) -> None:
+    from livetrans.server.app import CaptionServer, ServerConfig
+
+    texts = ["Welcome back everyone.", "The price is low.", "Buy now."]
+    script = [ended(sentence_words(t, 3.0 * i), sid=f"s{i + 1}", cid=f"c{i + 1}") for i, t in enumerate(texts)]
+    published: list[Event] = []
+
+    async def scenario() -> tuple[float, int]:
+        config = ServerConfig(port=0, token="secret", journal_dir=tmp_path / "journal", ping_interval=None,
+                              targets=("es",))
+        factory = lambda source, targets: scripted_pipeline(script, Observed(engine, fail_on=["price"]))  # noqa: E731
+        async with CaptionServer(config, pipeline_factory=factory) as server:
+            last_seq = await server.run_stream("show", silence(3), on_event=published.append)
+            return server.metrics.value("livetrans_pipeline_errors_total", stream="show", stage="translation"), last_seq
+
+    errors, last_seq = asyncio.run(asyncio.wait_for(scenario(), 120))
+    assert errors == 1
+    assert [(e.type, e.id) for e in published if isinstance(e, (ErrorEvent, TranslationEvent))] == [
+        ("translation", "s1"), ("error", "s2"), ("translation", "s3")
+    ]
+    assert last_seq == sum(is_durable(e) for e in published)  # every caption, sentence and translation out
