@@ -12,7 +12,14 @@ import webvtt
 
 from livetrans.errors import LivetransError
 from livetrans.outputs import OutputWriter
-from livetrans.types import CaptionEvent, Cue, Event, SentenceEvent, TranslationEvent, Word
+from livetrans.types import (
+    CaptionEvent,
+    Cue,
+    Event,
+    SentenceEvent,
+    TranslationEvent,
+    Word,
+)
 
 EVENTS: list[Event] = [
     CaptionEvent(

@@ -5,14 +5,14 @@ watermarks. The recogniser is the real StreamingRecognizer on scripted speech.""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import pytest
+from scripted import ScriptedDecoder, ScriptedVad, chunks, sentence_words
 
 from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
 from livetrans.scheduling import RecognitionScheduler, VirtualClock
 from livetrans.types import AudioChunk, CaptionEvent, Event, WatermarkEvent
-
-from scripted import ScriptedDecoder, ScriptedVad, chunks, sentence_words
 
 SPEECH = sentence_words("Welcome to the show. Today we have a great offer for you.", 0.5)
 
@@ -79,4 +79,4 @@ def test_watermarks_advance_by_the_interval_and_end_at_the_audio_end() -> None:
     _, events, _ = drive(cost=0.05, seconds=7.0, watermarks=0.5)
     times = [e.time for e in events if isinstance(e, WatermarkEvent)]
     assert times and times == sorted(times) and times[-1] == 7.0
-    assert all(b - a >= 0.5 for a, b in zip(times[:-2], times[1:-1]))
+    assert all(b - a >= 0.5 for a, b in pairwise(times[:-1]))

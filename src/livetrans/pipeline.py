@@ -28,12 +28,16 @@ from .scheduling import (
     Clock,
     RealClock,
     RecognitionScheduler,
-    SentenceTranslator as SentenceTranslator,  # the server and the replay name it here
+    SentenceTranslator,
     TranslationScheduler,
 )
 from .types import AudioChunk, Event, is_durable
 
 log = logging.getLogger(__name__)
+
+# SentenceTranslator: the server and the replay name it here.
+__all__ = ["EventStamper", "LivePipeline", "PipelineConfig", "SentenceTranslator", "SpeechModels",
+           "build_translation_stage"]
 
 @dataclass(frozen=True)
 class PipelineConfig:

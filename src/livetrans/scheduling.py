@@ -25,13 +25,21 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol, TypeVar
 
 import numpy as np
 
 from .core.drafts import DraftTracker
 from .mt.stage import normalize_text  # light: no model library (livetrans.mt's rule)
-from .types import AudioChunk, ErrorEvent, Event, SentenceEvent, TranslationEvent, WatermarkEvent
+from .types import (
+    AudioChunk,
+    ErrorEvent,
+    Event,
+    SentenceEvent,
+    TranslationEvent,
+    WatermarkEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -310,22 +318,22 @@ class TranslationScheduler:
         try:
             events = self.meter.call(lambda: self.translator.push_many(job.sentences))
             return JobResult(job, tuple(events))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 (whatever a model raises costs its sentences only)
             if len(job.sentences) == 1:
                 return JobResult(job, (self._failed(job.sentences[0], e),))
             log.warning("a batch of %d sentences failed to translate (%s); one by one", len(job.sentences), e)
         out: list[Event] = []
         for sentence in job.sentences:  # so that one bad sentence costs only its own translation
             try:
-                out.extend(self.meter.call(lambda: self.translator.push(sentence)))
-            except Exception as e:
+                out.extend(self.meter.call(partial(self.translator.push, sentence)))
+            except Exception as e:  # noqa: BLE001
                 out.append(self._failed(sentence, e))
         return JobResult(job, tuple(out))
 
     def _run_draft(self, job: TranslationJob, draft: SentenceEvent) -> JobResult:
         try:
             events = self.meter.call(lambda: self.translator.push_draft(draft, self._sentence_waiting.is_set))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001
             # A draft is a preview: its sentence's final translation is still to come.
             log.warning("draft translation of %s failed: %s", draft.id, e)
             return JobResult(job, ())

@@ -21,16 +21,28 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from .asr.whisper import Task
 from .core.cues import CueBuilder
 from .core.events import event_to_json
 from .core.segmenter import SentenceSegmenter
 from .errors import InputError
 from .outputs import OutputWriter
-from .asr.whisper import Task
-from .pipeline import EventStamper, LivePipeline, PipelineConfig, SpeechModels, build_translation_stage
+from .pipeline import (
+    EventStamper,
+    LivePipeline,
+    PipelineConfig,
+    SpeechModels,
+    build_translation_stage,
+)
 from .sources import STDIN_SPEC, audio_source, is_stream_url, load_audio
-from .types import CaptionEvent, ErrorEvent, Event, SentenceEvent, TranslationEvent, WatermarkEvent
-
+from .types import (
+    CaptionEvent,
+    ErrorEvent,
+    Event,
+    SentenceEvent,
+    TranslationEvent,
+    WatermarkEvent,
+)
 
 build_translator = build_translation_stage
 log = logging.getLogger(__name__)

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..core.stabilizer import join_words
-from ..pipeline import EventStamper, LivePipeline, PipelineConfig, SentenceTranslator, SpeechModels
+from ..pipeline import (
+    EventStamper,
+    LivePipeline,
+    PipelineConfig,
+    SentenceTranslator,
+    SpeechModels,
+)
 from ..scheduling import RecognitionScheduler, VirtualClock
 from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, Event, Float32Array, Word
 
