@@ -177,7 +177,7 @@ def test_whisper_translate_writes_english_source_captions_labelled_english(tmp_p
     is the one caption file (no file named after the detected language), its VTT cues
     say en, and the events keep the language that was spoken."""
     clip = SAMPLES / "speech" / "es" / "fleurs-es-000.ogg"
-    result = livetrans("transcribe", str(clip), "-o", str(tmp_path), "--task", "translate")
+    result = livetrans("transcribe", str(clip), "-o", str(tmp_path), "--task", "translate", "--format", "srt,vtt,jsonl")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{clip.stem}.{ext}" for ext in ("jsonl", "srt", "vtt")]
     vtt = webvtt.read(str(tmp_path / f"{clip.stem}.vtt")).captions
