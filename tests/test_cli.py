@@ -41,10 +41,11 @@ def test_transcribe_writes_subtitles_that_parse_and_events(tmp_path):
     result = livetrans("transcribe", str(FLEURS_EN), "-o", str(out), "--format", "srt,vtt,jsonl")
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["fleurs-en-000.en.srt", "fleurs-en-000.en.vtt", "fleurs-en-000.jsonl"]
-    cues = list(srt.parse((out / "fleurs-en-000.en.srt").read_text(encoding="utf-8")))
-    vtt = webvtt.read(str(out / "fleurs-en-000.en.vtt"))
+    assert names == ["fleurs-en-000.jsonl", "fleurs-en-000.srt", "fleurs-en-000.vtt"]
+    cues = list(srt.parse((out / "fleurs-en-000.srt").read_text(encoding="utf-8")))
+    vtt = webvtt.read(str(out / "fleurs-en-000.vtt"))
     assert cues and len(vtt.captions) == len(cues)
+    assert all(c.raw_text.startswith("<lang en>") for c in vtt.captions)
     text = " ".join(c.content.replace("\n", " ") for c in cues)
     assert error_rate(FLEURS_EN_TEXT, text, "en") <= 0.15
     for cue in cues:
@@ -70,7 +71,7 @@ def test_live_prints_partials_and_finals_as_jsonl(tmp_path):
     assert emitted == sorted(emitted)
     finals = " ".join(e["text"] for e in events if e.get("kind") == "final")
     assert error_rate("The birch canoe slid on the smooth planks", finals, "en") <= 0.2
-    assert (tmp_path / "speechbrain_example1_birch_canoe.en.srt").is_file()
+    assert (tmp_path / "speechbrain_example1_birch_canoe.srt").is_file()
 
 
 def _write_wav(path: Path, frames: bytes) -> None:
@@ -193,5 +194,19 @@ def test_mandarin_captions_come_in_the_script_asked_for(tmp_path, script, opencc
     clip = SAMPLES / "speech" / "zh" / "aishell_BAC009S0724W0121.wav"
     result = livetrans("transcribe", str(clip), "-o", str(tmp_path), "--format", "srt", "--zh-script", script)
     assert result.returncode == 0, result.stderr
-    text = "".join(c.content for c in srt.parse((tmp_path / f"{clip.stem}.zh.srt").read_text("utf-8")))
+    text = "".join(c.content for c in srt.parse((tmp_path / f"{clip.stem}.srt").read_text("utf-8")))
     assert text and opencc.OpenCC(opencc_config).convert(text) == text
+
+
+def test_whisper_translate_writes_english_source_captions_labelled_english(tmp_path):
+    """--task translate: Whisper writes English whatever it heard, so the source file
+    is the one caption file (no file named after the detected language), its VTT cues
+    say en, and the events keep the language that was spoken."""
+    clip = SAMPLES / "speech" / "es" / "fleurs-es-000.ogg"
+    result = livetrans("transcribe", str(clip), "-o", str(tmp_path), "--task", "translate", "--format", "srt,vtt,jsonl")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{clip.stem}.{ext}" for ext in ("jsonl", "srt", "vtt")]
+    vtt = webvtt.read(str(tmp_path / f"{clip.stem}.vtt")).captions
+    assert vtt and all(c.raw_text.startswith("<lang en>") for c in vtt)
+    events = [json.loads(line) for line in (tmp_path / f"{clip.stem}.jsonl").read_text().splitlines()]
+    assert {e["lang"] for e in events if e["type"] == "sentence"} == {"es"}

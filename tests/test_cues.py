@@ -383,3 +383,24 @@ def test_random_streams_keep_every_rule(seed: int) -> None:
             chars = sum(len(line) for line in cue.lines)
             wanted = min(max(OPTIONS.min_duration, chars / OPTIONS.max_cps), OPTIONS.max_duration)
             assert cue.end - cue.start >= min(wanted, room) - 0.0015, (cue, after)
+
+
+def test_one_source_track_keeps_every_language_in_one_sequence_of_cues() -> None:
+    """A source-caption file: sentences of any language in one track, so their cues
+    never overlap and keep their order; each cue keeps its sentence's language, and
+    translations keep tracks of their own."""
+    builder = CueBuilder(one_source_track=True)
+    items: list[Event] = [
+        sentence("Hola a todos.", 0.0, lang="es", id="s1"),
+        sentence("And welcome to the show.", 0.8, lang="en", id="s2"),
+        TranslationEvent(id="s1", lang="en", source_lang="es", text="Hello everyone.", start=0.0, end=0.9),
+        sentence("Ja.", 2.5, lang="de", id="s3"),
+    ]
+    cues = [cue for item in items for cue in builder.push(item)] + builder.flush()
+    source = [c for c in cues if c.text != "Hello everyone."]
+    assert [c.lang for c in source] == ["es", "en", "de"]
+    assert all(a.end <= b.start for a, b in pairwise(source))
+    assert [c.lang for c in cues if c.text == "Hello everyone."] == ["en"]
+    # Without it, each language has a track and cues of two languages may overlap.
+    apart = build_cues(items[:2])
+    assert apart[0].end > apart[1].start

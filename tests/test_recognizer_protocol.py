@@ -116,7 +116,7 @@ def test_a_window_whose_decode_always_raises_is_dropped_and_the_next_utterance_i
 
 
 def test_the_error_event_goes_out_as_json_and_back():
-    error = ErrorEvent("decode_failed", "the speech model failed", 1.25, 3.5, seq=4, emitted_at=4.0)
+    error = ErrorEvent("recognition", "decode_failed", "the speech model failed", start=1.25, end=3.5, seq=4, emitted_at=4.0)
     data = event_to_dict(error)
     assert data["type"] == "error" and data["code"] == "decode_failed"
     assert event_from_dict(data) == error

@@ -51,7 +51,10 @@ def test_transcribe_to_several_languages_writes_a_file_per_language(tiny_nllb, t
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
     stem = CLIP.stem
-    assert names == sorted([f"{stem}.en.srt", f"{stem}.es.srt", f"{stem}.fr.srt", f"{stem}.jsonl"])
+    # The source captions in one file; a file per target (en, the source's own language, empty).
+    assert names == sorted([f"{stem}.srt", f"{stem}.en.srt", f"{stem}.es.srt", f"{stem}.fr.srt", f"{stem}.jsonl"])
+    assert list(srt.parse((out / f"{stem}.srt").read_text(encoding="utf-8")))
+    assert (out / f"{stem}.en.srt").read_text(encoding="utf-8") == ""
     events = [json.loads(line) for line in (out / f"{stem}.jsonl").read_text().splitlines()]
     sentences = {e["id"]: e for e in events if e["type"] == "sentence"}
     translations = [e for e in events if e["type"] == "translation"]

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import TextIO
 
 from .core.events import event_to_json
-from .types import CaptionEvent, Event, SentenceEvent, TranslationEvent, WatermarkEvent
+import logging
+
+from .types import CaptionEvent, ErrorEvent, Event, SentenceEvent, TranslationEvent, WatermarkEvent
+
+
+log = logging.getLogger(__name__)
 
 
 class CaptionPrinter:
@@ -20,6 +25,10 @@ class CaptionPrinter:
     def show(self, event: Event) -> None:
         if isinstance(event, WatermarkEvent):
             return  # a timing signal for packagers, not a caption
+        if isinstance(event, ErrorEvent):
+            log.warning("%s failed for %s: %s", event.stage, event.id or "the stream", event.message)
+            if self.mode != "jsonl":
+                return
         if self.mode == "jsonl":
             print(event_to_json(event), file=self.out, flush=True)
         elif self.mode == "text":

@@ -2,9 +2,16 @@
 
 The one I/O shell for output files. Files, in ``out_dir``:
 
-    <base>.<lang>.srt     SubRip cues, one file per language
-    <base>.<lang>.vtt     WebVTT cues, one file per language
+    <base>.srt            the source captions, SubRip, in time order whatever the language
+    <base>.vtt            the same in WebVTT, each cue's text in a <lang xx> span
+    <base>.<lang>.srt     a translation's cues, SubRip, one file per target language
+    <base>.<lang>.vtt     the same in WebVTT
     <base>.jsonl          every event written, one JSON object a line (docs/events.md)
+
+The source captions are one file, as a viewer reads them: a speaker who switches
+language, or an utterance detected as another language, stays in the one sequence
+of cues. Its VTT cues carry their language (``<lang es>…</lang>``, a WebVTT span
+that players and parsers take as markup, not text).
 
 Everything goes first to hidden temporary files in ``out_dir`` itself
 (``.<final name>.<random>.tmp``), so the final rename never crosses a file
@@ -18,8 +25,8 @@ Cues and events are written as they come (JSONL flushed line by line), so a
 long live run holds none of them in memory. Files are UTF-8 with ``\\n`` line
 ends; SRT players and parsers accept ``\\n`` as well as ``\\r\\n``.
 
-Languages named up front always get their files, empty ones included; a
-language first seen in ``write_cues`` gets them then.
+The source files, and the files of target languages named up front, are always
+written, empty ones included; a target first seen in ``write_cues`` gets them then.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from types import TracebackType
 from typing import Self, TextIO
 
 from .core.events import event_to_json
-from .core.subtitles import WRITERS, SubtitleWriter
+from .core.subtitles import SOURCE_WRITERS, WRITERS, SubtitleWriter
 from .errors import LivetransError
 from .types import Cue, Event
 
@@ -104,14 +111,16 @@ def _check_language(lang: str) -> str:
 
 
 class OutputWriter:
-    """Writes the subtitle files and JSONL event log of one run; none is in place before commit."""
+    """Writes the subtitle files and JSONL event log of one run; none is in place before commit.
+
+    ``targets``: the translation languages whose files are written even if empty."""
 
     def __init__(
         self,
         out_dir: str | os.PathLike[str],
         base_name: str,
         formats: Iterable[str],
-        languages: Iterable[str] = (),
+        targets: Iterable[str] = (),
     ) -> None:
         self.out_dir = Path(out_dir)
         self.base_name = _check_base_name(base_name)
@@ -122,13 +131,14 @@ class OutputWriter:
                 f"unknown output format {unknown[0]!r}: choose from {', '.join(FORMATS)}"
             )
         self._created_dirs = self._make_dirs()
-        self._subtitles: dict[tuple[str, str], _SubtitleFile] = {}
+        self._subtitles: dict[tuple[str | None, str], _SubtitleFile] = {}  # (target or None, format)
         self._jsonl: _TempFile | None = None
         self._state = "open"
         try:
             if "jsonl" in self.formats:
                 self._jsonl = _TempFile(self.out_dir / f"{self.base_name}.jsonl")
-            for lang in languages:
+            self._source = [self._file(None, fmt) for fmt in self.formats if fmt in WRITERS]
+            for lang in targets:
                 self._language(lang)
         except BaseException:
             self.abort()
@@ -144,20 +154,21 @@ class OutputWriter:
         return missing
 
     def path(self, fmt: str, lang: str | None = None) -> Path:
-        """Where the file of format ``fmt`` (and language ``lang``) lands on commit."""
-        if fmt == "jsonl":
-            return self.out_dir / f"{self.base_name}.jsonl"
-        return self.out_dir / f"{self.base_name}.{_check_language(lang or '')}.{fmt}"
+        """Where the file of format ``fmt`` lands on commit: the source captions', or
+        with ``lang`` the translation's into that language."""
+        if fmt == "jsonl" or lang is None:
+            return self.out_dir / f"{self.base_name}.{fmt}"
+        return self.out_dir / f"{self.base_name}.{_check_language(lang)}.{fmt}"
+
+    def _file(self, lang: str | None, fmt: str) -> _SubtitleFile:
+        key = (lang, fmt)
+        if key not in self._subtitles:
+            writer = WRITERS[fmt] if lang is not None else SOURCE_WRITERS[fmt]
+            self._subtitles[key] = _SubtitleFile(self.path(fmt, lang), writer)
+        return self._subtitles[key]
 
     def _language(self, lang: str) -> list[_SubtitleFile]:
-        files = []
-        for fmt in self.formats:
-            if fmt in WRITERS:
-                key = (lang, fmt)
-                if key not in self._subtitles:
-                    self._subtitles[key] = _SubtitleFile(self.path(fmt, lang), WRITERS[fmt])
-                files.append(self._subtitles[key])
-        return files
+        return [self._file(lang, fmt) for fmt in self.formats if fmt in WRITERS]
 
     def _check_open(self) -> None:
         if self._state != "open":
@@ -170,15 +181,23 @@ class OutputWriter:
             self._jsonl.file.write(event_to_json(event) + "\n")
             self._jsonl.file.flush()
 
+    def write_source_cues(self, cues: Iterable[Cue]) -> None:
+        """Append source-caption cues of any languages, in time order, to the source files."""
+        self._check_open()
+        cues = list(cues)
+        for subtitle_file in self._source:
+            subtitle_file.write(cues)
+
     def write_cues(self, lang: str, cues: Iterable[Cue]) -> None:
-        """Append cues, in time order, to ``lang``'s SRT and VTT files."""
+        """Append translation cues, in time order, to target ``lang``'s SRT and VTT files."""
         self._check_open()
         cues = list(cues)
         for subtitle_file in self._language(lang):
             subtitle_file.write(cues)
 
-    def write_all_cues(self, cues: Iterable[Cue]) -> None:
-        """Append cues of any languages (as ``CueBuilder`` returns them), each to its own files."""
+    def write_translation_cues(self, cues: Iterable[Cue]) -> None:
+        """Append translation cues of any targets (as ``CueBuilder`` returns them), each
+        to its own language's files."""
         by_lang: dict[str, list[Cue]] = {}
         for cue in cues:
             by_lang.setdefault(cue.lang, []).append(cue)

@@ -1,10 +1,12 @@
 """Wiring: one stream's audio → recognition (→ translation) → stamped events.
 
-This is the one place that schedules blocking model work off the event loop:
-recognition runs in a worker thread and always gets all the audio that arrived
-while it was busy (so it catches up instead of falling further behind);
-translation, when asked for, runs in its own worker thread behind a bounded
-queue, so recognition never waits for it.
+The asyncio shell around the scheduling objects (``scheduling.py``): it takes audio
+off the source, runs each model call in a worker thread, and publishes what comes
+out. Recognition gets all the audio that arrived while it was busy (so it catches
+up instead of falling further behind); translation, when asked for, runs in its own
+worker thread beside it, so recognition never waits for it (only when more than
+``translation_queue`` sentences wait untranslated). A failing translation costs that
+sentence's translation (an ``error`` event), never the stream.
 """
 
 from __future__ import annotations
@@ -12,14 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, Protocol
-
-import numpy as np
+from typing import Any, Literal
 
 from .asr.silero import SileroSession
 from .asr.whisper import ChineseScript, Device, Task, WhisperEngine
@@ -27,18 +25,20 @@ from .core.drafts import DraftTracker
 from .core.driver import DecodingRecognizer
 from .core.recognizer import RecognizerOptions, StreamingRecognizer
 from .core.vocabulary import Vocabulary, load_vocabulary
-from .mt.stage import normalize_text  # light: no model library (livetrans.mt's rule)
-from .types import (
-    AudioChunk,
-    Event,
-    SentenceEvent,
-    TranslationEvent,
-    WatermarkEvent,
-    is_durable,
+from .scheduling import (
+    Clock,
+    RealClock,
+    RecognitionScheduler,
+    SentenceTranslator,
+    TranslationScheduler,
 )
+from .types import AudioChunk, Event, is_durable
 
 log = logging.getLogger(__name__)
 
+# SentenceTranslator: the server and the replay name it here.
+__all__ = ["EventStamper", "LivePipeline", "PipelineConfig", "SentenceTranslator", "SpeechModels",
+           "build_translation_stage"]
 
 @dataclass(frozen=True)
 class PipelineConfig:
@@ -66,18 +66,6 @@ class PipelineConfig:
     def load_vocabulary(self) -> Vocabulary:
         """The ``glossary`` file's terms (GlossaryError if it is malformed), or none."""
         return load_vocabulary(self.glossary) if self.glossary is not None else Vocabulary()
-
-
-class SentenceTranslator(Protocol):
-    """What the pipeline needs of the translation stage (livetrans.mt)."""
-
-    def push(self, sentence: SentenceEvent) -> list[TranslationEvent]: ...
-
-    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]: ...
-
-    def push_draft(
-        self, sentence: SentenceEvent, cancel: Callable[[], bool] | None = None
-    ) -> list[TranslationEvent] | None: ...
 
 
 @dataclass
@@ -150,17 +138,6 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first_failure(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _same_text(a: SentenceEvent, b: SentenceEvent) -> bool:
-    """The same sentence with the same text, as the translation cache sees it."""
-    return a.id == b.id and normalize_text(a.text) == normalize_text(b.text)
-
-
-def _join_chunks(chunks: Sequence[AudioChunk]) -> AudioChunk:
-    if len(chunks) == 1:
-        return chunks[0]
-    return AudioChunk(np.concatenate([c.samples for c in chunks]), chunks[0].start)
-
-
 class LivePipeline:
     """Runs one stream; make one per stream, share :class:`SpeechModels` between them."""
 
@@ -172,6 +149,7 @@ class LivePipeline:
         translator: SentenceTranslator | None = None,
         translation_queue: int = 64,
         vocabulary: Vocabulary | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
         # Read (and checked) before any model loads: a malformed file fails the start.
@@ -179,9 +157,10 @@ class LivePipeline:
         self._recognizer: DecodingRecognizer | None = None
         self.models = models or SpeechModels.load(config)
         self.translator = translator
-        self.translation_queue = translation_queue
-        self.audio_seconds = 0.0  # audio taken in so far
-        self.compute_seconds = 0.0  # wall time spent in recognition
+        self.translation_queue = translation_queue  # sentences waiting before recognition waits too
+        self.clock: Clock = clock or RealClock()
+        self.recognition: RecognitionScheduler | None = None  # the running stream's
+        self.translation: TranslationScheduler | None = None
 
     def set_vocabulary(self, vocabulary: Vocabulary) -> None:
         """Replace the stream's vocabulary for recognition; it takes effect at the next
@@ -192,8 +171,32 @@ class LivePipeline:
             self._recognizer.set_vocabulary(vocabulary)
 
     @property
+    def audio_seconds(self) -> float:
+        """Audio recognised so far."""
+        return self.recognition.audio_seconds if self.recognition is not None else 0.0
+
+    @property
+    def compute_seconds(self) -> float:
+        """Wall seconds spent in recognition calls."""
+        return self.recognition.compute_seconds if self.recognition is not None else 0.0
+
+    @property
     def real_time_factor(self) -> float:
         return self.compute_seconds / self.audio_seconds if self.audio_seconds else 0.0
+
+    def _schedulers(self) -> tuple[RecognitionScheduler, TranslationScheduler | None]:
+        recognizer = self.models.recognizer(self.config.recognizer_options(), self.vocabulary)
+        self._recognizer = recognizer
+        recognition = RecognitionScheduler(
+            recognizer, self.clock, watermark_interval=self.config.watermark_interval
+        )
+        translation = None
+        if self.translator is not None:
+            drafting = self.config.translation_drafts
+            drafts = DraftTracker(self.config.recognizer.segmenter) if drafting else None
+            translation = TranslationScheduler(self.translator, self.clock, drafts=drafts)
+        self.recognition, self.translation = recognition, translation
+        return recognition, translation
 
     async def run(
         self, audio: AsyncIterator[AudioChunk], *, seq_base: int = 0
@@ -203,126 +206,65 @@ class LivePipeline:
         ``emitted_at`` counts from the moment the first audio sample was released:
         the first chunk's arrival minus its duration.
         """
-        recognizer = self.models.recognizer(self.config.recognizer_options(), self.vocabulary)
-        self._recognizer = recognizer
+        recognition, translation = self._schedulers()
         out: asyncio.Queue[Event | None] = asyncio.Queue()
-        pending: list[AudioChunk] = []
-        arrived = asyncio.Event()
-        audio_done = asyncio.Event()
+        arrived = asyncio.Event()  # audio came, or the source ended
+        work = asyncio.Event()  # for the translator: a sentence queued, or the open one changed
+        room = asyncio.Event()  # the translator took the sentences waiting
         origin: list[float] = []
-        stamper = EventStamper(seq_base, lambda: time.monotonic() - origin[0])
+        clock = self.clock
+        stamper = EventStamper(seq_base, lambda: clock.now() - origin[0])
 
         async def take_audio() -> None:
             async for chunk in audio:
                 if not origin:
-                    origin.append(time.monotonic() - chunk.duration)
-                pending.append(chunk)
+                    origin.append(clock.now() - chunk.duration)
+                recognition.offer(chunk)
                 arrived.set()
-            audio_done.set()
+            recognition.audio_ended = True
             arrived.set()
 
-        sentences: asyncio.Queue[SentenceEvent | None] = asyncio.Queue(self.translation_queue)
-        drafting_on = self.translator is not None and self.config.translation_drafts
-        drafts = DraftTracker(self.config.recognizer.segmenter) if drafting_on else None
-        work = asyncio.Event()  # for the translator: a sentence queued, or the open one changed
-        sentence_waiting = threading.Event()  # stops a draft in progress: finished sentences first
-        drafting: list[SentenceEvent] = []  # the draft being translated, if any
-
-        def notice(event: Event) -> None:
-            if drafts is not None:
-                drafts.push(event)
-            if isinstance(event, SentenceEvent) and not (drafting and _same_text(drafting[0], event)):
-                # (A sentence that ended as the draft in progress says lets it finish: its
-                # translation is the final one, from the cache.)
-                sentence_waiting.set()
-            work.set()
-
-        interval = self.config.watermark_interval
-        watermark = [0.0]  # the last one sent
-
-        async def mark(time_: float) -> None:
-            if interval is not None and time_ > watermark[0] and (
-                time_ - watermark[0] >= interval or audio_done.is_set()
-            ):
-                watermark[0] = time_
-                await out.put(WatermarkEvent(time=round(time_, 3)))
+        async def publish(events: Sequence[Event]) -> None:
+            for event in events:
+                await out.put(event)
+                if translation is not None:
+                    translation.notice(event)
+                    work.set()
+            while translation is not None and translation.backlog >= self.translation_queue:
+                room.clear()
+                await room.wait()
 
         async def recognise() -> None:
-            audio_end = 0.0
             while True:
                 await arrived.wait()
                 arrived.clear()
-                if pending:
-                    batch = _join_chunks(pending)
-                    pending.clear()
-                    await self._publish(
-                        await self._timed(recognizer.push, batch), out, sentences, notice
-                    )
-                    self.audio_seconds += batch.duration
-                    audio_end = batch.end
-                    if interval is not None and not audio_done.is_set():
-                        await mark(recognizer.settled_until)
-                if audio_done.is_set() and not pending:
+                if (batch := recognition.take()) is not None:
+                    await publish(await asyncio.to_thread(recognition.recognise, batch))
+                    await publish(recognition.watermarks())
+                if recognition.audio_ended and not recognition.has_pending:
                     break
-            await self._publish(await self._timed(recognizer.flush), out, sentences, notice)
-            await mark(audio_end)  # all audio is recognised
-            await sentences.put(None)
-            work.set()
+            await publish(await asyncio.to_thread(recognition.finish))
+            await publish(recognition.watermarks(final=True))  # all audio is recognised
+            if translation is not None:
+                translation.end()
+                work.set()
 
-        async def translate() -> None:
-            assert self.translator is not None
-            done = False
-            while not done:
-                if sentences.empty():
-                    # No finished sentence waits: translate the one being spoken so far,
-                    # stopping at once if a finished one comes in meanwhile.
-                    if drafts is None or (draft := drafts.take()) is None:
-                        work.clear()
-                        await work.wait()
-                        continue
-                    sentence_waiting.clear()
-                    drafting[:] = [draft]
-                    try:
-                        events = await asyncio.to_thread(
-                            self.translator.push_draft, draft, sentence_waiting.is_set
-                        )
-                    finally:
-                        drafting.clear()
-                    if events is None:
-                        drafts.retry(draft)  # stopped for a finished sentence: offer it again after
-                        continue
-                    for event in events:
-                        if drafts.is_open(event.id):  # else the sentence ended: its final is due
-                            await out.put(event)
+        async def translate(translation: TranslationScheduler) -> None:
+            while not translation.done:
+                job = translation.next_job()
+                if job is None:
+                    work.clear()
+                    await work.wait()
                     continue
-                # Whatever queued up while the last call was translating goes in one
-                # call: a backlog costs far less batched than one by one.
-                batch: list[SentenceEvent | None] = []
-                while not sentences.empty():
-                    batch.append(sentences.get_nowait())
-                done = batch[-1] is None
-                todo = [s for s in batch if s is not None]
-                if todo:
-                    for event in await asyncio.to_thread(self.translator.push_many, todo):
-                        await out.put(event)
+                room.set()
+                result = await asyncio.to_thread(translation.run, job)
+                for event in translation.complete(result):
+                    await out.put(event)
 
-        async def produce() -> None:
-            try:
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(take_audio())
-                    group.create_task(recognise())
-                    if self.translator is not None:
-                        group.create_task(translate())
-                    else:
-                        group.create_task(self._drain(sentences))
-            except BaseExceptionGroup as group_error:
-                # One stage failed and the others were cancelled: report that one
-                # failure as itself (an InputError stays an InputError).
-                raise _first_failure(group_error) from None
-            finally:
-                await out.put(None)
-
-        producer = asyncio.create_task(produce())
+        stages: list[Callable[[], Coroutine[Any, Any, None]]] = [take_audio, recognise]
+        if translation is not None:
+            stages.append(lambda: translate(translation))
+        producer = asyncio.create_task(_produce(stages, out))
         try:
             while (event := await out.get()) is not None:
                 yield stamper.stamp(event)
@@ -332,27 +274,16 @@ class LivePipeline:
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
 
-    async def _timed(self, fn: Callable[..., Sequence[Event]], *args: object) -> Sequence[Event]:
-        started = time.perf_counter()
-        try:
-            return await asyncio.to_thread(fn, *args)
-        finally:
-            self.compute_seconds += time.perf_counter() - started
 
-    async def _publish(
-        self,
-        events: Sequence[Event],
-        out: asyncio.Queue[Event | None],
-        sentences: asyncio.Queue[SentenceEvent | None],
-        notice: Callable[[Event], None],
-    ) -> None:
-        for event in events:
-            await out.put(event)
-            if isinstance(event, SentenceEvent):
-                await sentences.put(event)
-            notice(event)
-
-    @staticmethod
-    async def _drain(sentences: asyncio.Queue[SentenceEvent | None]) -> None:
-        while await sentences.get() is not None:
-            pass
+async def _produce(stages: Sequence[Callable[[], Coroutine[Any, Any, None]]], out: asyncio.Queue[Event | None]) -> None:
+    """Run the stages together; end ``out`` with None however they end."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for stage in stages:
+                group.create_task(stage())
+    except BaseExceptionGroup as group_error:
+        # One stage failed and the others were cancelled: report that one
+        # failure as itself (an InputError stays an InputError).
+        raise _first_failure(group_error) from None
+    finally:
+        await out.put(None)

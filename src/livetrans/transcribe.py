@@ -14,12 +14,13 @@ Either way the files appear only once complete: a failure leaves nothing behind.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
-from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from .asr.whisper import Task
 from .core.cues import CueBuilder
 from .core.segmenter import SentenceSegmenter
 from .outputs import OutputWriter
@@ -30,6 +31,7 @@ from .types import Event, SentenceEvent, TranslationEvent
 
 
 build_translator = build_translation_stage
+log = logging.getLogger(__name__)
 
 
 def _base_name(spec: str) -> str:
@@ -39,8 +41,34 @@ def _base_name(spec: str) -> str:
     return name or "stream"
 
 
-def _writer(spec: str, config: PipelineConfig, args: argparse.Namespace, languages: Iterable[str]) -> OutputWriter:
-    return OutputWriter(args.output_dir, _base_name(spec), args.format, languages)
+def _writer(spec: str, config: PipelineConfig, args: argparse.Namespace) -> OutputWriter:
+    return OutputWriter(args.output_dir, _base_name(spec), args.format, config.targets)
+
+
+class SubtitleCues:
+    """Sentences and translations into the subtitle files: the source captions in one
+    file in time order (whatever language each sentence is in), each translation in its
+    target language's file."""
+
+    def __init__(self, writer: OutputWriter, task: Task) -> None:
+        self.writer = writer
+        self._source = CueBuilder(one_source_track=True)
+        self._translations = CueBuilder()
+        # Whisper's translate task writes English whatever language it heard; the
+        # events keep the detected language, the cues say what their text is in.
+        self._text_language = "en" if task == "translate" else None
+
+    def push(self, event: Event) -> None:
+        if isinstance(event, SentenceEvent):
+            if self._text_language is not None:
+                event = replace(event, lang=self._text_language)
+            self.writer.write_source_cues(self._source.push(event))
+        elif isinstance(event, TranslationEvent):
+            self.writer.write_translation_cues(self._translations.push(event))
+
+    def flush(self) -> None:
+        self.writer.write_source_cues(self._source.flush())
+        self.writer.write_translation_cues(self._translations.flush())
 
 
 def run_offline(spec: str, config: PipelineConfig, args: argparse.Namespace) -> int:
@@ -75,15 +103,12 @@ def run_offline(spec: str, config: PipelineConfig, args: argparse.Namespace) -> 
         events.append(stamper.stamp(event))
         if translator is not None and isinstance(event, SentenceEvent):
             events.extend(stamper.stamp(t) for t in translator.push(event))
-    spoken = [w.language for w in transcript.windows] or [transcript.language]
-    languages = list(dict.fromkeys([*spoken, *config.targets]))
-    cues = CueBuilder()
-    with _writer(spec, config, args, languages) as writer:
+    with _writer(spec, config, args) as writer:
+        cues = SubtitleCues(writer, config.task)
         for event in events:
             writer.write_event(event)
-            if isinstance(event, (SentenceEvent, TranslationEvent)):
-                writer.write_all_cues(cues.push(event))
-        writer.write_all_cues(cues.flush())
+            cues.push(event)
+        cues.flush()
         paths = writer.commit()
     for path in paths:
         print(path)
@@ -98,9 +123,8 @@ async def run_live(spec: str, config: PipelineConfig, args: argparse.Namespace, 
     translator = await asyncio.to_thread(build_translator, config, config.language)
     pipeline = LivePipeline(config, models=models, translator=translator)
     printer = CaptionPrinter(args.print_mode, sys.stdout)
-    languages = [config.language] if config.language else []
-    writer = _writer(spec, config, args, [*languages, *config.targets])
-    cues = CueBuilder()
+    writer = _writer(spec, config, args)
+    cues = SubtitleCues(writer, config.task)
     source = audio_source(
         spec,
         live=paced,
@@ -112,16 +136,15 @@ async def run_live(spec: str, config: PipelineConfig, args: argparse.Namespace, 
         async for event in pipeline.run(source):
             printer.show(event)
             writer.write_event(event)
-            if isinstance(event, (SentenceEvent, TranslationEvent)):
-                writer.write_all_cues(cues.push(event))
+            cues.push(event)
     except (KeyboardInterrupt, asyncio.CancelledError):
-        writer.write_all_cues(cues.flush())
+        cues.flush()
         writer.commit()
         raise
     except BaseException:
         writer.abort()
         raise
-    writer.write_all_cues(cues.flush())
+    cues.flush()
     paths = writer.commit()
     if args.print_mode == "text":
         print(f"real-time factor {pipeline.real_time_factor:.2f}", file=sys.stderr)

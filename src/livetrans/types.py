@@ -132,22 +132,33 @@ class WatermarkEvent:
     type: Literal["watermark"] = field(default="watermark", init=False)
 
 
+ErrorStage = Literal["recognition", "translation"]
+
+
 @dataclass(frozen=True)
 class ErrorEvent:
-    """Part of the stream could not be processed; the stream goes on.
+    """A model call failed and the stream goes on without what it would have made.
 
-    ``code`` says what failed: ``decode_failed``, the speech from ``start`` to ``end``
-    (stream seconds) could not be decoded, even when tried again, and has no caption.
-    Not durable: it carries the seq of the last durable event before it.
+    ``stage`` says which model, ``code`` what failed:
+
+    - "recognition", ``decode_failed``: the speech from ``start`` to ``end`` (stream
+      seconds) could not be decoded, even when tried again, and has no caption;
+    - "translation", ``translation_failed``: the sentence ``id`` has no translation
+      into ``lang``, or into any target when ``lang`` is "".
+
+    Not durable: it carries the seq of the last durable event before it, and is
+    neither journalled nor replayed.
     """
 
+    stage: ErrorStage
     code: str
-    message: str
-    start: float
-    end: float
+    message: str  # what failed, for an operator (the exception's text)
+    id: str = ""  # the sentence (s…) it concerns; "" for a dropped stretch of speech
+    lang: str = ""  # translation: the target language that failed ("" for all of them)
+    start: float = 0.0  # recognition: the stretch of speech left without captions
+    end: float = 0.0
     seq: int = 0
     emitted_at: float = 0.0
-    lang: str = ""
     type: Literal["error"] = field(default="error", init=False)
 
 

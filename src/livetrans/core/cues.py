@@ -62,6 +62,7 @@ class _Draft:
     start: float  # s, rounded to ms
     natural_end: float  # s, end of its last word
     lines: tuple[str, ...]
+    lang: str = ""  # the item's language ("": the track's)
 
 
 def _drafts(item: SentenceEvent | TranslationEvent, options: CueOptions) -> list[_Draft]:
@@ -79,7 +80,7 @@ def _drafts(item: SentenceEvent | TranslationEvent, options: CueOptions) -> list
     for i, j in plan_cues(layout, options):
         lines = layout.lines(i, j)
         natural_end = max(t.end for t in tokens[i:j])
-        drafts.append(_Draft(round(tokens[i].start, 3), natural_end, lines))
+        drafts.append(_Draft(round(tokens[i].start, 3), natural_end, lines, item.lang))
     return drafts
 
 
@@ -94,7 +95,7 @@ def _finish(draft: _Draft, next_start: float | None, lang: str, options: CueOpti
     end = min(wanted, draft.start + options.max_duration)
     if next_start is not None:
         end = min(end, next_start - options.min_gap)
-    return Cue(start=draft.start, end=round(end, 3), lines=draft.lines, lang=lang)
+    return Cue(start=draft.start, end=round(end, 3), lines=draft.lines, lang=draft.lang or lang)
 
 
 class _Track:
@@ -144,23 +145,28 @@ class CueBuilder:
     """Streaming stage: sentences and translations in, finished cues out.
 
     One track per language (``Cue.lang`` is the item's ``lang``), so the source
-    text and each translation get their own sequence of cues. Items of one
-    language are expected in time order; one that starts earlier than the
+    text and each translation get their own sequence of cues. With
+    ``one_source_track``, the sentences of every language share one track instead
+    (one sequence of cues, as a source-caption file shows them; each cue keeps its
+    sentence's ``lang``). Items of one track are expected in time order; one that starts earlier than the
     previous cue is shown after it instead. Caption events are ignored: their
     words reach the builder again in the sentence they belong to.
     """
 
-    def __init__(self, options: CueOptions | None = None) -> None:
+    def __init__(self, options: CueOptions | None = None, *, one_source_track: bool = False) -> None:
         self.options = options if options is not None else CueOptions()
+        self.one_source_track = one_source_track
         self._tracks: dict[str, _Track] = {}
 
     def push(self, item: Event) -> list[Cue]:
         """Cues that are final now; the item's last cue is held (see module doc)."""
         if not isinstance(item, (SentenceEvent, TranslationEvent)) or is_partial(item):
             return []
-        track = self._tracks.get(item.lang)
+        # ("" is no language code: the shared source track never meets a translation's.)
+        key = "" if self.one_source_track and isinstance(item, SentenceEvent) else item.lang
+        track = self._tracks.get(key)
         if track is None:
-            track = self._tracks[item.lang] = _Track(item.lang, self.options)
+            track = self._tracks[key] = _Track(item.lang, self.options)
         return track.push(_drafts(item, self.options))
 
     def release(self, until: float) -> list[Cue]:

@@ -11,15 +11,7 @@ from dataclasses import fields
 from typing import Any
 
 from ..errors import ProtocolError
-from ..types import (
-    CaptionEvent,
-    ErrorEvent,
-    Event,
-    SentenceEvent,
-    TranslationEvent,
-    WatermarkEvent,
-    Word,
-)
+from ..types import CaptionEvent, ErrorEvent, Event, SentenceEvent, TranslationEvent, WatermarkEvent, Word
 
 _TIME_DIGITS = 3
 
@@ -64,7 +56,10 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     return out
 
 
-_TYPES: dict[str, type[CaptionEvent | SentenceEvent | TranslationEvent | WatermarkEvent | ErrorEvent]] = {
+_EventClass = (
+    type[CaptionEvent] | type[SentenceEvent] | type[TranslationEvent] | type[WatermarkEvent] | type[ErrorEvent]
+)
+_TYPES: dict[str, _EventClass] = {
     "caption": CaptionEvent,
     "sentence": SentenceEvent,
     "translation": TranslationEvent,

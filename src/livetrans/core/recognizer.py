@@ -345,7 +345,9 @@ class StreamingRecognizer:
         w.drop(self._languages.language)
         self._commit.reset()
         message = "the speech model failed on this audio twice; it has no caption"
-        self._events.append(ErrorEvent("decode_failed", message, round(start, 3), round(end, 3)))
+        self._events.append(
+            ErrorEvent("recognition", "decode_failed", message, start=round(start, 3), end=round(end, 3))
+        )
         self._events.extend(self._partial([], self._settled_language or ""))
 
     # -- language -----------------------------------------------------------------------

@@ -10,12 +10,17 @@ the cue for every parser), and a cue left with no text is skipped, so SRT
 numbers stay consecutive. WebVTT escapes ``&``, ``<`` and ``>`` (which covers
 ``-->``); SRT has no escaping, and its parsers take ``-->`` inside text as text.
 Lines end with ``\\n``, which SRT players and the ``srt`` parser accept.
+
+A source-caption file mixes languages, so its WebVTT cues say theirs with a
+``<lang xx>`` span around the cue text (WebVTT's language span: browsers' track
+parsers and webvtt-py take it as markup, not text). SRT has no such markup.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..types import Cue
 
@@ -28,6 +33,9 @@ def _keep(text: str) -> str:
     return text
 
 
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")  # what a <lang> span may name
+
+
 @dataclass(frozen=True)
 class SubtitleWriter:
     """One subtitle format: everything SRT and WebVTT differ in."""
@@ -37,6 +45,7 @@ class SubtitleWriter:
     decimal_marker: str  # between seconds and milliseconds
     numbered: bool  # whether each cue starts with its number (from 1)
     escape_vtt: bool  # whether &, < and > are written as character references
+    lang_spans: bool = False  # whether a cue's text is wrapped in <lang xx>…</lang> (WebVTT)
 
     def timestamp(self, seconds: float) -> str:
         """``HH:MM:SS<marker>mmm``; times before 0 are written as 0."""
@@ -50,7 +59,11 @@ class SubtitleWriter:
         """The cue's text lines as written: stripped, no empty line, escaped."""
         lines = [part.strip() for line in cue.lines for part in line.splitlines()]
         escape = _escape_vtt if self.escape_vtt else _keep
-        return [escape(line) for line in lines if line]
+        out = [escape(line) for line in lines if line]
+        if out and self.lang_spans and _LANGUAGE_TAG.fullmatch(cue.lang):
+            out[0] = f"<lang {cue.lang}>{out[0]}"
+            out[-1] = f"{out[-1]}</lang>"
+        return out
 
     def block(self, number: int, cue: Cue) -> str:
         """One cue as written, ending in a blank line; "" for a cue with no text."""
@@ -80,6 +93,8 @@ VTT = SubtitleWriter(
     extension="vtt", header="WEBVTT\n\n", decimal_marker=".", numbered=False, escape_vtt=True
 )
 WRITERS: dict[str, SubtitleWriter] = {"srt": SRT, "vtt": VTT}
+# The source captions' files: one file for every language spoken, each VTT cue tagged.
+SOURCE_WRITERS: dict[str, SubtitleWriter] = {"srt": SRT, "vtt": replace(VTT, lang_spans=True)}
 
 
 def render_srt(cues: Iterable[Cue]) -> str:

@@ -4,9 +4,11 @@ Two clocks:
 
 - ``clock="real"``: the audio is released at real time through the asyncio
   :class:`~livetrans.pipeline.LivePipeline`, exactly as a broadcast would be.
-- ``clock="virtual"``: the same recogniser, driven synchronously. Audio "arrives"
-  by a simulated clock that advances with real time, and each model call moves the
-  clock on by the wall time it really took. What the recogniser sees (how much
+- ``clock="virtual"``: the live pipeline's recognition scheduler
+  (:class:`~livetrans.scheduling.RecognitionScheduler`), driven synchronously on a
+  :class:`~livetrans.scheduling.VirtualClock`. Audio "arrives" by the simulated
+  clock, and each model call moves the clock on by the wall time it really took (or
+  a fixed cost per decode). What the recogniser sees (how much
   audio is pending at each decode) is what it would see live, so the latencies
   match a real-time run, without waiting through silence. Long streams use it.
 """
@@ -16,12 +18,19 @@ from __future__ import annotations
 import asyncio
 import resource
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from ..core.stabilizer import join_words
-from ..pipeline import EventStamper, LivePipeline, PipelineConfig, SentenceTranslator, SpeechModels
+from ..pipeline import (
+    EventStamper,
+    LivePipeline,
+    PipelineConfig,
+    SentenceTranslator,
+    SpeechModels,
+)
+from ..scheduling import RecognitionScheduler, VirtualClock
 from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, Event, Float32Array, Word
 
 Clock = Literal["real", "virtual"]
@@ -78,36 +87,34 @@ def _replay_virtual(
     chunk_seconds: float,
     decode_cost: float | None,
 ) -> tuple[list[Event], float]:
+    """The live pipeline's recognition scheduling, on a clock that moves by what each
+    recogniser call cost (its wall time, or ``decode_cost`` a decode)."""
     recognizer = models.recognizer(config.recognizer_options(), config.load_vocabulary())
-    chunks = _chunks(audio, chunk_seconds)
-    now = 0.0  # simulated seconds since the first sample was released
-    compute = 0.0
-    stamper = EventStamper(0, lambda: now)
+    decodes = [recognizer.stats.decodes]  # decodes so far, for the fixed cost
+
+    def cost(measured: float) -> float:
+        if decode_cost is None:
+            return measured
+        done, decodes[0] = recognizer.stats.decodes - decodes[0], recognizer.stats.decodes
+        return decode_cost * done
+
+    clock = VirtualClock()  # simulated seconds since the first sample was released
+    recognition = RecognitionScheduler(recognizer, clock, cost=cost)
+    stamper = EventStamper(0, clock.now)
     events: list[Event] = []
-
-    def run(call: Callable[[], list[Any]]) -> None:
-        """One recogniser call; the clock moves on by what it cost."""
-        nonlocal now, compute
-        decodes = recognizer.stats.decodes
-        started = time.perf_counter()
-        out = call()
-        spent = time.perf_counter() - started
-        compute += spent
-        now += spent if decode_cost is None else decode_cost * (recognizer.stats.decodes - decodes)
-        events.extend(stamper.stamp(e) for e in out)
-
+    chunks = _chunks(audio, chunk_seconds)
     i = 0
     while i < len(chunks):
-        now = max(now, chunks[i].end)  # wait for the next chunk if idle
-        first = i
-        while i < len(chunks) and chunks[i].end <= now + 1e-9:
-            i += 1  # every chunk that has arrived by now goes in one push
-        start = int(chunks[first].start * SAMPLE_RATE)
-        end = int(round(chunks[i - 1].end * SAMPLE_RATE))
-        batch = AudioChunk(audio[start:end], chunks[first].start)
-        run(lambda: recognizer.push(batch))
-    run(recognizer.flush)
-    return events, compute
+        clock.advance_to(chunks[i].end)  # idle until the next chunk has arrived
+        while i < len(chunks) and chunks[i].end <= clock.now() + 1e-9:
+            recognition.offer(chunks[i])  # every chunk that has arrived by now goes in one push
+            i += 1
+        batch = recognition.take()
+        assert batch is not None
+        events.extend(stamper.stamp(e) for e in recognition.recognise(batch))
+    recognition.audio_ended = True
+    events.extend(stamper.stamp(e) for e in recognition.finish())
+    return events, recognition.compute_seconds
 
 
 async def _paced(audio: Float32Array, chunk_seconds: float) -> AsyncIterator[AudioChunk]:

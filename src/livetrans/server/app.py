@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Callable
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from ..types import AudioChunk, CaptionEvent, Event
+from ..types import AudioChunk, CaptionEvent, ErrorEvent, Event
 from . import ingest, live_vocabulary, routes, viewers
 from .bus import RedisBus
 from .config import LISTEN_BACKLOG, ROLES, PipelineFactory, PipelineRunner, Role, ServerConfig
@@ -276,6 +276,8 @@ class CaptionServer:
         stream.publish(event)
         kind = event.type if not isinstance(event, CaptionEvent) else f"caption_{event.kind}"
         self.metrics.events.labels(stream.name, kind).inc()
+        if isinstance(event, ErrorEvent):
+            self.metrics.pipeline_errors.labels(stream.name, event.stage).inc()
 
     def count_event(self, stream: str, data: dict[str, Any]) -> None:
         """Count an event an edge read from the bus."""

@@ -104,6 +104,9 @@ class ServerMetrics:
                                      ["stream"], registry=r)
         self.bus_dropped = Counter("livetrans_bus_dropped", "Worker: durable events dropped from a full bus buffer",
                                    ["stream"], registry=r)
+        self.pipeline_errors = Counter("livetrans_pipeline_errors",
+                                       "Model calls that failed; the stream went on without their output "
+                                       "(stage: translation or recognition)", ["stream", "stage"], registry=r)
         self.live_gauge = Gauge("livetrans_up", "1 while this process runs", registry=r)
         self.live_gauge.set(1)
         r.register(_StreamGauges(server))
