@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 import pytest
-from scripted import ScriptedDecoder, ScriptedVad, chunks, sentence_words
+from scripted import ScriptedDecoder, ScriptedVad, chunks, recognizer, sentence_words
 
-from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
+from livetrans.core.recognizer import RecognizerOptions
 from livetrans.scheduling import RecognitionScheduler, VirtualClock
 from livetrans.types import AudioChunk, CaptionEvent, Event, WatermarkEvent
 
@@ -22,7 +22,7 @@ class Pushes:
 
     def __init__(self) -> None:
         speech = ((0.4, SPEECH[-1].end + 0.1),)
-        self.inner = StreamingRecognizer(ScriptedDecoder(SPEECH), ScriptedVad(speech), RecognizerOptions(language="en"))
+        self.inner = recognizer(ScriptedDecoder(SPEECH), ScriptedVad(speech), RecognizerOptions(language="en"))
         self.pushes: list[tuple[float, float]] = []
 
     @property
