@@ -404,3 +404,12 @@ def test_one_source_track_keeps_every_language_in_one_sequence_of_cues() -> None
     # Without it, each language has a track and cues of two languages may overlap.
     apart = build_cues(items[:2])
     assert apart[0].end > apart[1].start
+
+
+def test_a_word_longer_than_a_line_is_cut_into_line_long_pieces() -> None:
+    word = "https://example.com/" + "x" * 70
+    cues = build_cues([sentence(f"Visit {word} today")])
+    lines = [line for cue in cues for line in cue.text.split("\n")]
+    assert all(len(line) <= 42 for line in lines)
+    assert "".join(lines).replace(" ", "") == f"Visit{word}today"
+    assert all(a.end <= b.start for a, b in pairwise(cues))

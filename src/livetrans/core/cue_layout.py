@@ -151,10 +151,31 @@ def _break_penalty(tokens: Sequence[Token], pos: int, lang: str) -> float:
     return max(0.0, penalty - 0.6 * pause)  # a pause of 0.84 s is as good as a full stop
 
 
+def split_overlong(tokens: Sequence[Token], max_chars: int) -> list[Token]:
+    """Tokens with every word longer than a whole line cut into line-long pieces
+    (a URL, a long compound, a model's runaway token): no player can show a line
+    wider than the screen, so a hard break is the lesser evil. Each piece gets its
+    share of the word's time."""
+    out: list[Token] = []
+    for token in tokens:
+        body = token.body
+        if len(body) <= max_chars:
+            out.append(token)
+            continue
+        lead = token.text[: len(token.text) - len(body)]
+        pieces = [body[k : k + max_chars] for k in range(0, len(body), max_chars)]
+        step = (token.end - token.start) / len(pieces)
+        for n, piece in enumerate(pieces):
+            start = token.start + n * step
+            out.append(Token((lead if n == 0 else "") + piece, start, start + step))
+    return out
+
+
 class Layout:
     """One sentence's tokens with what cue planning asks of them in O(1)."""
 
     def __init__(self, tokens: Sequence[Token], max_chars: int, lang: str) -> None:
+        tokens = split_overlong(tokens, max_chars)
         self.tokens = tokens
         self.max_chars = max_chars
         self._prefix = [0]
@@ -186,7 +207,8 @@ class Layout:
     def line_cuts(self, i: int, j: int, count: int) -> tuple[float, list[int]]:
         """The best cuts laying ``tokens[i:j]`` on ``count`` balanced lines, and their cost.
 
-        A line holding a single token may overflow: words are never split.
+        A word longer than a line was split beforehand (split_overlong); no other
+        word is ever split.
         """
         target = self.width(i, j) / count
         layers: list[dict[int, tuple[float, int]]] = [{i: (0.0, i)}]  # end -> (cost, start)
