@@ -103,12 +103,6 @@ def scored(row: dict[str, Any], mode: str, text: str, lang: str, seconds: float 
     row[f"{mode}_seconds"] = None if seconds is None else round(seconds, 2)
 
 
-def save(path: Path, args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {k: str(v) for k, v in vars(args).items() if k != "report"}
-    path.write_text(json.dumps({"args": meta, "rows": rows}, ensure_ascii=False, indent=1), "utf-8")
-
-
 def run(args: argparse.Namespace, variants: dict[str, OfflineOptions]) -> list[dict[str, Any]]:
     library = ConditionLibrary(args.samples_dir, seed=args.seed)
     specs = plan(library, args)
@@ -140,8 +134,6 @@ def run(args: argparse.Namespace, variants: dict[str, OfflineOptions]) -> list[d
             started = time.perf_counter()
             scored(row, PLAIN, *plain_text(plain, audio), time.perf_counter() - started)
         rows.append(row)
-        if args.out:  # after every condition: a run cut short keeps what it measured
-            save(args.out, args, rows)
         errors = "  ".join(f"{m} {row[f'{m}_error']:6.3f}" for m in [*variants, PLAIN])
         print(f"{spec.name:60} {errors}", file=sys.stderr, flush=True)
     return rows
@@ -209,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for path in args.report for r in json.loads(path.read_text("utf-8"))["rows"]]
     else:
         rows = run(args, dict(args.variant or [("livetrans", OfflineOptions())]))
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            meta = {k: str(v) for k, v in vars(args).items() if k != "report"}
+            args.out.write_text(json.dumps({"args": meta, "rows": rows}, ensure_ascii=False, indent=1), "utf-8")
     print(table(rows))
     return 0
 

@@ -65,10 +65,7 @@ class OfflineOptions:
     # Stretches of speech closer than this (seconds) are joined into one window; after
     # a longer pause the speaker may have switched language, detected per window.
     max_join_gap: float = 1.0
-    # Seconds: the encoder input every window is padded to. Whisper was trained on 30 s;
-    # 20 s (the streaming path's, for speed) decodes clean speech about as well but
-    # speech in noise worse (docs/benchmarks.md), and offline no one is waiting.
-    bucket: float = 30.0
+    bucket: float = 20.0  # seconds: the encoder input every window is padded to
     # "shared": the streaming path's test (heard_speech); "whisper": drop a window only
     # when no-speech is above 0.6 and the average log-probability below -1.
     guard: Literal["shared", "whisper"] = "shared"
