@@ -60,6 +60,20 @@ _LANGUAGE_PROMPTS = {"zh": "以下是普通话的句子。"}
 
 
 @dataclass(frozen=True)
+class OfflineOptions:
+    """How the offline path cuts a file into windows and which decodes it keeps."""
+
+    # Silero VAD: a pause shorter than this does not end a stretch of speech (ms).
+    min_silence_ms: int = 500
+    speech_pad_ms: int = 200  # audio kept either side of what the VAD heard as speech (ms)
+    max_window: float = 19.0  # seconds: the longest window, joined stretches included
+    # Stretches of speech closer than this (seconds) are joined into one window; after
+    # a longer pause the speaker may have switched language, detected per window.
+    max_join_gap: float = 1.0
+    bucket: float = 20.0  # seconds: the encoder input every window is padded to
+
+
+@dataclass(frozen=True)
 class OfflineWindow:
     """One stretch of speech decoded on its own, in its own language."""
 
@@ -247,9 +261,10 @@ class WhisperEngine:
         progress: Callable[[float], None] | None = None,
         vocabulary: Vocabulary | None = None,
         guards: GuardOptions | None = None,
+        options: OfflineOptions = OfflineOptions(),
     ) -> OfflineTranscript:
         """Whole-file transcription: Silero VAD cuts speech into windows of at most
-        ~19 s, decoded ``batch_size`` at a time with beam search. With no fixed
+        ~19 s (``options``), decoded ``batch_size`` at a time with beam search. With no fixed
         language each window's language is detected on its own, so a file where
         the speaker switches language is captioned in both.
 
@@ -259,14 +274,14 @@ class WhisperEngine:
         """
         vocabulary = vocabulary or Vocabulary()
         guards = guards or GuardOptions()
-        spans = speech_spans(audio)
+        spans = speech_spans(audio, options)
         windows: list[OfflineWindow] = []
         languages: dict[str, float] = {}
         for first in range(0, len(spans), batch_size):
             batch = spans[first : first + batch_size]
             chunks = [audio[start:end] for start, end in batch]
             with self._lock:
-                decoded = self._decode_batch(chunks, language, beam_size, vocabulary, guards)
+                decoded = self._decode_batch(chunks, language, beam_size, vocabulary, guards, options)
             for (start, _), (window_words, window_language) in zip(batch, decoded):
                 offset = start / SAMPLE_RATE
                 shifted = tuple(
@@ -294,8 +309,10 @@ class WhisperEngine:
         beam_size: int,
         vocabulary: Vocabulary,
         guards: GuardOptions,
+        options: OfflineOptions,
     ) -> list[tuple[list[Word], str]]:
-        features = np.stack([self._features(w) for w in windows])
+        bucket_samples = int(options.bucket * SAMPLE_RATE)
+        features = np.stack([self._features(w, bucket_samples) for w in windows])
         encoder_output = self._model.encode(features)
         if language is not None or not self.multilingual:
             languages = [language or "en"] * len(windows)
@@ -306,7 +323,8 @@ class WhisperEngine:
             index = [i for i, l in enumerate(languages) if l == lang]
             group_output = encoder_output if len(index) == len(windows) else self._model.encode(features[index])
             group = [windows[i] for i in index]
-            for i, window_words in zip(index, self._generate_group(group_output, group, lang, beam_size, vocabulary, guards)):
+            decoded = self._generate_group(group_output, group, lang, beam_size, vocabulary, guards, options)
+            for i, window_words in zip(index, decoded):
                 out[i] = (window_words, lang)
         return out
 
@@ -332,6 +350,7 @@ class WhisperEngine:
         beam_size: int,
         vocabulary: Vocabulary,
         guards: GuardOptions,
+        options: OfflineOptions,
     ) -> list[list[Word]]:
         tokenizer = self._tokenizer(language)
         prompt = _LANGUAGE_PROMPTS.get(language, "") if self.task == "transcribe" else ""
@@ -342,7 +361,7 @@ class WhisperEngine:
             encoder_output,
             [prompt_tokens] * len(windows),
             beam_size=beam_size,
-            max_length=min(448, len(prompt_tokens) + int(_MAX_TOKENS_PER_S * 20) + 8),
+            max_length=min(448, len(prompt_tokens) + int(_MAX_TOKENS_PER_S * options.bucket) + 8),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -363,7 +382,8 @@ class WhisperEngine:
             return words
         frames = [len(windows[i]) // _HOP_SAMPLES for i in keep]
         if len(keep) != len(windows):
-            encoder_output = self._model.encode(np.stack([self._features(windows[i]) for i in keep]))
+            bucket_samples = int(options.bucket * SAMPLE_RATE)
+            encoder_output = self._model.encode(np.stack([self._features(windows[i], bucket_samples) for i in keep]))
         aligned = self._model.find_alignment(tokenizer, [token_lists[i] for i in keep], encoder_output, frames)
         for i, alignment in zip(keep, aligned):
             duration = len(windows[i]) / SAMPLE_RATE
@@ -376,21 +396,24 @@ class WhisperEngine:
         return words
 
 
-def speech_spans(
-    audio: Float32Array, max_seconds: float = 19.0, max_join_gap: float = 1.0
-) -> list[tuple[int, int]]:
+def speech_spans(audio: Float32Array, options: OfflineOptions = OfflineOptions()) -> list[tuple[int, int]]:
     """Sample ranges of speech (Silero VAD), joined into windows of at most
-    ``max_seconds`` (they fit the 20 s encoder input). Speech separated by a pause
-    longer than ``max_join_gap`` stays apart: after a pause the speaker may have
-    switched language, and each window's language is detected on its own."""
+    ``options.max_window`` seconds (they fit the encoder input). Speech separated by
+    a pause longer than ``options.max_join_gap`` stays apart: after a pause the
+    speaker may have switched language, and each window's language is detected on
+    its own."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    options = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200, max_speech_duration_s=max_seconds)
-    limit = int(max_seconds * SAMPLE_RATE)
+    vad = VadOptions(
+        min_silence_duration_ms=options.min_silence_ms,
+        speech_pad_ms=options.speech_pad_ms,
+        max_speech_duration_s=options.max_window,
+    )
+    limit = int(options.max_window * SAMPLE_RATE)
     spans: list[tuple[int, int]] = []
-    for segment in get_speech_timestamps(audio, options):
+    for segment in get_speech_timestamps(audio, vad):
         start, end = int(segment["start"]), int(segment["end"])
-        joinable = spans and start - spans[-1][1] <= max_join_gap * SAMPLE_RATE
+        joinable = spans and start - spans[-1][1] <= options.max_join_gap * SAMPLE_RATE
         if joinable and end - spans[-1][0] <= limit:
             spans[-1] = (spans[-1][0], end)
         else:
