@@ -38,7 +38,8 @@ from typing import Any
 
 from faster_whisper import WhisperModel
 
-from livetrans.asr.whisper import OfflineOptions, compute_type_for
+from livetrans.asr.offline import OfflineOptions
+from livetrans.asr.whisper import compute_type_for
 from livetrans.core.stabilizer import join_words
 from livetrans.evaluation.conditions import (
     ConditionLibrary,

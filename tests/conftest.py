@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
+from speech_testkit import SAMPLES
 
 from livetrans.evaluation.conditions import Clip, read_manifest
 from livetrans.pipeline import PipelineConfig, SpeechModels
-
-from speech_testkit import SAMPLES
 
 
 @pytest.fixture(scope="session")

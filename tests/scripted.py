@@ -17,7 +17,8 @@ from livetrans.core.commit import CommitOptions
 from livetrans.core.decoding import Decoder, Hypothesis
 from livetrans.core.driver import DecodingRecognizer
 from livetrans.core.guards import GuardOptions
-from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
+from livetrans.core.recognizer import StreamingRecognizer
+from livetrans.core.recognizer_options import RecognizerOptions
 from livetrans.core.schedule import ScheduleOptions
 from livetrans.core.utterance import UtteranceOptions
 from livetrans.core.window import WindowOptions

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import srt
 import webvtt
+from speech_testkit import SAMPLES
 
 from livetrans.evaluation.metrics import error_rate
-
-from speech_testkit import SAMPLES
 
 FLEURS_EN = SAMPLES / "speech" / "en" / "fleurs-en-000.ogg"
 FLEURS_EN_TEXT = "However, due to the slow communication channels, styles in the west could lag behind by 25 to 30 year."

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from scripted import ramp, sentence_words
 
 from livetrans.core.context import PreviousUtterance
 from livetrans.types import SAMPLE_RATE, Word
-
-from scripted import ramp, sentence_words
 
 
 def kept(words: list[Word], end: float) -> PreviousUtterance:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import m3u8
 import pytest
 import webvtt

@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "livetrans"
 MAX_LINES = 400
 # Being split in the recogniser rebuild: the lead removes them at merge.
-KNOWN_LONG = {"livetrans/core/recognizer.py", "livetrans/asr/whisper.py"}
+KNOWN_LONG: set[str] = set()  # modules allowed over the limit while being split: none
 # The CLI shell: nothing below it may import these.
 CLI_MODULES = ("livetrans.cli", "livetrans.transcribe")
 # A model library is imported in one place: speech in asr/, CTranslate2 there and in

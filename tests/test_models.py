@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from livetrans import models
-from livetrans.models import speech
 from livetrans.errors import ModelError, ModelNotInstalledError
 from livetrans.models import (
     format_model_table,
@@ -24,6 +23,7 @@ from livetrans.models import (
     list_models,
     load_catalog,
     resolve_whisper_model,
+    speech,
 )
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from scripted import ScriptedDecoder, ScriptedVad, chunks, ramp, sentence_words
 from scripted import options as recognizer_options
 from scripted import recognizer as scripted_recognizer
 
-from livetrans.asr.whisper import WhisperEngine
+from livetrans.asr.offline import transcribe_offline
 from livetrans.core.driver import DecodingRecognizer
 from livetrans.core.stabilizer import join_words
 from livetrans.types import SAMPLE_RATE, AudioChunk, CaptionEvent, SentenceEvent
@@ -253,7 +253,7 @@ def test_the_decode_at_a_pause_searches_wider_than_the_running_ones():
 def test_by_default_the_decode_at_a_pause_searches_as_wide_as_the_offline_path():
     """What the decode at a pause writes is final at once; by default it searches as
     the offline transcription does, while the running decodes stay cheaper."""
-    offline_beam = inspect.signature(WhisperEngine.transcribe_offline).parameters["beam_size"].default
+    offline_beam = inspect.signature(transcribe_offline).parameters["beam_size"].default
     recognizer, decoder = make()
     replay(recognizer, SPEECH_END + 2.0)
     assert decoder.beam_sizes[-1] == offline_beam

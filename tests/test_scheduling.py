@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 from scripted import ScriptedDecoder, ScriptedVad, chunks, recognizer, sentence_words
 
-from livetrans.core.recognizer import RecognizerOptions
+from livetrans.core.recognizer_options import RecognizerOptions
 from livetrans.scheduling import RecognitionScheduler, VirtualClock
 from livetrans.types import AudioChunk, CaptionEvent, Event, WatermarkEvent
 

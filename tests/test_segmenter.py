@@ -1,9 +1,9 @@
 """Final words into final caption events and sentences."""
 
+from scripted import sentence_words
+
 from livetrans.core.segmenter import SegmenterOptions, SentenceSegmenter, ends_sentence
 from livetrans.types import CaptionEvent, SentenceEvent, Word
-
-from scripted import sentence_words
 
 
 def split(events):

@@ -7,14 +7,13 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from speech_testkit import SAMPLES, padded
 
 from livetrans.evaluation.metrics import error_rate
 from livetrans.evaluation.replay import offline_transcribe, replay
 from livetrans.pipeline import PipelineConfig
 from livetrans.sources import load_audio
 from livetrans.types import CaptionEvent, SentenceEvent
-
-from speech_testkit import SAMPLES, padded
 
 # Tests replay on a virtual clock that charges each decode a fixed cost, so what
 # the recogniser does does not depend on how busy the test machine is.

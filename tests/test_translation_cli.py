@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import srt
-
 from speech_testkit import SAMPLES
 
 FLORES = SAMPLES / "mt" / "testsets" / "flores"

@@ -8,9 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
+from scripted import ScriptedDecoder, ScriptedVad, chunks, sentence_words
 
 from livetrans.core.driver import DecodingRecognizer
-from livetrans.core.recognizer import RecognizerOptions, StreamingRecognizer
+from livetrans.core.recognizer import StreamingRecognizer
+from livetrans.core.recognizer_options import RecognizerOptions
 from livetrans.core.vocabulary import (
     MAX_TERM_CHARS,
     MAX_TERMS,
@@ -19,13 +21,10 @@ from livetrans.core.vocabulary import (
     parse_vocabulary,
     vocabulary_from_csv,
 )
-from livetrans.errors import GlossaryError
+from livetrans.errors import GlossaryError, ProtocolError
 from livetrans.mt.glossary import load_glossary
 from livetrans.server.protocol import parse_vocabulary_message
-from livetrans.errors import ProtocolError
 from livetrans.types import Word
-
-from scripted import ScriptedDecoder, ScriptedVad, chunks, sentence_words
 
 SHOW = parse_vocabulary([
     "Anker Nano Power Bank", "OnePlus 12R", "Kiehl's", "Dyson", "Shokz OpenRun",

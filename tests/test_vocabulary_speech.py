@@ -15,8 +15,8 @@ from websockets.asyncio.client import connect
 
 from livetrans.core.vocabulary import Vocabulary, compact
 from livetrans.evaluation.replay import replay
-from livetrans.evaluation.voices import PIPER_VOICES, Voice, espeak_available, synthesize
 from livetrans.evaluation.vocabulary import CONTROL, EN, product_vocabulary
+from livetrans.evaluation.voices import PIPER_VOICES, Voice, espeak_available, synthesize
 from livetrans.pipeline import PipelineConfig, SpeechModels
 from livetrans.server.app import CaptionServer, ServerConfig
 from livetrans.server.pipelines import LivePipelineFactory

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TextIO
 
 from .core.events import event_to_json
-import logging
-
 from .types import CaptionEvent, ErrorEvent, Event, SentenceEvent, TranslationEvent, WatermarkEvent
-
 
 log = logging.getLogger(__name__)
 

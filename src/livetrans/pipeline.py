@@ -23,7 +23,8 @@ from .asr.silero import SileroSession
 from .asr.whisper import ChineseScript, Device, Task, WhisperEngine
 from .core.drafts import DraftTracker
 from .core.driver import DecodingRecognizer
-from .core.recognizer import RecognizerOptions, StreamingRecognizer
+from .core.recognizer import StreamingRecognizer
+from .core.recognizer_options import RecognizerOptions
 from .core.vocabulary import Vocabulary, load_vocabulary
 from .scheduling import (
     Clock,

@@ -21,14 +21,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from .asr.whisper import Task
+from .console import CaptionPrinter
 from .core.cues import CueBuilder
 from .core.segmenter import SentenceSegmenter
 from .outputs import OutputWriter
 from .pipeline import EventStamper, LivePipeline, PipelineConfig, SpeechModels, build_translation_stage
-from .console import CaptionPrinter
 from .sources import STDIN_SPEC, audio_source, check_input, is_stream_url, load_audio
 from .types import Event, SentenceEvent, TranslationEvent
-
 
 build_translator = build_translation_stage
 log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from livetrans.errors import ModelError, ModelNotInstalledError
-from livetrans.mt.folders import META_FILE
 from livetrans.models import list_models, load_catalog
 from livetrans.models.catalog import mt_cache_dir
+from livetrans.mt.folders import META_FILE
 from livetrans.mt.models import pull, resolve_mt_model
 
 

@@ -8,10 +8,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
-
-import pytest
 
 from livetrans.pipeline import PipelineConfig, SpeechModels
 from livetrans.types import CaptionEvent, SentenceEvent, TranslationEvent, Word

@@ -8,14 +8,13 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
+from server_testkit import Received, caption, closed_with, collect, open_viewer, run
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from livetrans.server.app import CaptionServer, ServerConfig
 from livetrans.server.protocol import CloseCode
 from livetrans.types import AudioChunk, CaptionEvent, Event
-
-from server_testkit import Received, caption, closed_with, collect, open_viewer, run
 
 
 class ChunkCounter:

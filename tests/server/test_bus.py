@@ -13,15 +13,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
+from redis_testkit import RedisServer, free_port, redis_server  # noqa: F401
+from server_testkit import Received, caption, closed_with, collect, open_viewer, run, sentence, translation
 from websockets.asyncio.client import connect
 
 from livetrans.server.app import CaptionServer, Role, ServerConfig
 from livetrans.server.bus import StreamBusy
 from livetrans.server.busfeed import events_key, live_channel
 from livetrans.server.protocol import CloseCode
-
-from redis_testkit import RedisServer, free_port, redis_server  # noqa: F401
-from server_testkit import Received, caption, closed_with, collect, open_viewer, run, sentence, translation
 
 
 def bus_config(url: str, role: Role, **kwargs: Any) -> ServerConfig:

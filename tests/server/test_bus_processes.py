@@ -26,13 +26,12 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+from redis_testkit import RedisServer, redis_server  # noqa: F401
+from server_testkit import run
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from livetrans.server.busfeed import events_key, parse_entry_id
-
-from redis_testkit import RedisServer, redis_server  # noqa: F401
-from server_testkit import run
 
 pytestmark = pytest.mark.slow
 

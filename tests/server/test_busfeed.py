@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from server_testkit import caption, sentence, translation
 
 from livetrans.core.events import event_to_dict
 from livetrans.server.busfeed import MalformedEntry, MirrorFeed, Outbox, stream_of_channel
@@ -12,8 +13,6 @@ from livetrans.server.hub import StreamState, Viewer
 from livetrans.server.protocol import ViewerRequest
 from livetrans.server.viewer_queue import ViewerQueue
 from livetrans.types import Event
-
-from server_testkit import caption, sentence, translation
 
 
 def wire(event: Event) -> bytes:

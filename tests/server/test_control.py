@@ -12,15 +12,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from redis_testkit import RedisServer, redis_server  # noqa: F401
+from server_testkit import INGEST_MODEL, run, speech_models  # noqa: F401
 from websockets.asyncio.client import ClientConnection, connect
 
 from livetrans.pipeline import SpeechModels
 from livetrans.server.app import CaptionServer, ServerConfig
 from livetrans.server.busfeed import vocabulary_key
 from livetrans.server.pipelines import LivePipelineFactory
-
-from redis_testkit import RedisServer, redis_server  # noqa: F401
-from server_testkit import INGEST_MODEL, run, speech_models  # noqa: F401
 
 pytestmark = pytest.mark.slow
 

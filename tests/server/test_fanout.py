@@ -12,12 +12,11 @@ import json
 import socket
 from pathlib import Path
 
+from server_testkit import Received, caption, collect, open_viewer, run, sentence, translation
 from websockets.asyncio.client import connect
 
 from livetrans.server.app import CaptionServer, ServerConfig
 from livetrans.server.protocol import CloseCode
-
-from server_testkit import Received, caption, collect, open_viewer, run, sentence, translation
 
 
 def config(tmp_path: Path | None = None, **kw: object) -> ServerConfig:

@@ -13,8 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+from hls_testkit import static_origin
+from server_testkit import INGEST_MODEL, run, speech_models  # noqa: F401
+from test_overlay_browser import rgba_of_png, start_browser, wait_for
 
 from livetrans.core.hls import SOURCE, HlsOptions
 from livetrans.pipeline import SpeechModels
@@ -23,10 +25,6 @@ from livetrans.server.command import with_start_pts
 from livetrans.server.hls import HlsConfig
 from livetrans.server.pipelines import LivePipelineFactory
 from livetrans.sources import audio_source
-
-from hls_testkit import static_origin
-from server_testkit import INGEST_MODEL, run, speech_models  # noqa: F401
-from test_overlay_browser import rgba_of_png, start_browser, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = ROOT / "samples" / "speech" / "en" / "jfk_inaugural_1961.flac"

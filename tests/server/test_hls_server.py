@@ -12,6 +12,8 @@ import m3u8
 import numpy as np
 import pytest
 import webvtt
+from hls_testkit import get, static_origin
+from server_testkit import INGEST_MODEL, Received, collect, open_viewer, run, speech_models  # noqa: F401
 from websockets.asyncio.client import connect
 
 from livetrans.core.hls import HlsOptions
@@ -20,9 +22,6 @@ from livetrans.server.app import CaptionServer, ServerConfig
 from livetrans.server.hls import HlsConfig, HlsService
 from livetrans.server.pipelines import LivePipelineFactory
 from livetrans.sources import load_audio
-
-from hls_testkit import get, static_origin
-from server_testkit import INGEST_MODEL, Received, collect, open_viewer, run, speech_models  # noqa: F401
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 CLIP = SAMPLES / "speech" / "en" / "jfk_inaugural_1961.flac"

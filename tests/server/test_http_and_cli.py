@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from server_testkit import caption, closed_with, collect, open_viewer, run, translation
 
 from livetrans.server.app import CaptionServer, ServerConfig
-
-from server_testkit import caption, closed_with, collect, open_viewer, run, translation
 
 JFK = Path(__file__).resolve().parents[2] / "samples" / "speech" / "en" / "jfk_inaugural_1961.flac"
 

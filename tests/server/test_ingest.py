@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from server_testkit import INGEST_MODEL, Received, collect, open_viewer, run, speech_models  # noqa: F401
 from websockets.asyncio.client import connect
 
 from livetrans.pipeline import SpeechModels
 from livetrans.server.app import CaptionServer, ServerConfig
 from livetrans.server.pipelines import LivePipelineFactory
 from livetrans.server.protocol import CloseCode
-
-from server_testkit import INGEST_MODEL, Received, collect, open_viewer, run, speech_models  # noqa: F401
 
 JFK = Path(__file__).resolve().parents[2] / "samples" / "speech" / "en" / "jfk_inaugural_1961.flac"
 RATE = 48_000  # Hz: the encoder's rate, so the server has to resample

@@ -18,10 +18,9 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from server_testkit import caption, run, translation
 
 from livetrans.server.app import CaptionServer, ServerConfig
-
-from server_testkit import caption, run, translation
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from server_testkit import INGEST_MODEL, Received, collect, open_viewer, run, speech_models  # noqa: F401
 from websockets.asyncio.client import connect
 
 from livetrans.pipeline import SpeechModels
 from livetrans.server.app import CaptionServer, ServerConfig
 from livetrans.server.pipelines import LivePipelineFactory
 from livetrans.sources import load_audio
-
-from server_testkit import INGEST_MODEL, Received, collect, open_viewer, run, speech_models  # noqa: F401
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 CLIP = SAMPLES / "speech" / "en" / "picovoice_test_en.wav"

@@ -20,23 +20,17 @@ import logging
 import threading
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ..core.decoding import PROMPT_VOCABULARY_TOKENS, Hypothesis
-from ..core.guards import (
-    OFFLINE_FILTERS,
-    Candidate,
-    GuardOptions,
-    apply_guards,
-    is_loop,
-)
-from ..core.vocabulary import Vocabulary
+from ..core.decoding import Hypothesis
 from ..errors import LanguageError, ModelError
 from ..types import SAMPLE_RATE, Float32Array, Word
+
+if TYPE_CHECKING:
+    from .offline import OfflineTranscript
 
 log = logging.getLogger(__name__)
 
@@ -57,40 +51,6 @@ _APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 
 # Prompts that nudge Whisper towards the script viewers of that language expect.
 _LANGUAGE_PROMPTS = {"zh": "以下是普通话的句子。"}
-
-
-@dataclass(frozen=True)
-class OfflineOptions:
-    """How the offline path cuts a file into windows and which decodes it keeps."""
-
-    # Silero VAD: a pause shorter than this does not end a stretch of speech (ms).
-    min_silence_ms: int = 500
-    speech_pad_ms: int = 200  # audio kept either side of what the VAD heard as speech (ms)
-    max_window: float = 19.0  # seconds: the longest window, joined stretches included
-    # Stretches of speech closer than this (seconds) are joined into one window; after
-    # a longer pause the speaker may have switched language, detected per window.
-    max_join_gap: float = 1.0
-    bucket: float = 20.0  # seconds: the encoder input every window is padded to
-
-
-@dataclass(frozen=True)
-class OfflineWindow:
-    """One stretch of speech decoded on its own, in its own language."""
-
-    language: str
-    words: tuple[Word, ...]  # stream times
-
-
-@dataclass(frozen=True)
-class OfflineTranscript:
-    windows: tuple[OfflineWindow, ...]
-    language: str  # the language of most words
-    language_probability: float  # the share of words in that language
-    duration: float
-
-    @property
-    def words(self) -> tuple[Word, ...]:
-        return tuple(w for window in self.windows for w in window.words)
 
 
 def compression_ratio(text: str) -> float:
@@ -251,82 +211,11 @@ class WhisperEngine:
             compression_ratio=compression_ratio(text),
         )
 
-    def transcribe_offline(
-        self,
-        audio: Float32Array,
-        *,
-        language: str | None = None,
-        batch_size: int = 8,
-        beam_size: int = 5,
-        progress: Callable[[float], None] | None = None,
-        vocabulary: Vocabulary | None = None,
-        guards: GuardOptions | None = None,
-        options: OfflineOptions = OfflineOptions(),
-    ) -> OfflineTranscript:
-        """Whole-file transcription: Silero VAD cuts speech into windows of at most
-        ~19 s (``options``), decoded ``batch_size`` at a time with beam search. With no fixed
-        language each window's language is detected on its own, so a file where
-        the speaker switches language is captioned in both.
+    def transcribe_offline(self, audio: Float32Array, **options: Any) -> OfflineTranscript:
+        """Whole-file transcription (asr/offline.py: :func:`transcribe_offline`)."""
+        from .offline import transcribe_offline
 
-        ``progress`` is called with the audio seconds done so far. ``vocabulary``:
-        its terms go in each window's prompt, and near misses are written as the terms.
-        ``guards``: the hallucination guards' thresholds, as the streaming path's.
-        """
-        vocabulary = vocabulary or Vocabulary()
-        guards = guards or GuardOptions()
-        spans = speech_spans(audio, options)
-        windows: list[OfflineWindow] = []
-        languages: dict[str, float] = {}
-        for first in range(0, len(spans), batch_size):
-            batch = spans[first : first + batch_size]
-            chunks = [audio[start:end] for start, end in batch]
-            with self._lock:
-                decoded = self._decode_batch(chunks, language, beam_size, vocabulary, guards, options)
-            for (start, _), (window_words, window_language) in zip(batch, decoded):
-                offset = start / SAMPLE_RATE
-                shifted = tuple(
-                    Word(round(w.start + offset, 3), round(w.end + offset, 3), w.text, w.probability)
-                    for w in window_words
-                )
-                if shifted:
-                    windows.append(OfflineWindow(window_language, shifted))
-                languages[window_language] = languages.get(window_language, 0.0) + len(window_words)
-            if progress is not None:
-                progress(batch[-1][1] / SAMPLE_RATE)
-        main = max(languages, key=lambda k: languages[k]) if languages else (language or "en")
-        total = sum(languages.values()) or 1.0
-        return OfflineTranscript(
-            windows=tuple(windows),
-            language=main,
-            language_probability=languages.get(main, 0.0) / total,
-            duration=len(audio) / SAMPLE_RATE,
-        )
-
-    def _decode_batch(
-        self,
-        windows: list[Float32Array],
-        language: str | None,
-        beam_size: int,
-        vocabulary: Vocabulary,
-        guards: GuardOptions,
-        options: OfflineOptions,
-    ) -> list[tuple[list[Word], str]]:
-        bucket_samples = int(options.bucket * SAMPLE_RATE)
-        features = np.stack([self._features(w, bucket_samples) for w in windows])
-        encoder_output = self._model.encode(features)
-        if language is not None or not self.multilingual:
-            languages = [language or "en"] * len(windows)
-        else:
-            languages = [str(r[0][0])[2:-2] for r in self._model.model.detect_language(encoder_output)]
-        out: list[tuple[list[Word], str]] = [([], lang) for lang in languages]
-        for lang in dict.fromkeys(languages):
-            index = [i for i, l in enumerate(languages) if l == lang]
-            group_output = encoder_output if len(index) == len(windows) else self._model.encode(features[index])
-            group = [windows[i] for i in index]
-            decoded = self._generate_group(group_output, group, lang, beam_size, vocabulary, guards, options)
-            for i, window_words in zip(index, decoded):
-                out[i] = (window_words, lang)
-        return out
+        return transcribe_offline(self, audio, **options)
 
     def _script(self, words: list[Word], language: str) -> list[Word]:
         """Mandarin words in the script viewers asked for (word by word: OpenCC maps
@@ -341,85 +230,6 @@ class WhisperEngine:
         the features) is padded with silence, as Whisper was trained."""
         padded = np.pad(window[:samples], (0, max(0, samples - len(window))))
         return self._model.feature_extractor(padded, padding=0)[:, : samples // _HOP_SAMPLES]
-
-    def _generate_group(
-        self,
-        encoder_output: Any,
-        windows: list[Float32Array],
-        language: str,
-        beam_size: int,
-        vocabulary: Vocabulary,
-        guards: GuardOptions,
-        options: OfflineOptions,
-    ) -> list[list[Word]]:
-        tokenizer = self._tokenizer(language)
-        prompt = _LANGUAGE_PROMPTS.get(language, "") if self.task == "transcribe" else ""
-        prompt = f"{prompt} {vocabulary.prompt(language, PROMPT_VOCABULARY_TOKENS)}".strip()
-        previous = tokenizer.encode(" " + prompt) if prompt else []
-        prompt_tokens = self._model.get_prompt(tokenizer, previous, without_timestamps=True)
-        results = self._model.model.generate(
-            encoder_output,
-            [prompt_tokens] * len(windows),
-            beam_size=beam_size,
-            max_length=min(448, len(prompt_tokens) + int(_MAX_TOKENS_PER_S * options.bucket) + 8),
-            return_scores=True,
-            return_no_speech_prob=True,
-            suppress_blank=True,
-            suppress_tokens=[-1],
-        )
-        token_lists: list[list[int]] = []
-        scores: list[tuple[float, float, float]] = []  # (no-speech probability, average log-probability, compression ratio)
-        for result in results:
-            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-            avg_logprob = mean_logprob(result, len(tokens))
-            ratio = compression_ratio(tokenizer.decode(tokens))
-            # What the loop guard drops is not worth aligning.
-            token_lists.append([] if is_loop(ratio, guards) else tokens)
-            scores.append((float(result.no_speech_prob), avg_logprob, ratio))
-        keep = [i for i, t in enumerate(token_lists) if t]
-        words: list[list[Word]] = [[] for _ in windows]
-        if not keep:
-            return words
-        frames = [len(windows[i]) // _HOP_SAMPLES for i in keep]
-        if len(keep) != len(windows):
-            bucket_samples = int(options.bucket * SAMPLE_RATE)
-            encoder_output = self._model.encode(np.stack([self._features(windows[i], bucket_samples) for i in keep]))
-        aligned = self._model.find_alignment(tokenizer, [token_lists[i] for i in keep], encoder_output, frames)
-        for i, alignment in zip(keep, aligned):
-            duration = len(windows[i]) / SAMPLE_RATE
-            found = [w for w in self._script(_words(alignment), language) if w.start < duration]
-            no_speech, avg_logprob, ratio = scores[i]
-            # The streaming path's guards, where they apply offline.
-            candidate = Candidate(tuple(found), no_speech, avg_logprob, ratio, duration, language, vocabulary=vocabulary)
-            kept = apply_guards(candidate, guards, OFFLINE_FILTERS)
-            words[i] = vocabulary.respell(kept, language)
-        return words
-
-
-def speech_spans(audio: Float32Array, options: OfflineOptions = OfflineOptions()) -> list[tuple[int, int]]:
-    """Sample ranges of speech (Silero VAD), joined into windows of at most
-    ``options.max_window`` seconds (they fit the encoder input). Speech separated by
-    a pause longer than ``options.max_join_gap`` stays apart: after a pause the
-    speaker may have switched language, and each window's language is detected on
-    its own."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    vad = VadOptions(
-        min_silence_duration_ms=options.min_silence_ms,
-        speech_pad_ms=options.speech_pad_ms,
-        max_speech_duration_s=options.max_window,
-    )
-    limit = int(options.max_window * SAMPLE_RATE)
-    spans: list[tuple[int, int]] = []
-    for segment in get_speech_timestamps(audio, vad):
-        start, end = int(segment["start"]), int(segment["end"])
-        joinable = spans and start - spans[-1][1] <= options.max_join_gap * SAMPLE_RATE
-        if joinable and end - spans[-1][0] <= limit:
-            spans[-1] = (spans[-1][0], end)
-        else:
-            spans.append((start, min(end, start + limit)))
-    return spans
-
 
 def _words(alignment: list[dict[str, Any]]) -> list[Word]:
     """Aligned words with punctuation joined to its word, as faster-whisper does."""

@@ -13,12 +13,8 @@ import logging
 
 from ..types import AudioChunk
 from .decoding import Decoder, decode
-from .recognizer import (
-    RecognizerEvent,
-    RecognizerOptions,
-    RecognizerStats,
-    StreamingRecognizer,
-)
+from .recognizer import RecognizerEvent, StreamingRecognizer
+from .recognizer_options import RecognizerOptions, RecognizerStats
 from .vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)

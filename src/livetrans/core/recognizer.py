@@ -17,12 +17,12 @@ It orchestrates named parts, each with its options group:
   the utterance before, the prompt;
 - the hallucination guards (guards.py), shared with the offline path;
 - the language decisions (language.py);
-- the commit policy (commit.py): LocalAgreement and the rules around it.
+- the commit policy (commit.py): LocalAgreement and the rules around it;
+- their options, one group per part (recognizer_options.py).
 
 The decode flow is a generator that yields requests and receives hypotheses
-(``hypothesis = yield request``), so a flow of several decodes (a close call between
-two languages decoded in both, the decode at a pause with context, a stalled window
-decoded again) reads top to bottom.
+(``hypothesis = yield request``): a flow of several decodes (a close call between two
+languages, the decode at a pause with context, a stalled window) reads top to bottom.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -44,44 +44,21 @@ from ..types import (
     SentenceEvent,
     Word,
 )
-from .commit import CommitOptions, CommitPolicy, PartialCaption
+from .commit import CommitPolicy, PartialCaption
 from .decoding import DecodeRequest, Hypothesis, SpeechProbabilities
-from .guards import Candidate, GuardOptions, apply_guards, is_loop
-from .language import LanguageOptions, LanguageVote
-from .schedule import DecodeSchedule, ScheduleOptions
-from .segmenter import SegmenterOptions, SentenceSegmenter
-from .utterance import UtteranceOptions, UtteranceTracker
+from .guards import Candidate, apply_guards, is_loop
+from .language import LanguageVote
+from .recognizer_options import RecognizerOptions, RecognizerStats
+from .schedule import DecodeSchedule
+from .segmenter import SentenceSegmenter
+from .utterance import UtteranceTracker
 from .vocabulary import Vocabulary
-from .window import DecodeWindow, WindowOptions
+from .window import DecodeWindow
 
 log = logging.getLogger(__name__)
 
 RecognizerEvent = CaptionEvent | SentenceEvent | ErrorEvent
 Flow = Generator[DecodeRequest, Hypothesis, None]
-
-
-@dataclass(frozen=True)
-class RecognizerOptions:
-    language: str | None = None  # None: detect per utterance
-    utterance: UtteranceOptions = field(default_factory=UtteranceOptions)
-    schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
-    window: WindowOptions = field(default_factory=WindowOptions)
-    guards: GuardOptions = field(default_factory=GuardOptions)
-    # When detection settles the language; nothing becomes final before (language.py).
-    language_detection: LanguageOptions = field(default_factory=LanguageOptions)
-    commit: CommitOptions = field(default_factory=CommitOptions)
-    segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
-
-    @property
-    def beam(self) -> int:
-        """The running decodes' beam size."""
-        return self.schedule.beam
-
-
-@dataclass
-class RecognizerStats:
-    decodes: int = 0  # decodes answered or failed so far (the virtual clock charges per decode)
-    failed: int = 0  # of which failed
 
 
 class DecodeFailed(Exception):

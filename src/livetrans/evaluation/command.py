@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, get_args
 
-from livetrans.options import csv_list
 from livetrans.errors import LivetransError
+from livetrans.options import csv_list
 
 logger = logging.getLogger(__name__)
 

@@ -39,12 +39,6 @@ class ModelStatus:
 
 def speech_status(entry: CatalogEntry) -> ModelStatus:
     """Whether a speech model is installed (package folder, joined parts, hub download)."""
-    from .speech import (
-        hub_model_complete,
-        joined_model,
-        packaged_model,
-        packages_present,
-    )
 
     if (folder := packaged_model(entry)) is not None:
         return ModelStatus.of(entry, "installed", folder, f"from {', '.join(entry.packages)}")

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ModelError
+from ..models.catalog import mt_cache_dir
 from .base import DecodeOptions, ModelInfo, Translator, check_pairs
 from .glossary import Glossary, GlossaryTerm, load_glossary
 from .languages import Language, resolve_language, same_language
-from ..models.catalog import mt_cache_dir
 from .models import pull, resolve_mt_model
 from .stage import TranslationStage
 
@@ -80,8 +80,8 @@ def load_translator(
         return TransformersTranslator(
             resolved.hf_path, resolved.info, threads=intra_threads, options=options
         )
-    from .ct2_engine import CTranslate2Translator
     from .convert import ensure_ct2
+    from .ct2_engine import CTranslate2Translator
 
     folder = ensure_ct2(resolved, quantization=quantization)
     return CTranslate2Translator(

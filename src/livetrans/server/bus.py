@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, cast
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
-from redis.asyncio.sentinel import Sentinel
 from prometheus_client.core import GaugeMetricFamily, Metric
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
 from ..errors import LivetransError
@@ -46,7 +46,6 @@ from .busfeed import (
     stream_of_channel,
     vocabulary_key,
 )
-
 from .worker_link import APPEND_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT, WorkerLink
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Coroutine, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from ..errors import InputError, LivetransError, ProtocolError
 from ..core.hls import HlsOptions
+from ..errors import InputError, LivetransError, ProtocolError
 from ..types import AudioChunk
 from .app import ROLES, CaptionServer, ServerConfig
 from .bus import BUS_SCHEMES
@@ -280,8 +280,8 @@ async def _serve(args: argparse.Namespace) -> int:
         waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
         stream_task = None
         if args.input is not None:
-            from ..sources import audio_source
             from ..console import CaptionPrinter
+            from ..sources import audio_source
 
             printer = CaptionPrinter(args.print_mode, sys.stdout)
             audio = audio_source(args.input, live=args.live, pcm_rate=args.pcm_rate,

@@ -28,8 +28,9 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from .bus import RedisBus
-from .busfeed import BACKOFF_MAX, BACKOFF_MIN
 from .busfeed import (
+    BACKOFF_MAX,
+    BACKOFF_MIN,
     REGISTRY_KEY,
     Entry,
     MalformedEntry,

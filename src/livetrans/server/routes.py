@@ -20,8 +20,8 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ..errors import ProtocolError
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .protocol import PROTOCOL_VERSION, bearer_token, check_stream_name, parse_route
 
 if TYPE_CHECKING:

@@ -7,9 +7,9 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
-from redis.exceptions import RedisError
 from websockets.protocol import State
 
 from ..errors import ProtocolError
