@@ -35,15 +35,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..types import (
-    SAMPLE_RATE,
-    AudioChunk,
-    CaptionEvent,
-    ErrorEvent,
-    Float32Array,
-    SentenceEvent,
-    Word,
-)
+from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, ErrorEvent, Float32Array, SentenceEvent, Word
 from .commit import CommitPolicy, PartialCaption
 from .decoding import DecodeRequest, Hypothesis, SpeechProbabilities
 from .guards import Candidate, apply_guards, is_loop
