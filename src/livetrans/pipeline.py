@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -23,11 +24,14 @@ import numpy as np
 
 from .asr.silero import SileroSession
 from .asr.whisper import ChineseScript, Device, Task, WhisperEngine
+from .core.batching import BatchOptions
+from .core.decoding import Decoder
 from .core.drafts import DraftTracker
 from .core.driver import DecodingRecognizer
 from .core.recognizer import RecognizerOptions, StreamingRecognizer
 from .core.vocabulary import Vocabulary, load_vocabulary
 from .mt.stage import normalize_text  # light: no model library (livetrans.mt's rule)
+from .scheduler import BatchingDecoder
 from .types import (
     AudioChunk,
     Event,
@@ -86,6 +90,9 @@ class SpeechModels:
 
     whisper: WhisperEngine
     vad: SileroSession
+    # Every stream's decodes batched into shared model calls (the server's streams);
+    # None: each stream calls the model itself, one decode at a time.
+    batching: BatchingDecoder | None = None
 
     @classmethod
     def load(cls, config: PipelineConfig, *, progress: bool = True) -> SpeechModels:
@@ -102,9 +109,18 @@ class SpeechModels:
         whisper.check_language(config.language)
         return cls(whisper=whisper, vad=SileroSession())
 
+    def start_batching(self, options: BatchOptions | None = None) -> BatchingDecoder:
+        """From now on, new streams' decodes go through one scheduler that batches them."""
+        if self.batching is None:
+            from .asr.whisper_batch import decode_batch
+
+            self.batching = BatchingDecoder(functools.partial(decode_batch, self.whisper), options)
+        return self.batching
+
     def recognizer(self, options: RecognizerOptions, vocabulary: Vocabulary | None = None) -> DecodingRecognizer:
         """A stream's recogniser, its decodes answered by this process's Whisper."""
-        return DecodingRecognizer(StreamingRecognizer(self.vad.stream(), options, vocabulary), self.whisper)
+        decoder: Decoder = self.whisper if self.batching is None else self.batching.stream()
+        return DecodingRecognizer(StreamingRecognizer(self.vad.stream(), options, vocabulary), decoder)
 
 
 def build_translation_stage(
