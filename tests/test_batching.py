@@ -119,6 +119,26 @@ def test_a_closed_stream_is_no_longer_waited_for() -> None:
     assert plan.wait() == 0.0
 
 
+def test_a_stream_that_asked_for_nothing_lately_is_not_waited_for() -> None:
+    """A silent stream (or one that ended without closing) does not hold the others
+    back by max_wait on every decode."""
+    plan, clock = planner(2, max_wait=0.05, idle_after=2.0)
+    plan.submit(0, "a")
+    assert plan.wait() == pytest.approx(0.05)  # stream 1 opened just now: it may ask
+    clock.now += 0.05
+    assert plan.take() == ["a"]
+    plan.done()
+    clock.now += 2.0
+    plan.submit(0, "a2")
+    assert plan.wait() == 0.0  # stream 1 asked for nothing in 2 s
+    assert plan.take() == ["a2"]
+    plan.done()
+    plan.submit(1, "b")  # it speaks again: waited for as before
+    clock.now += 0.01
+    plan.submit(0, "a3")
+    assert plan.take() == ["b", "a3"]
+
+
 def test_closing_a_stream_hands_back_what_it_had_queued() -> None:
     plan, _ = planner(2)
     plan.submit(0, "a")
@@ -126,7 +146,7 @@ def test_closing_a_stream_hands_back_what_it_had_queued() -> None:
     assert plan.queued == 0 and plan.streams == 1
 
 
-@pytest.mark.parametrize("options", [{"max_batch": 0}, {"max_wait": -1.0}, {"max_queued": 0}])
+@pytest.mark.parametrize("options", [{"max_batch": 0}, {"max_wait": -1.0}, {"max_queued": 0}, {"idle_after": -1.0}])
 def test_options_out_of_range_are_refused(options: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         BatchOptions(**options)  # type: ignore[arg-type]

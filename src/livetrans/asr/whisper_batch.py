@@ -86,14 +86,12 @@ def decode_batch(engine: WhisperEngine, requests: Sequence[DecodeRequest]) -> li
 
 def _decode_bucket(engine: WhisperEngine, requests: list[DecodeRequest], size: int) -> list[Hypothesis]:
     """Requests whose windows share the encoder bucket of ``size`` samples."""
-    model = engine._model
     features = np.stack([engine._features(r.audio, size) for r in requests])
-    encoded = _to_numpy(model.encode(features))
+    encoded = _EncoderOutput(engine._model.encode(features), len(requests))
     undetected = [i for i, r in enumerate(requests) if r.language is None]
     detected: dict[int, list[tuple[str, float]]] = {}
     if undetected:
-        ranked = _detect(engine, _subset(encoded, undetected))
-        detected = dict(zip(undetected, ranked))
+        detected = dict(zip(undetected, _detect(engine, encoded.rows(undetected))))
     prepared = [
         _prepare(engine, r, size, detected.get(i) or [(r.language or "en", 1.0)])
         for i, r in enumerate(requests)
@@ -105,21 +103,31 @@ def _decode_bucket(engine: WhisperEngine, requests: list[DecodeRequest], size: i
     out: list[Hypothesis | None] = [None] * len(requests)
     for (beam_size, suppress_blank, language), index in groups.items():
         group = [prepared[i] for i in index]
-        results = _generate(engine, _subset(encoded, index), group, beam_size, suppress_blank, language)
+        results = _generate(engine, encoded.rows(index), group, beam_size, suppress_blank, language)
         for i, hypothesis in zip(index, results):
             out[i] = hypothesis
     return [h for h in out if h is not None]
 
 
-def _to_numpy(storage: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """The encoder output as a host array, so that a group can take its rows."""
-    return np.asarray(storage, dtype=np.float32)
+class _EncoderOutput:
+    """A batch's encoder output, from which a group takes its rows."""
 
+    def __init__(self, storage: Any, count: int) -> None:
+        self._storage = storage
+        self._count = count
+        self._host: np.ndarray[Any, np.dtype[np.float32]] | None = None
 
-def _subset(encoded: np.ndarray[Any, np.dtype[np.float32]], index: list[int]) -> Any:
-    import ctranslate2
+    def rows(self, index: list[int]) -> Any:
+        if index == list(range(self._count)):
+            return self._storage  # the whole batch: no copy
+        import ctranslate2
 
-    return ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded[index]))
+        if self._host is None:
+            storage = self._storage
+            if storage.device != "cpu":
+                storage = storage.to_device(ctranslate2.Device.cpu)
+            self._host = np.asarray(storage, dtype=np.float32)
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(self._host[index]))
 
 
 def _detect(engine: WhisperEngine, encoder_output: Any) -> list[list[tuple[str, float]]]:

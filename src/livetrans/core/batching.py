@@ -10,9 +10,11 @@ The rules:
   that queued several cannot crowd the others out, and no stream waits more than
   one batch behind a stream that asked later;
 - a bounded wait: when the model is idle, a request waits at most ``max_wait`` for
-  company; when every open stream already has a request queued, or the batch is
+  company; when every active stream already has a request queued, or the batch is
   full, there is nobody to wait for and the batch goes at once; requests that
-  arrived while the model was busy have waited already and go as soon as it is free;
+  arrived while the model was busy have waited already and go as soon as it is free.
+  A stream that asked for nothing for ``idle_after`` (silence, or a stream that
+  ended without closing) is not waited for;
 - bounded queues: a stream holds at most ``max_queued`` requests (a streaming
   recogniser has at most one decode pending, so one is enough).
 """
@@ -37,9 +39,12 @@ class BatchOptions:
     max_wait: float = 0.03
     # Requests one stream may have queued (a recogniser has one pending at most).
     max_queued: int = 1
+    # s without a request after which a stream no longer counts as one to wait for
+    # (a stream decodes about twice a second while someone speaks).
+    idle_after: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.max_batch < 1 or self.max_queued < 1 or self.max_wait < 0:
+        if self.max_batch < 1 or self.max_queued < 1 or self.max_wait < 0 or self.idle_after < 0:
             raise ValueError(f"batch options out of range: {self}")
 
 
@@ -61,15 +66,18 @@ class BatchPlanner(Generic[T]):
         self.options = options
         self._clock = clock
         self._queues: dict[Hashable, deque[_Queued[T]]] = {}
+        self._last_request: dict[Hashable, float] = {}  # clock time of each stream's latest submit
         self.busy = False  # a batch taken and not yet done
 
     # -- streams ------------------------------------------------------------------------
 
     def open(self, stream: Hashable) -> None:
         self._queues.setdefault(stream, deque())
+        self._last_request.setdefault(stream, self._clock())
 
     def close(self, stream: Hashable) -> list[T]:
         """Forget ``stream``; return what it still had queued (not yet in a batch)."""
+        self._last_request.pop(stream, None)
         return [q.item for q in self._queues.pop(stream, deque())]
 
     def close_all(self) -> list[T]:
@@ -85,7 +93,9 @@ class BatchPlanner(Generic[T]):
         queue = self._queues.setdefault(stream, deque())
         if len(queue) >= self.options.max_queued:
             raise QueueFull(f"stream {stream!r} already has {len(queue)} request(s) queued")
-        queue.append(_Queued(item, self._clock(), self.busy))
+        now = self._clock()
+        queue.append(_Queued(item, now, self.busy))
+        self._last_request[stream] = now
 
     @property
     def queued(self) -> int:
@@ -101,11 +111,9 @@ class BatchPlanner(Generic[T]):
             return None
         oldest = min(h.arrived for h in heads)
         waiting_streams = len(heads)
-        if (
-            any(h.during_busy for h in heads)
-            or waiting_streams >= self.options.max_batch
-            or waiting_streams == len(self._queues)
-        ):
+        recent = self._clock() - self.options.idle_after
+        active = sum(1 for s, q in self._queues.items() if q or self._last_request[s] >= recent)
+        if any(h.during_busy for h in heads) or waiting_streams >= min(self.options.max_batch, active):
             return oldest
         return oldest + self.options.max_wait
 
