@@ -73,15 +73,34 @@ def test_a_full_batch_goes_at_once_and_the_rest_waits_for_the_next() -> None:
     assert plan.take() == ["c"]
 
 
-def test_requests_queued_while_the_model_was_busy_go_as_soon_as_it_is_free() -> None:
+def test_after_a_batch_the_streams_just_answered_are_waited_for() -> None:
+    """A saturated model batches instead of alternating: the next batch waits up to
+    max_wait after the previous one for the streams it answered to ask again."""
+    plan, clock = planner(3, max_wait=0.05)
+    plan.submit(0, "a")
+    plan.submit(1, "b")
+    clock.now += 0.05
+    assert plan.take() == ["a", "b"]
+    clock.now += 0.5
+    plan.submit(2, "c")  # arrives during the decode
+    plan.done()
+    assert plan.wait() == pytest.approx(0.05)
+    clock.now += 0.004
+    plan.submit(0, "a2")  # the answered streams come back
+    plan.submit(1, "b2")
+    assert plan.wait() == 0.0
+    assert plan.take() == ["c", "a2", "b2"]
+
+
+def test_a_request_queued_during_a_batch_waits_no_more_than_max_wait_after_it() -> None:
     plan, clock = planner(3, max_wait=0.05)
     plan.submit(0, "a")
     clock.now += 0.05
     assert plan.take() == ["a"]
     clock.now += 0.5
-    plan.submit(1, "b")  # arrives during the decode
+    plan.submit(1, "b")
     plan.done()
-    assert plan.wait() == 0.0
+    clock.now += 0.05
     assert plan.take() == ["b"]
 
 

@@ -9,12 +9,14 @@ The rules:
 - fairness: a batch takes at most one request per stream, oldest first, so a stream
   that queued several cannot crowd the others out, and no stream waits more than
   one batch behind a stream that asked later;
-- a bounded wait: when the model is idle, a request waits at most ``max_wait`` for
-  company; when every active stream already has a request queued, or the batch is
-  full, there is nobody to wait for and the batch goes at once; requests that
-  arrived while the model was busy have waited already and go as soon as it is free.
-  A stream that asked for nothing for ``idle_after`` (silence, or a stream that
-  ended without closing) is not waited for;
+- a bounded wait: a batch goes at once when it is full or when every active stream
+  has a request queued (there is nobody to wait for); otherwise it waits for the
+  others at most ``max_wait`` from the later of the oldest request's arrival and the
+  end of the previous batch. The second matters when the model is saturated: the
+  streams just answered ask again a few milliseconds after their answer, and
+  without the wait the model would alternate between streams one request at a
+  time instead of batching them. A stream that asked for nothing for
+  ``idle_after`` (silence, or a stream that ended without closing) is not waited for;
 - bounded queues: a stream holds at most ``max_queued`` requests (a streaming
   recogniser has at most one decode pending, so one is enough).
 """
@@ -56,7 +58,6 @@ class QueueFull(Exception):
 class _Queued(Generic[T]):
     item: T
     arrived: float  # clock time of submission
-    during_busy: bool  # submitted while the model was running a batch
 
 
 class BatchPlanner(Generic[T]):
@@ -68,6 +69,7 @@ class BatchPlanner(Generic[T]):
         self._queues: dict[Hashable, deque[_Queued[T]]] = {}
         self._last_request: dict[Hashable, float] = {}  # clock time of each stream's latest submit
         self.busy = False  # a batch taken and not yet done
+        self._free_since = self._clock()  # clock time the model last finished a batch
 
     # -- streams ------------------------------------------------------------------------
 
@@ -94,7 +96,7 @@ class BatchPlanner(Generic[T]):
         if len(queue) >= self.options.max_queued:
             raise QueueFull(f"stream {stream!r} already has {len(queue)} request(s) queued")
         now = self._clock()
-        queue.append(_Queued(item, now, self.busy))
+        queue.append(_Queued(item, now))
         self._last_request[stream] = now
 
     @property
@@ -113,9 +115,9 @@ class BatchPlanner(Generic[T]):
         waiting_streams = len(heads)
         recent = self._clock() - self.options.idle_after
         active = sum(1 for s, q in self._queues.items() if q or self._last_request[s] >= recent)
-        if any(h.during_busy for h in heads) or waiting_streams >= min(self.options.max_batch, active):
+        if waiting_streams >= min(self.options.max_batch, active):
             return oldest
-        return oldest + self.options.max_wait
+        return max(oldest, self._free_since) + self.options.max_wait
 
     def wait(self) -> float | None:
         """Seconds until the next batch is due (0: now); None when there is nothing to run
@@ -138,5 +140,6 @@ class BatchPlanner(Generic[T]):
         return batch
 
     def done(self) -> None:
-        """The running batch finished (or failed); requests queued meanwhile go next."""
+        """The running batch finished (or failed)."""
         self.busy = False
+        self._free_since = self._clock()
