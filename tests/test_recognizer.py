@@ -436,8 +436,8 @@ def test_a_close_call_for_another_language_is_settled_by_how_likely_the_words_ar
 BLIP = sentence_words("However,", 1.0, seconds_per_word=0.2)  # 0.18 s: less than an utterance needs
 
 
-def blip_then_speech(gap: float, language: str | None = "en"):
-    rest = sentence_words("due to the slow channels styles could lag behind.", BLIP[-1].end + gap)
+def blip_then_speech(gap: float, language: str | None = "en", text: str = "due to the slow channels styles could lag behind."):
+    rest = sentence_words(text, BLIP[-1].end + gap)
     decoder = ScriptedDecoder(BLIP + rest)
     speech = ((BLIP[0].start, BLIP[-1].end), (rest[0].start - 0.05, rest[-1].end + 0.1))
     recognizer = scripted_recognizer(decoder, ScriptedVad(speech), recognizer_options(language=language))
@@ -501,3 +501,14 @@ def test_decodes_that_lost_their_way_do_not_agree_on_what_they_invented():
     # Counted as agreement, the invented words would have become final.
     heard, _ = run(min_avg_logprob=-2.0)
     assert "soil" in heard
+
+
+def test_the_held_word_is_decoded_when_the_language_settles_only_at_the_pause():
+    """An utterance too short for a running decode to settle its language: the decode
+    at the pause settles it, puts the held word back in front, and hears it, the word
+    times where the words were said."""
+    recognizer, _, rest = blip_then_speech(gap=0.6, language=None, text="due")
+    events = replay(recognizer, rest[-1].end + 2.0)
+    final_words = [w for f in finals(events) for w in f.words]
+    assert join_words(final_words) == join_words(BLIP + rest)
+    assert [w.start for w in final_words] == [w.start for w in BLIP + rest]

@@ -5,12 +5,11 @@ The same rules are pinned down with scripted decoders in test_recognizer.py."""
 from __future__ import annotations
 
 import pytest
+from speech_testkit import SAMPLES, padded
 
 from livetrans.evaluation.replay import replay
 from livetrans.pipeline import PipelineConfig
 from livetrans.types import CaptionEvent
-
-from speech_testkit import SAMPLES, padded
 
 DECODE_COST = 0.35  # seconds, as test_speech_models.py charges
 

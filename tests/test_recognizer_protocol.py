@@ -10,6 +10,7 @@ from scripted import ScriptedDecoder, ScriptedVad, chunks, options, sentence_wor
 
 from livetrans.core.decoding import DecodeRequest, decode
 from livetrans.core.driver import DecodingRecognizer
+from livetrans.core.events import event_from_dict, event_to_dict
 from livetrans.core.recognizer import StreamingRecognizer
 from livetrans.core.stabilizer import join_words
 from livetrans.types import CaptionEvent, ErrorEvent, SentenceEvent, is_durable
@@ -112,3 +113,10 @@ def test_a_window_whose_decode_always_raises_is_dropped_and_the_next_utterance_i
     assert errors[0].start <= FIRST[0].start
     assert finals_text(events) == join_words(SECOND)  # the stream went on
     assert recognizer.stats.failed == 2 * len(errors)  # each tried twice
+
+
+def test_the_error_event_goes_out_as_json_and_back():
+    error = ErrorEvent("decode_failed", "the speech model failed", 1.25, 3.5, seq=4, emitted_at=4.0)
+    data = event_to_dict(error)
+    assert data["type"] == "error" and data["code"] == "decode_failed"
+    assert event_from_dict(data) == error

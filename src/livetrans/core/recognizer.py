@@ -272,11 +272,12 @@ class StreamingRecognizer:
         """Decode the window (at a pause: ``final``); the words that pass the guards go
         to the commit policy."""
         while self._window.samples:
-            audio = self._window.audio()
-            seconds = len(audio) / SAMPLE_RATE
             leader = self._languages.leader
             if final and not self._languages.settled and leader is not None:
-                yield from self._settle_language(leader, audio)
+                # Settled without the held start of the utterance, decoded with it.
+                yield from self._settle_language(leader, self._window.audio())
+            audio = self._window.audio()
+            seconds = len(audio) / SAMPLE_RATE
             self._window.undecoded_samples = 0
             self._grown = False
             words: list[Word] = []
