@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from server_testkit import (  # noqa: F401
     INGEST_MODEL,
     Received,
@@ -24,6 +23,7 @@ from websockets.asyncio.client import connect
 from livetrans.pipeline import SpeechModels
 from livetrans.server.app import CaptionServer, ServerConfig
 from livetrans.server.pipelines import LivePipelineFactory
+from livetrans.sources import load_audio
 
 SPEECH = Path(__file__).resolve().parents[2] / "samples" / "speech" / "en"
 CLIPS = ("jfk_inaugural_1961.flac", "librispeech_1995-1837-0001.wav")
@@ -35,9 +35,7 @@ pytestmark = pytest.mark.slow
 
 
 def s16le(path: Path) -> bytes:
-    audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    assert rate == RATE
-    padded = np.concatenate([audio.mean(axis=1), np.zeros(RATE, np.float32)])
+    padded = np.concatenate([load_audio(path), np.zeros(RATE, np.float32)])
     return (np.clip(padded, -1, 1) * 32767).astype("<i2").tobytes()
 
 
