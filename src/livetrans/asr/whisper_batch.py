@@ -4,15 +4,16 @@
 :meth:`WhisperEngine.decode` answers each alone (the same words; probabilities equal
 to float tolerance), with fewer model calls: windows of one encoder bucket are
 encoded together, languages are detected from that batched output, and one
-``generate`` and one alignment run per group of requests that must share settings.
+``generate`` per group of requests that must share settings, one alignment per language.
 CTranslate2 takes prompts of different lengths in one ``generate``, so each request
 keeps its own prompt and forced prefix.
 
 What a group shares, and why:
 
 - the encoder bucket: the encoder output is one tensor;
-- the beam size and ``suppress_blank`` (off when a prefix is forced): one value per call;
-- the language: the alignment's start-of-transcript tokens come from the tokenizer.
+- the beam size and ``suppress_blank`` (off when a prefix is forced): one value per
+  ``generate`` call (each prompt carries its own language token, so languages share one);
+- the language, for the alignment: its start-of-transcript tokens come from the tokenizer.
 
 ``generate`` takes one token ceiling per call: a group runs to the largest of its
 requests' ceilings and each request's tokens are cut at its own. The ceiling only
@@ -96,15 +97,25 @@ def _decode_bucket(engine: WhisperEngine, requests: list[DecodeRequest], size: i
         _prepare(engine, r, size, detected.get(i) or [(r.language or "en", 1.0)])
         for i, r in enumerate(requests)
     ]
-    groups: dict[tuple[int, bool, str], list[int]] = {}
+    # generate: one call per (beam size, suppress_blank); each prompt carries its own
+    # language token, so languages share a call.
+    generated: list[tuple[Any, list[int]]] = [(None, [])] * len(requests)
+    groups: dict[tuple[int, bool], list[int]] = {}
     for i, p in enumerate(prepared):
-        key = (p.request.beam_size, not p.request.prefix.strip(), p.ranked[0][0])
-        groups.setdefault(key, []).append(i)
+        groups.setdefault((p.request.beam_size, not p.request.prefix.strip()), []).append(i)
+    for (beam_size, suppress_blank), index in groups.items():
+        results = _generate(engine, encoded.rows(index), [prepared[i] for i in index], beam_size, suppress_blank)
+        for i, result in zip(index, results):
+            generated[i] = result
+    # alignment: one call per language (its start-of-transcript tokens come from the tokenizer).
     out: list[Hypothesis | None] = [None] * len(requests)
-    for (beam_size, suppress_blank, language), index in groups.items():
+    languages: dict[str, list[int]] = {}
+    for i, p in enumerate(prepared):
+        languages.setdefault(p.ranked[0][0], []).append(i)
+    for language, index in languages.items():
         group = [prepared[i] for i in index]
-        results = _generate(engine, encoded.rows(index), group, beam_size, suppress_blank, language)
-        for i, hypothesis in zip(index, results):
+        hypotheses = _align(engine, encoded.rows(index), group, [generated[i] for i in index], language)
+        for i, hypothesis in zip(index, hypotheses):
             out[i] = hypothesis
     return [h for h in out if h is not None]
 
@@ -160,16 +171,15 @@ def _prepare(
 
 
 def _generate(
-    engine: WhisperEngine,
-    encoder_output: Any,
-    group: list[_Prepared],
-    beam_size: int,
-    suppress_blank: bool,
-    language: str,
-) -> list[Hypothesis]:
-    """One ``generate`` and one alignment for requests that share these settings."""
-    tokenizer = engine._tokenizer(language)
-    results = engine._stepper.model.generate(
+    engine: WhisperEngine, encoder_output: Any, group: list[_Prepared], beam_size: int, suppress_blank: bool
+) -> list[tuple[Any, list[int]]]:
+    """One ``generate`` for requests that share these settings: each one's result and
+    text tokens, cut at its own ceiling."""
+    # One request's decoder steps are matrix-vector products, faster on one thread
+    # (whisper.py); several requests' are matrix-matrix products worth both cores
+    # (measured here: 0.63 → 0.44 s for two windows with beam 3, 1.52 → 1.02 s for four).
+    model = engine._stepper if len(group) == 1 else engine._model
+    results = model.model.generate(
         encoder_output,
         [p.prompt_tokens for p in group],
         beam_size=beam_size,
@@ -179,16 +189,28 @@ def _generate(
         suppress_blank=suppress_blank,
         suppress_tokens=[-1],
     )
-    token_lists: list[list[int]] = []
+    eot = engine._tokenizer(group[0].ranked[0][0]).eot  # one vocabulary for all languages
+    out = []
     for p, result in zip(group, results):
         # The tokens this request's own ceiling would have allowed (prefix included).
         allowed = p.max_length - len(p.prompt_tokens) + p.prefix_tokens
-        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot][:allowed]
-        token_lists.append(tokens)
+        out.append((result, [t for t in result.sequences_ids[0] if t < eot][:allowed]))
+    return out
+
+
+def _align(
+    engine: WhisperEngine,
+    encoder_output: Any,
+    group: list[_Prepared],
+    generated: list[tuple[Any, list[int]]],
+    language: str,
+) -> list[Hypothesis]:
+    """One alignment for requests in one language, and their hypotheses."""
+    tokenizer = engine._tokenizer(language)
     frames = [min(len(p.request.audio), p.bucket_samples) // _HOP_SAMPLES for p in group]
-    aligned = engine._stepper.find_alignment(tokenizer, token_lists, encoder_output, frames)
+    aligned = engine._stepper.find_alignment(tokenizer, [tokens for _, tokens in generated], encoder_output, frames)
     out = []
-    for p, result, tokens, alignment in zip(group, results, token_lists, aligned):
+    for p, (result, tokens), alignment in zip(group, generated, aligned):
         words = engine._script(_words(alignment), language)
         split = _prefix_word_count(words, p.request.prefix)
         out.append(
@@ -204,4 +226,3 @@ def _generate(
             )
         )
     return out
-
