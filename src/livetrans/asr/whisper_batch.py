@@ -5,14 +5,16 @@
 to float tolerance), with fewer model calls: windows of one encoder bucket are
 encoded together, languages are detected from that batched output, and one
 ``generate`` per group of requests that must share settings, one alignment per language.
-CTranslate2 takes prompts of different lengths in one ``generate``, so each request
-keeps its own prompt and forced prefix.
+Each request keeps its own prompt and forced prefix.
 
 What a group shares, and why:
 
 - the encoder bucket: the encoder output is one tensor;
 - the beam size and ``suppress_blank`` (off when a prefix is forced): one value per
   ``generate`` call (each prompt carries its own language token, so languages share one);
+- for ``generate``, the length of the previous text in the prompt: CTranslate2 needs
+  ``<|startoftranscript|>`` at the same position in every prompt of a call (the
+  forced prefixes after it may differ in length);
 - the language, for the alignment: its start-of-transcript tokens come from the tokenizer.
 
 ``generate`` takes one token ceiling per call: a group runs to the largest of its
@@ -62,6 +64,7 @@ class _Prepared:
     prompt_tokens: list[int]
     prefix_tokens: int  # how many of the generated tokens are the forced prefix
     max_length: int  # this request's token ceiling, prompt included
+    sot_index: int  # where <|startoftranscript|> is in the prompt (after the previous text)
 
 
 def bucket_samples(seconds_samples: int) -> int:
@@ -97,13 +100,15 @@ def _decode_bucket(engine: WhisperEngine, requests: list[DecodeRequest], size: i
         _prepare(engine, r, size, detected.get(i) or [(r.language or "en", 1.0)])
         for i, r in enumerate(requests)
     ]
-    # generate: one call per (beam size, suppress_blank); each prompt carries its own
-    # language token, so languages share a call.
+    # generate: one call per (beam size, suppress_blank, prompt length before the
+    # start-of-transcript token); each prompt carries its own language token, so
+    # languages share a call.
     generated: list[tuple[Any, list[int]]] = [(None, [])] * len(requests)
-    groups: dict[tuple[int, bool], list[int]] = {}
+    groups: dict[tuple[int, bool, int], list[int]] = {}
     for i, p in enumerate(prepared):
-        groups.setdefault((p.request.beam_size, not p.request.prefix.strip()), []).append(i)
-    for (beam_size, suppress_blank), index in groups.items():
+        key = (p.request.beam_size, not p.request.prefix.strip(), p.sot_index)
+        groups.setdefault(key, []).append(i)
+    for (beam_size, suppress_blank, _), index in groups.items():
         results = _generate(engine, encoded.rows(index), [prepared[i] for i in index], beam_size, suppress_blank)
         for i, result in zip(index, results):
             generated[i] = result
@@ -166,8 +171,9 @@ def _prepare(
     prefix_tokens = len(tokenizer.encode(" " + prefix)) if prefix else 0
     max_new = int(_MAX_TOKENS_PER_S * request.seconds) + 8
     return _Prepared(
-        request, size, ranked, list(prompt_tokens), prefix_tokens, min(_MAX_LENGTH, len(prompt_tokens) + max_new)
-    )
+        request, size, ranked, list(prompt_tokens), prefix_tokens,
+        min(_MAX_LENGTH, len(prompt_tokens) + max_new), list(prompt_tokens).index(tokenizer.sot),
+    )  # fmt: skip
 
 
 def _generate(

@@ -170,7 +170,7 @@ class ServerProcess:
             text = response.read().decode()
         out: dict[str, float] = {}
         for name in ("livetrans_decode_batch_size_sum", "livetrans_decode_batch_size_count",
-                     "livetrans_decode_busy_seconds_total"):  # fmt: skip
+                     "livetrans_decode_busy_seconds_total", "livetrans_decode_batch_failures_total"):  # fmt: skip
             if found := re.search(rf"^{name} (\S+)$", text, re.MULTILINE):
                 out[name] = float(found.group(1))
         return out
@@ -216,6 +216,7 @@ async def measure(server: ServerProcess, streams: list[StreamAudio]) -> dict[str
         "decode_busy_rtf": round(delta("livetrans_decode_busy_seconds_total") / audio_seconds, 3) if batches else None,
         "mean_batch_size": round(delta("livetrans_decode_batch_size_sum") / batches, 2) if batches else None,
         "batches": int(batches),
+        "failed_batches": int(delta("livetrans_decode_batch_failures_total")),
         "peak_rss_mb": round(peak[0] / 2**20, 1),
         "wall_seconds": round(wall, 1),
     }
