@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_asr.add_argument("--samples-dir", type=Path, default=None, help="the samples folder (default: the checkout's samples/)")
     add_model_options(bench_asr)
     bench_asr.set_defaults(handler=_run_bench_asr)
+    from .evaluation.bench_streams import register as register_bench_streams
+
+    register_bench_streams(bench_commands)
 
     for name in _COMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:

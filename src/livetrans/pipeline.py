@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,11 +22,14 @@ from typing import Any, Literal
 
 from .asr.silero import SileroSession
 from .asr.whisper import ChineseScript, Device, Task, WhisperEngine
+from .core.batching import BatchOptions
+from .core.decoding import Decoder
 from .core.drafts import DraftTracker
 from .core.driver import DecodingRecognizer
 from .core.recognizer import StreamingRecognizer
 from .core.recognizer_options import RecognizerOptions
 from .core.vocabulary import Vocabulary, load_vocabulary
+from .scheduler import BatchingDecoder
 from .scheduling import (
     Clock,
     RealClock,
@@ -75,6 +79,9 @@ class SpeechModels:
 
     whisper: WhisperEngine
     vad: SileroSession
+    # Every stream's decodes batched into shared model calls (the server's streams);
+    # None: each stream calls the model itself, one decode at a time.
+    batching: BatchingDecoder | None = None
 
     @classmethod
     def load(cls, config: PipelineConfig, *, progress: bool = True) -> SpeechModels:
@@ -91,9 +98,18 @@ class SpeechModels:
         whisper.check_language(config.language)
         return cls(whisper=whisper, vad=SileroSession())
 
+    def start_batching(self, options: BatchOptions | None = None) -> BatchingDecoder:
+        """From now on, new streams' decodes go through one scheduler that batches them."""
+        if self.batching is None:
+            from .asr.whisper_batch import decode_batch
+
+            self.batching = BatchingDecoder(functools.partial(decode_batch, self.whisper), options)
+        return self.batching
+
     def recognizer(self, options: RecognizerOptions, vocabulary: Vocabulary | None = None) -> DecodingRecognizer:
         """A stream's recogniser, its decodes answered by this process's Whisper."""
-        return DecodingRecognizer(StreamingRecognizer(self.vad.stream(), options, vocabulary), self.whisper)
+        decoder: Decoder = self.whisper if self.batching is None else self.batching.stream()
+        return DecodingRecognizer(StreamingRecognizer(self.vad.stream(), options, vocabulary), decoder)
 
 
 def build_translation_stage(

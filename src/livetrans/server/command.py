@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Coroutine, TypeVar
@@ -28,6 +29,8 @@ from .hls import HlsConfig
 from .protocol import check_stream_name
 
 logger = logging.getLogger(__name__)
+
+WORKER_THREADS = 256  # blocking calls the server runs at once: a few per live stream
 
 T = TypeVar("T")
 
@@ -72,6 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                        help="WebSocket connections one client address may hold (default: 32; 0: no limit)")
     serve.add_argument("--viewer-queue", type=int, default=500,
                        help="finals a viewer may fall behind before it is told to resume (default: 500)")
+    serve.add_argument("--no-batching", dest="batching", action="store_false",
+                       help="each stream decodes on its own, one model call per decode (default: the streams' "
+                       "decodes are batched into shared calls; this switch is for benchmarks)")
     serve.add_argument("--print", dest="print_mode", choices=("text", "jsonl", "none"), default="text",
                        help="what to print of the --input stream's captions (default: text)")
     bus = serve.add_argument_group("scaling out (docs/scaling.md)")
@@ -253,12 +259,16 @@ async def _serve(args: argparse.Namespace) -> int:
 
     config = server_config(args)
     pipe_config = pipeline_config(args)
+    # Each stream holds a worker thread while its decode waits for the model, and one
+    # while it translates: asyncio's default pool (min(32, cores + 4)) would make the
+    # streams past the first few wait for a thread, not for the model.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="livetrans"))
     server = CaptionServer(config)
     if server.bus is not None:
         await server.bus.connect()  # before the slow model load: an unreachable Redis fails at once
     if config.serves_ingest:  # an edge runs no pipeline and loads no model
         print(f"loading models ({pipe_config.model})...", file=sys.stderr, flush=True)
-        server.pipeline_factory = await asyncio.to_thread(load_pipeline_factory, pipe_config)
+        server.pipeline_factory = await asyncio.to_thread(load_pipeline_factory, pipe_config, batching=args.batching)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

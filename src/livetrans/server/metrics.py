@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Seconds; spans fan-out delay (ms) up to caption latency (seconds).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+BATCH_SIZE_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16)  # requests per batched decode call
 FANOUT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
@@ -68,8 +69,28 @@ class _StreamGauges(Collector):
                 if (value := s.realtime_factor) is not None:
                     rtf.add_metric([s.name], value)
         yield from (audio, rtf)
+        yield from _decode_batches(server)
         if server.bus is not None:
             yield from server.bus.collect_metrics()
+
+
+def _decode_batches(server: CaptionServer) -> Iterator[Metric]:
+    """The decode scheduler's figures, when this process batches its streams' decodes."""
+    batching = getattr(getattr(server.pipeline_factory, "models", None), "batching", None)
+    if batching is None:
+        return
+    stats = batching.stats
+    counts = [sum(n for size, n in stats.sizes.items() if size <= bound) for bound in BATCH_SIZE_BUCKETS]
+    sizes = HistogramMetricFamily("livetrans_decode_batch_size", "Decode requests per batched model call")
+    bounds = [*(str(b) for b in BATCH_SIZE_BUCKETS), "+Inf"]
+    sizes.add_metric([], list(zip(bounds, [*counts, stats.batches])), sum_value=stats.requests)
+    yield sizes
+    busy = CounterMetricFamily("livetrans_decode_busy_seconds", "Wall time the speech model spent in batched calls")
+    busy.add_metric([], stats.busy_seconds)
+    yield busy
+    failed = CounterMetricFamily("livetrans_decode_batch_failures", "Batched decode calls that raised")
+    failed.add_metric([], stats.failures)
+    yield failed
 
 
 class ServerMetrics:

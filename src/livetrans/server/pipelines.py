@@ -1,6 +1,7 @@
 """The real pipeline behind the server: one LivePipeline per stream session, models shared.
 
-Speech models load once per process (``SpeechModels``); a translation stage is
+Speech models load once per process (``SpeechModels``), and one scheduler batches
+every stream's decodes into shared model calls; a translation stage is
 built once per (source language, targets) and shared by the sessions that ask
 for the same, behind a lock, since each pipeline calls it from its own worker
 thread.
@@ -97,9 +98,12 @@ class LivePipelineFactory:
         return LivePipeline(config, models=self.models, translator=self.translator(source_lang, targets))
 
 
-def load_pipeline_factory(config: PipelineConfig) -> PipelineFactory:
-    """Load the speech models (slow) and the default translation stage."""
+def load_pipeline_factory(config: PipelineConfig, *, batching: bool = True) -> PipelineFactory:
+    """Load the speech models (slow) and the default translation stage. ``batching``:
+    every stream's decodes go through one scheduler that batches them (livetrans.scheduler)."""
     models = SpeechModels.load(config)
+    if batching:
+        models.start_batching()
     factory = LivePipelineFactory(config, models)
     factory.translator(config.language, config.targets)
     return factory
