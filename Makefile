@@ -1,6 +1,6 @@
 # Two commands set up and run everything on a fresh machine:
 #   make demo   live captions on the bundled demo clip with the default model
-#   make test   the test suite (what CI runs)
+#   make test   lint (ruff), type check (mypy --strict on src/) and the test suite (what CI runs)
 # Both create .venv and install what they need on first use.
 
 VENV ?= .venv
@@ -25,6 +25,8 @@ demo: $(STAMP)
 	$(VENV)/bin/livetrans serve --input samples/demo.flac --live
 
 test: $(STAMP) system-deps
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)

@@ -319,7 +319,7 @@ async def client_role(args: argparse.Namespace) -> None:
     wall_started = time.monotonic()
     try:
         await asyncio.wait_for(client.finished.wait(), args.timeout + args.duration)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         client.failures.append(f"{args.count - client.ended} viewers got no end")
     cpu = time.process_time() - cpu_started
     print(json.dumps({"latencies": client.latencies, "ended": client.ended, "failures": client.failures[:5],

@@ -9,7 +9,7 @@ together, so ``emitted_at - end`` is the latency a viewer sees).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -162,7 +162,7 @@ class ErrorEvent:
     type: Literal["error"] = field(default="error", init=False)
 
 
-Event = Union[CaptionEvent, SentenceEvent, TranslationEvent, WatermarkEvent, ErrorEvent]
+Event = CaptionEvent | SentenceEvent | TranslationEvent | WatermarkEvent | ErrorEvent
 
 
 def is_durable(event: Event) -> bool:

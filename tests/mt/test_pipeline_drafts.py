@@ -300,7 +300,8 @@ def test_the_server_counts_a_failed_translation_and_its_stream_goes_on(engine: T
     async def scenario() -> tuple[float, int]:
         config = ServerConfig(port=0, token="secret", journal_dir=tmp_path / "journal", ping_interval=None,
                               targets=("es",))
-        factory = lambda source, targets: scripted_pipeline(script, Observed(engine, fail_on=["price"]))
+        def factory(source, targets):
+            return scripted_pipeline(script, Observed(engine, fail_on=["price"]))
         async with CaptionServer(config, pipeline_factory=factory) as server:
             last_seq = await server.run_stream("show", silence(3), on_event=published.append)
             return server.metrics.value("livetrans_pipeline_errors_total", stream="show", stage="translation"), last_seq

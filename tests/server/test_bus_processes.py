@@ -133,7 +133,7 @@ class Viewer:
                 if ws.close_code == 4404:  # not on the bus yet
                     await asyncio.sleep(0.2)
                     continue
-            except (ConnectionClosed, OSError, InvalidStatus, asyncio.TimeoutError):
+            except (TimeoutError, ConnectionClosed, OSError, InvalidStatus):
                 pass
             if not self.ended:
                 self.reconnects += 1

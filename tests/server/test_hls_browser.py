@@ -122,7 +122,7 @@ def test_hlsjs_shows_livetrans_subtitles_on_the_video_in_two_languages(
                         driver.execute_script("hls.subtitleTrack = 1; const v = document.getElementById('v');"
                                               "v.currentTime = 0; v.play();")
                     await asyncio.to_thread(
-                        wait_for, driver, lambda d: (d.execute_script(f"return cuesOf('{lang}')") or []).__len__() >= 2
+                        wait_for, driver, lambda d, lang=lang: (d.execute_script(f"return cuesOf('{lang}')") or []).__len__() >= 2
                         and d.execute_script("return document.getElementById('v').currentTime") > 10,
                         f"{lang} cues loaded and played", 60)
                     seen[lang] = driver.execute_script(f"return cuesOf('{lang}')")
@@ -147,7 +147,7 @@ def test_hlsjs_shows_livetrans_subtitles_on_the_video_in_two_languages(
 
     for lang in ("en", "es"):
         expected = {}
-        for segment, text in seen["expected"][lang]:
+        for _segment, text in seen["expected"][lang]:
             for cue in webvtt.from_string(text):
                 expected[(cue.start, cue.text)] = cue
         page = seen[lang]

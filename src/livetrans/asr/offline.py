@@ -133,7 +133,7 @@ def _decode_batch(
         languages = [str(r[0][0])[2:-2] for r in engine._model.model.detect_language(encoder_output)]
     out: list[tuple[list[Word], str]] = [([], lang) for lang in languages]
     for lang in dict.fromkeys(languages):
-        index = [i for i, l in enumerate(languages) if l == lang]
+        index = [i for i, code in enumerate(languages) if code == lang]
         group_output = encoder_output if len(index) == len(windows) else engine._model.encode(features[index])
         group = [windows[i] for i in index]
         decoded = _generate_group(engine, group_output, group, lang, beam_size, vocabulary, guards, options)

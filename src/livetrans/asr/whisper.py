@@ -136,7 +136,7 @@ class WhisperEngine:
                 f"use one of: {', '.join(sorted(self.languages))} (or auto)"
             )
 
-    @functools.lru_cache(maxsize=64)
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one engine per process, kept for its life
     def _tokenizer(self, language: str) -> Any:
         from faster_whisper.tokenizer import Tokenizer
 

@@ -122,7 +122,7 @@ class Vocabulary:
             return ()
         return self._for_language(language)
 
-    @functools.lru_cache(maxsize=16)
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - a vocabulary is immutable and replaced whole
     def _for_language(self, language: str) -> tuple[VocabularyTerm, ...]:
         try:
             flores = _flores(language)
@@ -247,7 +247,7 @@ class Vocabulary:
     def _index(self, language: str) -> RespellIndex:
         return self._indexes(language)
 
-    @functools.lru_cache(maxsize=16)
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - a vocabulary is immutable and replaced whole
     def _indexes(self, language: str) -> RespellIndex:
         index = RespellIndex()
         for term in self.for_language(language):

@@ -51,7 +51,7 @@ class StreamAudio:
 
 def register(bench_commands: Any) -> None:
     """Add ``bench streams`` to the ``livetrans bench`` parser."""
-    from ..cli import csv_list
+    from ..options import csv_list
 
     parser = bench_commands.add_parser(
         "streams", help="many streams through one server: latency, real-time factor, batch size, memory",

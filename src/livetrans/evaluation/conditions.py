@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection, Literal
+from typing import Literal
 
 import numpy as np
 

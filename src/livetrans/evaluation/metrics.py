@@ -16,7 +16,7 @@ Normalisation (documented in docs/benchmarks.md):
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import jiwer
 

@@ -17,10 +17,11 @@ import json
 import logging
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import psutil
 
@@ -355,7 +356,7 @@ def run_suite(
     file as soon as it is done, so a long run that is stopped still leaves its results.
     """
     started = time.perf_counter()
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     load_at_start = list(psutil.getloadavg())
     library = ConditionLibrary(samples_dir, seed=options.seed, sets=options.sets)
     if quick:

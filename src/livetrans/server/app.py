@@ -16,8 +16,9 @@ import hmac
 import logging
 import time
 from collections import Counter as CountMap
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response

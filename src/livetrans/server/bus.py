@@ -24,7 +24,8 @@ import os
 import secrets
 import socket
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterator, cast
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator, Callable, Literal, Protocol
+from typing import Literal, Protocol
 
 from ..types import AudioChunk, Event
 from .hls import HlsConfig

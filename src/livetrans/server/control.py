@@ -72,7 +72,7 @@ class ControlListener:
                 status, answer = 200, await self._dispatch(request, body)
             except ControlError as e:
                 status, answer = e.status, {"error": str(e)}
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 status, answer = 408, {"error": f"the request did not arrive within {READ_TIMEOUT:g} s"}
             except h11.RemoteProtocolError as e:
                 status, answer = 400, {"error": f"malformed HTTP request: {e}"}

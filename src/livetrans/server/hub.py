@@ -14,8 +14,9 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ..core.events import event_to_dict
 from ..types import CaptionEvent, Event, TranslationEvent, WatermarkEvent, is_durable

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -128,7 +129,7 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
 async def _receive_start(server: CaptionServer, ws: ServerConnection) -> IngestStart:
     try:
         message = await asyncio.wait_for(ws.recv(), server.config.start_timeout)
-    except asyncio.TimeoutError as e:
+    except TimeoutError as e:
         raise ProtocolError(f"no start message within {server.config.start_timeout:g} s") from e
     if isinstance(message, bytes):
         raise ProtocolError("audio before the start message: send {\"type\":\"start\",...} first")

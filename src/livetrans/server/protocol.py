@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np

@@ -10,9 +10,10 @@ from __future__ import annotations
 import email.utils
 import http
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from redis.exceptions import RedisError

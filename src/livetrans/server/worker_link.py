@@ -12,7 +12,8 @@ import asyncio
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError, ResponseError
 
@@ -136,7 +137,7 @@ class WorkerLink:
         try:
             await asyncio.wait_for(self._emptied.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     async def close(self) -> None:
@@ -147,7 +148,7 @@ class WorkerLink:
         self._wake.set()
         try:
             await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_FLUSH_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             logger.error("stream %s: Redis unreachable at the end; %d durable events not written",
                          self.name, self.outbox.durable_waiting)
             self._writer.cancel()
@@ -239,7 +240,7 @@ class WorkerLink:
                 result = await asyncio.wait_for(
                     self.bus._renew(keys=[lease_key(self.name)], args=[self.bus.owner, ttl_ms]), interval)
                 self.bus.ok()
-            except (RedisError, OSError, asyncio.TimeoutError) as e:
+            except (TimeoutError, RedisError, OSError) as e:
                 self.bus.failed("lease", e if str(e) else TimeoutError("no answer in time"))
                 continue
             if int(result) == 0:
