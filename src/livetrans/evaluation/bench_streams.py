@@ -132,8 +132,7 @@ class ServerProcess:
     def __init__(self, model: str, *, batching: bool) -> None:
         command = [sys.executable, "-m", "livetrans.cli", "serve", "--port", "0", "--token", TOKEN,
                    "--no-journal", "--control-port", "off", "--model", model, "--print", "none"]  # fmt: skip
-        if not batching:
-            command.append("--no-batching")
+        command.append("--batching" if batching else "--no-batching")
         self.command = command
         self.port = 0
         self.lines: list[str] = []

@@ -76,9 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                        help="WebSocket connections one client address may hold (default: 32; 0: no limit)")
     serve.add_argument("--viewer-queue", type=int, default=500,
                        help="finals a viewer may fall behind before it is told to resume (default: 500)")
-    serve.add_argument("--no-batching", dest="batching", action="store_false",
-                       help="each stream decodes on its own, one model call per decode (default: the streams' "
-                       "decodes are batched into shared calls; this switch is for benchmarks)")
+    serve.add_argument("--batching", action=argparse.BooleanOptionalAction, default=None,
+                       help="batch the streams' decodes into shared model calls (default: on with --device "
+                       "cuda; off on CPU, where it measured no gain and a slower single stream: docs/benchmarks.md)")
     serve.add_argument("--print", dest="print_mode", choices=("text", "jsonl", "none"), default="text",
                        help="what to print of the --input stream's captions (default: text)")
     bus = serve.add_argument_group("scaling out (docs/scaling.md)")
@@ -269,7 +269,8 @@ async def _serve(args: argparse.Namespace) -> int:
         await server.bus.connect()  # before the slow model load: an unreachable Redis fails at once
     if config.serves_ingest:  # an edge runs no pipeline and loads no model
         print(f"loading models ({pipe_config.model})...", file=sys.stderr, flush=True)
-        server.pipeline_factory = await asyncio.to_thread(load_pipeline_factory, pipe_config, batching=args.batching)
+        batching = args.batching if args.batching is not None else pipe_config.device == "cuda"
+        server.pipeline_factory = await asyncio.to_thread(load_pipeline_factory, pipe_config, batching=batching)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
