@@ -413,3 +413,14 @@ def test_a_word_longer_than_a_line_is_cut_into_line_long_pieces() -> None:
     assert all(len(line) <= 42 for line in lines)
     assert "".join(lines).replace(" ", "") == f"Visit{word}today"
     assert all(a.end <= b.start for a, b in pairwise(cues))
+
+
+def test_a_word_many_lines_long_spans_many_cues_within_its_time() -> None:
+    # A runaway token: more pieces than one cue holds (the fan-out tests send these).
+    word = "x" * 1000
+    item = SentenceEvent(id="s", start=2.0, end=6.0, text=word, lang="en")
+    cues = build_cues([item])
+    assert len(cues) > 1
+    assert "".join(c.text.replace("\n", "") for c in cues) == word
+    assert all(2.0 <= c.start < 6.0 for c in cues)
+    assert all(a.end <= b.start for a, b in pairwise(cues))

@@ -79,8 +79,8 @@ def _drafts(item: SentenceEvent | TranslationEvent, options: CueOptions) -> list
     drafts = []
     for i, j in plan_cues(layout, options):
         lines = layout.lines(i, j)
-        natural_end = max(t.end for t in tokens[i:j])
-        drafts.append(_Draft(round(tokens[i].start, 3), natural_end, lines, item.lang))
+        natural_end = max(t.end for t in layout.tokens[i:j])
+        drafts.append(_Draft(round(layout.tokens[i].start, 3), natural_end, lines, item.lang))
     return drafts
 
 
