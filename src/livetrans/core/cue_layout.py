@@ -10,6 +10,8 @@ within ``max_lines`` lines of ``max_chars_per_line`` characters and
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -19,6 +21,7 @@ from ..types import Word
 from .text import (
     CLAUSE_END_MARKS,
     CLOSING_MARKS,
+    HAN_OR_KANA_RE,
     SENTENCE_END_MARKS,
     is_cjk_text,
     is_han_or_kana,
@@ -81,48 +84,76 @@ def _break_allowed(text: str, pos: int) -> bool:
     if after.isspace():
         if before.isspace():
             return False
-        rest = text[pos:].lstrip()
-        return bool(rest) and rest[0] not in _NO_BREAK_BEFORE
+        nxt = _NEXT_VISIBLE_RE.search(text, pos)
+        return nxt is not None and nxt.group() not in _NO_BREAK_BEFORE
     if before.isspace() or after in _NO_BREAK_BEFORE or before in _NO_BREAK_AFTER:
         return False
     return is_han_or_kana(before) or is_han_or_kana(after)
 
 
-def _char_times(words: Sequence[Word]) -> tuple[str, list[float], list[float]]:
-    """The words' text and each character's start and end, never going backwards.
+_NEXT_VISIBLE_RE = re.compile(r"\S")
+# Where text without Han or kana may break: at the first space before a word that
+# may begin a line (the same rule as _break_allowed, found in one pass).
+_SPACE_BREAK_RE = re.compile(
+    r"(?<=\S)\s+(?=[^\s" + "".join(re.escape(ch) for ch in sorted(_NO_BREAK_BEFORE)) + "])"
+)
+
+
+def _break_positions(text: str, first: int, last: int) -> list[int]:
+    if HAN_OR_KANA_RE.search(text) is None:
+        return [m.start() for m in _SPACE_BREAK_RE.finditer(text, first, last)]
+    return [p for p in range(first + 1, last) if _break_allowed(text, p)]
+
+
+class _CharClock:
+    """Each character's start and end, never going backwards.
 
     A word's time is shared by its visible characters in equal parts, so a
     CJK word of several characters can be split between lines.
     """
-    parts: list[str] = []
-    starts: list[float] = []
-    ends: list[float] = []
-    floor = words[0].start if words else 0.0
-    for word in words:
-        start = max(word.start, floor)
-        end = max(word.end, start)
-        floor = start
-        lead = len(word.text) - len(word.text.lstrip())
-        visible = max(len(word.text) - lead, 1)
-        for k in range(len(word.text)):
-            m = max(k - lead, 0)
-            starts.append(start + (end - start) * m / visible)
-            ends.append(start + (end - start) * min(m + 1, visible) / visible)
-        parts.append(word.text)
-    return "".join(parts), starts, ends
+
+    def __init__(self, words: Sequence[Word]) -> None:
+        self.text = "".join(word.text for word in words)
+        self._offsets: list[int] = []  # where each word's text begins in ``text``
+        self._spans: list[tuple[float, float, int, int]] = []  # start, end, lead, visible
+        floor = words[0].start if words else 0.0
+        offset = 0
+        for word in words:
+            start = max(word.start, floor)
+            end = max(word.end, start)
+            floor = start
+            lead = len(word.text) - len(word.text.lstrip())
+            self._offsets.append(offset)
+            self._spans.append((start, end, lead, max(len(word.text) - lead, 1)))
+            offset += len(word.text)
+
+    def _time(self, pos: int, after: bool) -> float:
+        w = bisect_right(self._offsets, pos) - 1
+        start, end, lead, visible = self._spans[w]
+        m = max(pos - self._offsets[w] - lead, 0)
+        if after:
+            m = min(m + 1, visible)
+        return start + (end - start) * m / visible
+
+    def start(self, pos: int) -> float:
+        return self._time(pos, after=False)
+
+    def end(self, pos: int) -> float:
+        return self._time(pos, after=True)
 
 
 def tokenize(words: Sequence[Word]) -> list[Token]:
-    text, starts, ends = _char_times(words)
+    clock = _CharClock(words)
+    text = clock.text
     first = len(text) - len(text.lstrip())
     last = len(text.rstrip())
     if first >= last:
         return []
-    cuts = [first] + [p for p in range(first + 1, last) if _break_allowed(text, p)] + [last]
+    cuts = [first, *_break_positions(text, first, last), last]
     tokens = []
     for a, b in pairwise(cuts):
         lead = len(text[a:b]) - len(text[a:b].lstrip())
-        tokens.append(Token(text[a:b], starts[a + lead], ends[b - 1]))
+        tokens.append(Token(text[a:b], clock.start(a + lead), clock.end(b - 1)))
     return tokens
 
 

@@ -36,29 +36,30 @@ def ends_clause_mark(text: str) -> bool:
     return CLAUSE_END_RE.search(text.strip()) is not None
 
 
+# Scripts written without spaces: a line may break between any two of these.
+HAN_OR_KANA_RANGES = (
+    "\u3040-\u30ff"  # hiragana, katakana
+    "\u31f0-\u31ff"  # katakana phonetic extensions
+    "\u3400-\u4dbf"  # Han extension A
+    "\u4e00-\u9fff"  # Han
+    "\uf900-\ufaff"  # Han compatibility
+    "\uff66-\uff9f"  # half-width katakana
+    "\U00020000-\U0003ffff"  # Han extensions B and later
+)
+HANGUL_RANGES = "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"  # syllables and jamo
+HAN_OR_KANA_RE = re.compile(f"[{HAN_OR_KANA_RANGES}]")
+CJK_RE = re.compile(f"[{HAN_OR_KANA_RANGES}{HANGUL_RANGES}]")
+_LETTER_RUN_RE = re.compile(r"[^\W\d_]+")  # a word of letters
+
+
 def is_han_or_kana(ch: str) -> bool:
     """Scripts written without spaces: a line may break between any two of these."""
-    cp = ord(ch)
-    return (
-        0x3040 <= cp <= 0x30FF  # hiragana, katakana
-        or 0x31F0 <= cp <= 0x31FF  # katakana phonetic extensions
-        or 0x3400 <= cp <= 0x4DBF  # Han extension A
-        or 0x4E00 <= cp <= 0x9FFF  # Han
-        or 0xF900 <= cp <= 0xFAFF  # Han compatibility
-        or 0xFF66 <= cp <= 0xFF9F  # half-width katakana
-        or 0x20000 <= cp <= 0x3FFFF  # Han extensions B and later
-    )
-
-
-def is_hangul(ch: str) -> bool:
-    """A Hangul syllable or jamo."""
-    cp = ord(ch)
-    return 0xAC00 <= cp <= 0xD7AF or 0x1100 <= cp <= 0x11FF or 0x3130 <= cp <= 0x318F
+    return HAN_OR_KANA_RE.fullmatch(ch) is not None
 
 
 def is_cjk_char(ch: str) -> bool:
     """A Han, kana or Hangul character."""
-    return is_han_or_kana(ch) or is_hangul(ch)
+    return CJK_RE.fullmatch(ch) is not None
 
 
 def has_cjk(text: str) -> bool:
@@ -67,7 +68,7 @@ def has_cjk(text: str) -> bool:
     Sizes are then counted in characters rather than words, since such text has
     few or no spaces.
     """
-    return any(is_cjk_char(ch) for ch in text)
+    return CJK_RE.search(text) is not None
 
 
 def is_cjk_text(text: str) -> bool:
@@ -76,15 +77,8 @@ def is_cjk_text(text: str) -> bool:
     A unit is one such character or one run of other letters (a word), so a
     Latin brand name inside Chinese counts as one, like a Chinese character.
     """
-    cjk = other = 0
-    in_word = False
-    for ch in text:
-        if is_cjk_char(ch):
-            cjk, in_word = cjk + 1, False
-        elif ch.isalpha():
-            other, in_word = other + (not in_word), True
-        else:
-            in_word = False
+    cjk = len(CJK_RE.findall(text))
+    other = len(_LETTER_RUN_RE.findall(CJK_RE.sub(" ", text)))
     return cjk > 0 and cjk >= other
 
 
