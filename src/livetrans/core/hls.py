@@ -39,6 +39,7 @@ Adding the renditions to a video's master playlist: ``hls_master``.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -92,15 +93,33 @@ class RenditionInfo:
     is_source: bool
 
 
+def _by_start(cue: Cue) -> tuple[float, float]:
+    return (cue.start, cue.end)
+
+
 class _Rendition:
     def __init__(self, name: str, language: str | None, options: HlsOptions) -> None:
         self.name = name
         self.language = language
         self.builder = CueBuilder(options.cues)
-        self.cues: list[Cue] = []  # final cues not yet behind every published segment
+        self.cues: list[Cue] = []  # final cues not yet behind every published segment, by start
         self.segments: deque[Segment] = deque(maxlen=max(options.keep_segments, options.window_segments))
         self.next_index = 0
         self.pending: dict[str, float] = {}  # sentence id -> start, awaiting its translation
+
+    def hold(self, cues: list[Cue]) -> None:
+        for cue in cues:
+            insort(self.cues, cue, key=_by_start)
+
+    def take(self, start: float, end: float) -> list[Cue]:
+        """The held cues shown in ``[start, end)``; those ending by ``end`` are let go.
+
+        Only the cues starting before ``end`` are looked at, so a backlog of
+        later cues costs nothing per segment."""
+        n = bisect_left(self.cues, end, key=lambda c: c.start)
+        shown = [c for c in self.cues[:n] if c.end > start]
+        self.cues[:n] = [c for c in shown if c.end > end]
+        return shown
 
 
 class HlsPackager:
@@ -215,7 +234,7 @@ class HlsPackager:
         self._push(rendition, translation)
 
     def _push(self, rendition: _Rendition, item: SentenceEvent | TranslationEvent) -> None:
-        rendition.cues.extend(rendition.builder.push(item))
+        rendition.hold(rendition.builder.push(item))
 
     def _targets(self) -> list[_Rendition]:
         return [r for name, r in self._renditions.items() if name != SOURCE]
@@ -233,7 +252,7 @@ class HlsPackager:
         changed = []
         for rendition in self._renditions.values():
             until = self._final_until(rendition)
-            rendition.cues.extend(rendition.builder.release(until))
+            rendition.hold(rendition.builder.release(until))
             held = rendition.builder.held_start()
             if held is not None:
                 until = min(until, held)
@@ -244,7 +263,7 @@ class HlsPackager:
     def _finish(self) -> list[str]:
         end = self._audio_end
         for rendition in self._renditions.values():
-            rendition.cues.extend(rendition.builder.flush())
+            rendition.hold(rendition.builder.flush())
             end = max([end, *(c.end for c in rendition.cues)])
         for rendition in self._renditions.values():
             self._publish(rendition, math.inf, last=end)
@@ -265,14 +284,13 @@ class HlsPackager:
                 end = min(end, last)
             elif end > until + 1e-9:
                 break
-            cues = [c for c in rendition.cues if c.start < end and c.end > start]
+            cues = rendition.take(start, end)
             text = self._segment_text(cues)
             duration = round(end - start, 3)
             rendition.segments.append(
                 Segment(k, round(start, 3), duration, f"{self.session}-{k}.vtt", text, self._now)
             )
             rendition.next_index += 1
-            rendition.cues = [c for c in rendition.cues if c.end > end]
             published = True
         return published
 
