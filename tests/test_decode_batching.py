@@ -51,12 +51,17 @@ def requests() -> list[DecodeRequest]:
     ]
 
 
+# A word's probability moves a little with the padding of the others in its batch:
+# by up to 0.029 measured on an AVX-512 EPYC (2026-12-02), less on AVX2.
+WORD_PROBABILITY_TOLERANCE = 0.05
+
+
 def same_hypothesis(alone: Hypothesis, batched: Hypothesis) -> None:
     assert [w.text for w in batched.prefix_words] == [w.text for w in alone.prefix_words]
     assert [w.text for w in batched.words] == [w.text for w in alone.words]
     assert batched.language == alone.language
     for a, b in zip(alone.prefix_words + alone.words, batched.prefix_words + batched.words):
-        assert b.probability == pytest.approx(a.probability, abs=0.02)
+        assert b.probability == pytest.approx(a.probability, abs=WORD_PROBABILITY_TOLERANCE)
         assert b.start == pytest.approx(a.start, abs=0.05) and b.end == pytest.approx(a.end, abs=0.05)
     assert batched.language_probability == pytest.approx(alone.language_probability, abs=0.02)
     assert batched.avg_logprob == pytest.approx(alone.avg_logprob, abs=0.02)
