@@ -2,12 +2,14 @@
 
 Silero VAD cuts the file into stretches of speech, joined into windows that fit the
 encoder input (:func:`speech_spans`); the windows are decoded in batches with beam
-search, each window's language detected on its own, and the streaming path's
+search, each window's language detected on its own (a close call between two
+languages decoded in both, :func:`contested`), and the streaming path's
 hallucination guards (core/guards.py) decide which decodes are kept.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,11 @@ class OfflineOptions:
     # a longer pause the speaker may have switched language, detected per window.
     max_join_gap: float = 1.0
     bucket: float = 20.0  # seconds: the encoder input every window is padded to
+    # A window whose detected runner-up language has at least this share of the top
+    # one's probability is a close call (an accented speaker, a short window in noise):
+    # it is decoded in both and the likelier decode the guards keep wins
+    # (``contested``). None: always the top detection.
+    contest_ratio: float | None = 0.5
 
 
 @dataclass(frozen=True)
@@ -128,18 +135,51 @@ def _decode_batch(
     features = np.stack([engine._features(w, bucket_samples) for w in windows])
     encoder_output = engine._model.encode(features)
     if language is not None or not engine.multilingual:
-        languages = [language or "en"] * len(windows)
+        candidates = [[language or "en"] for _ in windows]
     else:
-        languages = [str(r[0][0])[2:-2] for r in engine._model.model.detect_language(encoder_output)]
-    out: list[tuple[list[Word], str]] = [([], lang) for lang in languages]
-    for lang in dict.fromkeys(languages):
-        index = [i for i, code in enumerate(languages) if code == lang]
+        candidates = [contested(ranked, options) for ranked in detect_languages(engine, encoder_output)]
+    # Each window's decode in each of its candidate languages, a batch per language.
+    decodes: list[dict[str, _Decode]] = [{} for _ in windows]
+    for lang in dict.fromkeys(code for codes in candidates for code in codes):
+        index = [i for i, codes in enumerate(candidates) if lang in codes]
         group_output = encoder_output if len(index) == len(windows) else engine._model.encode(features[index])
         group = [windows[i] for i in index]
         decoded = _generate_group(engine, group_output, group, lang, beam_size, vocabulary, guards, options)
-        for i, window_words in zip(index, decoded):
-            out[i] = (window_words, lang)
+        for i, decode in zip(index, decoded):
+            decodes[i][lang] = decode
+    out = []
+    for codes, by_language in zip(candidates, decodes):
+        best = max(codes, key=lambda code: by_language[code].score)
+        out.append((by_language[best].words, best))
     return out
+
+
+def detect_languages(engine: WhisperEngine, encoder_output: Any) -> list[list[tuple[str, float]]]:
+    """Each window's two most likely languages with their probabilities, best first."""
+    detected = engine._model.model.detect_language(encoder_output)
+    return [[(str(token)[2:-2], float(p)) for token, p in ranked[:2]] for ranked in detected]
+
+
+def contested(ranked: list[tuple[str, float]], options: OfflineOptions) -> list[str]:
+    """The languages to decode a window in, from its detection (best first): the top
+    one, and the runner-up too when it is a close call (``options.contest_ratio``)."""
+    top = [ranked[0][0]]
+    ratio = options.contest_ratio
+    if ratio is not None and len(ranked) > 1 and ranked[1][1] >= ratio * ranked[0][1]:
+        top.append(ranked[1][0])
+    return top
+
+
+@dataclass(frozen=True)
+class _Decode:
+    words: list[Word]  # what the guards kept
+    avg_logprob: float
+
+    @property
+    def score(self) -> float:
+        """A decode the guards kept beats one they dropped; then the likelier wins."""
+        return self.avg_logprob if self.words else -math.inf
+
 
 def _generate_group(
     engine: WhisperEngine,
@@ -150,7 +190,7 @@ def _generate_group(
     vocabulary: Vocabulary,
     guards: GuardOptions,
     options: OfflineOptions,
-) -> list[list[Word]]:
+) -> list[_Decode]:
     tokenizer = engine._tokenizer(language)
     prompt = _LANGUAGE_PROMPTS.get(language, "") if engine.task == "transcribe" else ""
     prompt = f"{prompt} {vocabulary.prompt(language, PROMPT_VOCABULARY_TOKENS)}".strip()
@@ -175,10 +215,10 @@ def _generate_group(
         # What the loop guard drops is not worth aligning.
         token_lists.append([] if is_loop(ratio, guards) else tokens)
         scores.append((float(result.no_speech_prob), avg_logprob, ratio))
+    decodes = [_Decode([], score[1]) for score in scores]
     keep = [i for i, t in enumerate(token_lists) if t]
-    words: list[list[Word]] = [[] for _ in windows]
     if not keep:
-        return words
+        return decodes
     frames = [len(windows[i]) // _HOP_SAMPLES for i in keep]
     if len(keep) != len(windows):
         bucket_samples = int(options.bucket * SAMPLE_RATE)
@@ -191,8 +231,8 @@ def _generate_group(
         # The streaming path's guards, where they apply offline.
         candidate = Candidate(tuple(found), no_speech, avg_logprob, ratio, duration, language, vocabulary=vocabulary)
         kept = apply_guards(candidate, guards, OFFLINE_FILTERS)
-        words[i] = vocabulary.respell(kept, language)
-    return words
+        decodes[i] = _Decode(vocabulary.respell(kept, language), avg_logprob)
+    return decodes
 
 
 def speech_spans(audio: Float32Array, options: OfflineOptions = OfflineOptions()) -> list[tuple[int, int]]:
