@@ -11,7 +11,7 @@ seeded noise offsets, the same mixing), so the audio is the suite's.
 
 Each condition is transcribed twice with the same model files:
 
-- ``livetrans``: ``offline_transcribe`` (``WhisperEngine.transcribe_offline``, as
+- ``livetrans``: ``transcribe_offline`` (asr/offline.py, as
   ``livetrans transcribe FILE`` does), the language detected;
 - ``plain``: faster-whisper's ``WhisperModel.transcribe(audio, beam_size=5,
   vad_filter=True)``, everything else at its defaults.
@@ -38,7 +38,7 @@ from typing import Any
 
 from faster_whisper import WhisperModel
 
-from livetrans.asr.offline import OfflineOptions
+from livetrans.asr.offline import OfflineOptions, transcribe_offline
 from livetrans.asr.whisper import compute_type_for
 from livetrans.core.stabilizer import join_words
 from livetrans.evaluation.conditions import (
@@ -123,8 +123,8 @@ def run(args: argparse.Namespace, variants: dict[str, OfflineOptions]) -> list[d
         for mode, options in variants.items():
             started = time.perf_counter()
             # As ``livetrans transcribe FILE`` does (and offline_transcribe).
-            transcript = models.whisper.transcribe_offline(
-                audio, language=config.language, vocabulary=vocabulary, options=options
+            transcript = transcribe_offline(
+                models.whisper, audio, language=config.language, vocabulary=vocabulary, options=options
             )
             scored(row, mode, join_words(transcript.words), transcript.language, time.perf_counter() - started)
         if spec.name in earlier:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 
+from livetrans.asr.offline import transcribe_offline
 from livetrans.core.vocabulary import Vocabulary, compact
 from livetrans.evaluation.replay import replay
 from livetrans.evaluation.vocabulary import CONTROL, EN, product_vocabulary
@@ -56,7 +57,7 @@ def product_speech() -> np.ndarray:
 
 
 def offline_text(models: SpeechModels, audio: np.ndarray, vocabulary: Vocabulary | None) -> str:
-    transcript = models.whisper.transcribe_offline(audio, language="en", vocabulary=vocabulary)
+    transcript = transcribe_offline(models.whisper, audio, language="en", vocabulary=vocabulary)
     return "".join(w.text for w in transcript.words)
 
 
@@ -77,7 +78,7 @@ def test_a_near_miss_in_real_output_is_respelt(base_models):
     changes no other word."""
     vocabulary = product_vocabulary()
     audio = speech(*[s.text for s in EN if set(s.terms) & set(NEAR_MISSES)])
-    transcript = base_models.whisper.transcribe_offline(audio, language="en")
+    transcript = transcribe_offline(base_models.whisper, audio, language="en")
     words = list(transcript.words)
     respelt = vocabulary.respell(words, "en")
     before, after = "".join(w.text for w in words), "".join(w.text for w in respelt)

@@ -20,6 +20,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from .asr.offline import transcribe_offline
 from .asr.whisper import Task
 from .console import CaptionPrinter
 from .core.cues import CueBuilder
@@ -85,8 +86,13 @@ def run_offline(spec: str, config: PipelineConfig, args: argparse.Namespace) -> 
     from tqdm import tqdm
 
     with tqdm(total=round(duration, 1), unit="s", desc="transcribing", disable=None, file=sys.stderr) as bar:
-        transcript = models.whisper.transcribe_offline(
-            audio, language=config.language, vocabulary=vocabulary, guards=config.recognizer.guards, progress=lambda done: bar.update(round(min(done, duration) - bar.n, 1))
+        transcript = transcribe_offline(
+            models.whisper,
+            audio,
+            language=config.language,
+            vocabulary=vocabulary,
+            guards=config.recognizer.guards,
+            progress=lambda done: bar.update(round(min(done, duration) - bar.n, 1)),
         )
         bar.update(round(duration - bar.n, 1))
     translator = build_translator(config, transcript.language)

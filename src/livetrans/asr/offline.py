@@ -77,7 +77,7 @@ def transcribe_offline(
     language: str | None = None,
     batch_size: int = 8,
     beam_size: int = 5,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], object] | None = None,
     vocabulary: Vocabulary | None = None,
     guards: GuardOptions | None = None,
     options: OfflineOptions = OfflineOptions(),

@@ -21,16 +21,13 @@ import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from ..core.decoding import Hypothesis
 from ..errors import LanguageError, ModelError
 from ..types import SAMPLE_RATE, Float32Array, Word
-
-if TYPE_CHECKING:
-    from .offline import OfflineTranscript
 
 log = logging.getLogger(__name__)
 
@@ -210,12 +207,6 @@ class WhisperEngine:
             avg_logprob=avg_logprob,
             compression_ratio=compression_ratio(text),
         )
-
-    def transcribe_offline(self, audio: Float32Array, **options: Any) -> OfflineTranscript:
-        """Whole-file transcription (asr/offline.py: :func:`transcribe_offline`)."""
-        from .offline import transcribe_offline
-
-        return transcribe_offline(self, audio, **options)
 
     def _script(self, words: list[Word], language: str) -> list[Word]:
         """Mandarin words in the script viewers asked for (word by word: OpenCC maps

@@ -93,6 +93,7 @@ def run_bench_streams(args: argparse.Namespace) -> int:
 def stream_audio(paths: list[Path], count: int, seconds: float, model: str) -> list[StreamAudio]:
     """``count`` streams of different clips (repeated when there are fewer), each looped
     to ``seconds``, with its offline transcript."""
+    from ..asr.offline import transcribe_offline
     from ..pipeline import PipelineConfig, SpeechModels
     from ..sources import load_audio
 
@@ -102,7 +103,7 @@ def stream_audio(paths: list[Path], count: int, seconds: float, model: str) -> l
     for i in range(count):
         path = paths[i % len(paths)]
         samples = looped(load_audio(path), seconds)
-        transcript = models.whisper.transcribe_offline(samples)
+        transcript = transcribe_offline(models.whisper, samples)
         out.append(StreamAudio(path.name, samples, transcript.words))
     return out
 

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
+from ..asr.offline import transcribe_offline
 from ..core.stabilizer import join_words
 from ..pipeline import (
     EventStamper,
@@ -187,8 +188,12 @@ def offline_transcribe(
 ) -> OfflineResult:
     """The same model, offline: VAD + batched decoding (the quality ceiling)."""
     started = time.perf_counter()
-    transcript = models.whisper.transcribe_offline(
-        audio, language=config.language, vocabulary=config.load_vocabulary(), guards=config.recognizer.guards
+    transcript = transcribe_offline(
+        models.whisper,
+        audio,
+        language=config.language,
+        vocabulary=config.load_vocabulary(),
+        guards=config.recognizer.guards,
     )
     return OfflineResult(
         words=transcript.words,
