@@ -54,21 +54,26 @@ async def ingest(base: str, name: str, pcm: bytes) -> Received:
     return await viewer
 
 
-def test_two_streams_share_batched_decodes_and_metrics_show_the_batch_sizes(
+def test_two_streams_share_batched_decodes_and_metrics_show_batch_sizes_and_lag(
     speech_models: SpeechModels, tmp_path: Path  # noqa: F811
 ) -> None:
     models = SpeechModels(whisper=speech_models.whisper, vad=speech_models.vad)
     batching = models.start_batching()
 
-    async def scenario() -> tuple[list[Received], bytes]:
+    async def scenario() -> tuple[list[Received], bytes, bytes]:
         factory = LivePipelineFactory(INGEST_MODEL, models)
         config = ServerConfig(port=0, token="secret", journal_dir=tmp_path, ping_interval=None)
         async with CaptionServer(config, pipeline_factory=factory) as server:
-            got = await asyncio.gather(*(ingest(server.ws_url, f"s{i}", s16le(SPEECH / c)) for i, c in enumerate(CLIPS)))
-            return list(got), server.metrics.render()
+            streams = asyncio.gather(*(ingest(server.ws_url, f"s{i}", s16le(SPEECH / c)) for i, c in enumerate(CLIPS)))
+            live = b""
+            while b'livetrans_recognition_lag_seconds{stream="s0"}' not in live:
+                await asyncio.sleep(0.5)
+                live = server.metrics.render()  # while s0 is live, fed faster than real time
+            got = await streams
+            return list(got), live, server.metrics.render()
 
     try:
-        received, metrics = run(scenario(), timeout=240)
+        received, live, metrics = run(scenario(), timeout=240)
     finally:
         batching.close()
     for got, expected in zip(received, EXPECTED):
@@ -80,3 +85,13 @@ def test_two_streams_share_batched_decodes_and_metrics_show_the_batch_sizes(
     assert float(count.group(1)) == batching.stats.batches > 0
     assert float(total.group(1)) == batching.stats.requests >= batching.stats.batches
     assert max(batching.stats.sizes) == 2  # at some point both streams' decodes shared a call
+    fed = gauge(live, "livetrans_audio_seconds", "s0")
+    lag = gauge(live, "livetrans_recognition_lag_seconds", "s0")
+    assert 0 <= lag <= fed, live.decode()
+    assert b"livetrans_recognition_lag_seconds{" not in metrics  # gone with the streams
+
+
+def gauge(metrics: bytes, name: str, stream: str) -> float:
+    found = re.search(rf'^{name}{{stream="{stream}"}} (\S+)$'.encode(), metrics, re.MULTILINE)
+    assert found, metrics.decode()
+    return float(found.group(1))

@@ -100,6 +100,7 @@ class StreamState:
     memory: deque[Durable] = field(default_factory=deque)
     on_latency: Callable[[str, float], None] | None = None
     compute_rtf: Callable[[], float] | None = None  # the pipeline's own compute/audio ratio
+    recognised_seconds: Callable[[], float] | None = None  # the pipeline's audio recognised so far
     listeners: list[Listener] = field(default_factory=list)
     pts_offset: float | None = None  # s, presentation time of the session's first sample
 
@@ -121,6 +122,7 @@ class StreamState:
         self.processing_started = time.monotonic()
         self.audio_seconds = 0.0
         self.compute_rtf = None
+        self.recognised_seconds = None
         self.pts_offset = pts_offset
         record: dict[str, Any] = {
             "type": "session",
@@ -188,6 +190,14 @@ class StreamState:
         if self.processing_started is None or self.audio_seconds <= 0:
             return None
         return (time.monotonic() - self.processing_started) / self.audio_seconds
+
+    @property
+    def lag(self) -> float | None:
+        """Audio seconds fed to the pipeline and not yet recognised: it grows while the
+        stream falls behind real time, and shrinks as it catches up."""
+        if not self.live or self.recognised_seconds is None:
+            return None
+        return max(self.audio_seconds - self.recognised_seconds(), 0.0)
 
     # ------------------------------------------------------------------ publish
 

@@ -64,12 +64,17 @@ class _StreamGauges(Collector):
         rtf = GaugeMetricFamily("livetrans_realtime_factor",
                                 "Recognition compute seconds per audio second (>1: cannot keep up with real time)",
                                 labels=["stream"])
+        lag = GaugeMetricFamily("livetrans_recognition_lag_seconds",
+                                "Audio seconds fed and not yet recognised (grows while a stream falls behind)",
+                                labels=["stream"])
         for s in produced:
             if s.live:
                 audio.add_metric([s.name], s.audio_seconds)
                 if (value := s.realtime_factor) is not None:
                     rtf.add_metric([s.name], value)
-        yield from (audio, rtf)
+                if (behind := s.lag) is not None:
+                    lag.add_metric([s.name], behind)
+        yield from (audio, rtf, lag)
         yield from _decode_batches(server)
         if server.bus is not None:
             yield from server.bus.collect_metrics()
