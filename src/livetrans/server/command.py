@@ -24,6 +24,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from ..core.hls import HlsOptions
 from ..errors import InputError, LivetransError, ProtocolError
 from ..types import AudioChunk
+from .admission import AdmissionRule
 from .app import ROLES, CaptionServer, ServerConfig
 from .bus import BUS_SCHEMES
 from .hls import HlsConfig
@@ -74,6 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                        "default: --port + 1, or any free port with --port 0; off: none)")
     serve.add_argument("--max-connections-per-address", type=int, default=32,
                        help="WebSocket connections one client address may hold (default: 32; 0: no limit)")
+    serve.add_argument("--max-load", type=float, default=AdmissionRule.max_load,
+                       help="refuse a new stream (close 1013) when one more would keep the speech model busy "
+                       "more than this share of the time, predicted from the live streams' real-time factors "
+                       "(default: %(default)s; 0: admit all; docs/scaling.md)")
     serve.add_argument("--viewer-queue", type=int, default=500,
                        help="finals a viewer may fall behind before it is told to resume (default: 500)")
     serve.add_argument("--batching", action=argparse.BooleanOptionalAction, default=None,
@@ -133,6 +138,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         fsync_interval=args.fsync_interval,
         max_connections_per_address=max(0, args.max_connections_per_address),
         max_durable_queue=max(1, args.viewer_queue),
+        admission=AdmissionRule(max_load=args.max_load if args.max_load > 0 else None),
         source_lang=args.language,
         targets=tuple(args.to),
         hls=hls_config(args),

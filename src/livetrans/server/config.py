@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from ..types import AudioChunk, Event
+from .admission import AdmissionRule
 from .hls import HlsConfig
 from .hub import DEFAULT_MAX_DURABLE_QUEUE, DEFAULT_MEMORY_EVENTS
 
@@ -53,6 +54,7 @@ class ServerConfig:
     bus_retention_seconds: float = 86_400.0  # entries older than this are trimmed (0: kept)
     bus_buffer_events: int = 100_000  # durable events a worker holds while Redis is away
     control_port: int | None = None  # the control API's HTTP port (0: any free one; None: off)
+    admission: AdmissionRule = AdmissionRule()  # when a new stream is refused (server/admission.py)
 
     @property
     def serves_viewers(self) -> bool:

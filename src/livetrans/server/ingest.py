@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from ..errors import InputError, LivetransError, ProtocolError
 from ..pcm import PcmDecoder
 from ..types import AudioChunk
+from .admission import refusal
 from .bus import StreamBusy
 from .protocol import (
     CloseCode,
@@ -62,6 +63,10 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
         return
     if server.pipeline_factory is None:
         await _close_draining(server, ws, CloseCode.INTERNAL_ERROR, "this server runs no pipeline; ingest is disabled")
+        return
+    if (full := refusal(server.producing.values(), server.config.admission)) is not None:
+        await _send_quietly(ws, dumps(error_message("at_capacity", full)))
+        await _close_draining(server, ws, CloseCode.TRY_AGAIN_LATER, full)
         return
     try:
         start = await _receive_start(server, ws)
