@@ -132,7 +132,8 @@ class ServerProcess:
 
     def __init__(self, model: str, *, batching: bool) -> None:
         command = [sys.executable, "-m", "livetrans.cli", "serve", "--port", "0", "--token", TOKEN,
-                   "--no-journal", "--control-port", "off", "--model", model, "--print", "none"]  # fmt: skip
+                   "--no-journal", "--control-port", "off", "--model", model, "--print", "none",
+                   "--max-load", "0"]  # fmt: skip  (every stream admitted: the benchmark measures overload too)
         command.append("--batching" if batching else "--no-batching")
         self.command = command
         self.port = 0
