@@ -127,3 +127,23 @@ def test_a_switch_is_contested_only_while_the_previous_language_keeps_a_fair_sha
     first.vote((("pt", 0.57), ("es", 0.32)), 2.0, final=False)
     assert not first.contested("pt")
     assert not LanguageVote(fixed="es").contested("pt")
+
+
+def test_the_rival_is_the_previous_language_on_a_contested_switch():
+    close = after("es")
+    close.vote((("pt", 0.69), ("es", 0.15), ("it", 0.06)), 2.6, final=False)
+    assert close.rival("pt") == "es" and close.rival("es") is None
+    clear = after("en")
+    clear.vote((("es", 0.95), ("en", 0.03)), 2.0, final=False)
+    assert clear.rival("es") is None
+
+
+def test_the_first_utterance_has_a_rival_only_on_a_close_call():
+    # Spanish in crowd noise, as base detected it on an AVX2 CPU: Portuguese first.
+    close = LanguageVote()
+    close.vote((("pt", 0.57), ("es", 0.32)), 2.0, final=False)
+    assert close.rival("pt") == "es"
+    clear = LanguageVote()
+    clear.vote((("en", 0.93), ("de", 0.02)), 2.0, final=False)
+    assert clear.rival("en") is None
+    assert LanguageVote(fixed="es").rival("pt") is None

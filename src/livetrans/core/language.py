@@ -7,7 +7,8 @@ Each decode of the utterance so far votes with its detection, weighted by the
 seconds it heard; a speaker mostly goes on in the language they were speaking, so
 the previous utterance's language counts ``continuity`` times in each detection.
 A switch away from it while it keeps a fair share of the votes is only *contested*
-here: the recogniser then lets the decoder's own likelihood of the words decide.
+here, and so is a close call in the first utterance: the recogniser then lets the
+decoder's own likelihood of the words decide (``rival``).
 Nothing here knows about audio or models: detections come in as (language,
 probability) pairs.
 """
@@ -41,6 +42,10 @@ class LanguageOptions:
     # At switches between distant languages the previous one kept 0-4 % of the votes
     # (docs/benchmarks.md), and the window is not decoded twice more there.
     contest_share: float = 0.1
+    # The first utterance has no language before it: there a runner-up with at least
+    # this share of the leader's votes is a close call, decoded in both (``rival``),
+    # as the offline path does with each window's detection.
+    close_call: float = 0.5
 
 
 class LanguageVote:
@@ -117,6 +122,20 @@ class LanguageVote:
             return False
         total = sum(self._votes.values())
         return total > 0 and self._votes.get(previous, 0.0) / total >= self.options.contest_share
+
+    def rival(self, language: str) -> str | None:
+        """The language to decode against ``language`` before settling on it: the
+        previous utterance's on a contested switch, or, in the first utterance, the
+        runner-up of a close call (``close_call``); None when the call is clear."""
+        if self._fixed is not None:
+            return None
+        if self.previous is not None:
+            return self.previous if self.contested(language) else None
+        others = {k: v for k, v in self._votes.items() if k != language}
+        if not others:
+            return None
+        runner_up = max(others, key=others.__getitem__)
+        return runner_up if others[runner_up] >= self.options.close_call * self._votes.get(language, 0.0) else None
 
     def believable(self, language: str, window_seconds: float) -> bool:
         """Whether to show, before the language is settled, words decoded in

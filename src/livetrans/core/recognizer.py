@@ -328,21 +328,21 @@ class StreamingRecognizer:
             yield from self._settle_language(decided, window)
 
     def _settle_language(self, detected: str, window: Float32Array) -> Flow:
-        """Settle on ``detected``, or on the previous utterance's language where the
-        detection switched away from it on a close call (language.py) and the window
-        decodes likelier in it: the words weigh the whole window, the language token
-        only its start. Both decodes without a prompt (the prompt is in the previous
-        language); a looping one never wins."""
+        """Settle on ``detected``, or on its rival on a close call (language.py: the
+        previous utterance's language, or the first utterance's runner-up) where the
+        window decodes likelier in it: the words weigh the whole window, the language
+        token only its start. Both decodes without a prompt (the prompt is in the
+        previous language); a looping one never wins."""
         language = detected
-        previous = self._languages.previous
-        if self._languages.contested(detected) and previous is not None:
+        rival = self._languages.rival(detected)
+        if rival is not None:
             scores = {}
-            for candidate in (detected, previous):
+            for candidate in (detected, rival):
                 beam = self._schedule.options.beam
                 answer = yield DecodeRequest(window, prompt="", prefix="", language=candidate, beam_size=beam)
                 looping = is_loop(answer.compression_ratio, self.options.guards)
                 scores[candidate] = -math.inf if looping or not answer.words else answer.avg_logprob
-            language = previous if scores[previous] > scores[detected] else detected
+            language = rival if scores[rival] > scores[detected] else detected
         self._languages.settle(language)
         self._commit.reset()
         self._grown = self._put_back_held()
