@@ -178,14 +178,18 @@ class LivePipeline:
         self.clock: Clock = clock or RealClock()
         self.recognition: RecognitionScheduler | None = None  # the running stream's
         self.translation: TranslationScheduler | None = None
+        self._replaced_vocabulary: Vocabulary | None = None  # set live (None: the glossary file's)
 
     def set_vocabulary(self, vocabulary: Vocabulary) -> None:
-        """Replace the stream's vocabulary for recognition; it takes effect at the next
-        utterance. (Translation keeps the glossary it started with: a server shares one
-        translation stage between streams.)"""
+        """Replace the stream's vocabulary: recognition takes it at the next utterance,
+        translation at its next call (the stream's sentences only: a server shares one
+        translation stage between streams)."""
         self.vocabulary = vocabulary
+        self._replaced_vocabulary = vocabulary
         if self._recognizer is not None:
             self._recognizer.set_vocabulary(vocabulary)
+        if self.translation is not None:
+            self.translation.vocabulary = vocabulary
 
     @property
     def audio_seconds(self) -> float:
@@ -212,6 +216,7 @@ class LivePipeline:
             drafting = self.config.translation_drafts
             drafts = DraftTracker(self.config.recognizer.segmenter) if drafting else None
             translation = TranslationScheduler(self.translator, self.clock, drafts=drafts)
+            translation.vocabulary = self._replaced_vocabulary
         self.recognition, self.translation = recognition, translation
         return recognition, translation
 

@@ -31,6 +31,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 from .core.drafts import DraftTracker
+from .core.vocabulary import Vocabulary
 from .mt.stage import normalize_text  # light: no model library (livetrans.mt's rule)
 from .types import (
     AudioChunk,
@@ -211,12 +212,17 @@ class RecognitionScheduler:
 class SentenceTranslator(Protocol):
     """What scheduling needs of the translation stage (livetrans.mt)."""
 
-    def push(self, sentence: SentenceEvent) -> list[TranslationEvent]: ...
+    def push(self, sentence: SentenceEvent, vocabulary: Vocabulary | None = None) -> list[TranslationEvent]: ...
 
-    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]: ...
+    def push_many(
+        self, sentences: Sequence[SentenceEvent], vocabulary: Vocabulary | None = None
+    ) -> list[TranslationEvent]: ...
 
     def push_draft(
-        self, sentence: SentenceEvent, cancel: Callable[[], bool] | None = None
+        self,
+        sentence: SentenceEvent,
+        cancel: Callable[[], bool] | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> list[TranslationEvent] | None: ...
 
 
@@ -265,6 +271,9 @@ class TranslationScheduler:
         self.drafts = drafts  # None: finished sentences only
         self.meter = _ModelMeter(clock, cost)
         self.errors = 0  # sentences left untranslated by a failing call
+        # The stream's vocabulary once replaced live (None: the stage's own glossary);
+        # its terms are kept or translated as given from the next call on.
+        self.vocabulary: Vocabulary | None = None
         self._sentences: deque[SentenceEvent] = deque()
         self._ended = False
         self._drafting: SentenceEvent | None = None  # the draft being translated
@@ -316,7 +325,7 @@ class TranslationScheduler:
         if job.draft is not None:
             return self._run_draft(job, job.draft)
         try:
-            events = self.meter.call(lambda: self.translator.push_many(job.sentences))
+            events = self.meter.call(lambda: self.translator.push_many(job.sentences, self.vocabulary))
             return JobResult(job, tuple(events))
         except Exception as e:  # noqa: BLE001 (whatever a model raises costs its sentences only)
             if len(job.sentences) == 1:
@@ -325,14 +334,16 @@ class TranslationScheduler:
         out: list[Event] = []
         for sentence in job.sentences:  # so that one bad sentence costs only its own translation
             try:
-                out.extend(self.meter.call(partial(self.translator.push, sentence)))
+                out.extend(self.meter.call(partial(self.translator.push, sentence, self.vocabulary)))
             except Exception as e:  # noqa: BLE001
                 out.append(self._failed(sentence, e))
         return JobResult(job, tuple(out))
 
     def _run_draft(self, job: TranslationJob, draft: SentenceEvent) -> JobResult:
         try:
-            events = self.meter.call(lambda: self.translator.push_draft(draft, self._sentence_waiting.is_set))
+            events = self.meter.call(
+                lambda: self.translator.push_draft(draft, self._sentence_waiting.is_set, self.vocabulary)
+            )
         except Exception as e:  # noqa: BLE001
             # A draft is a preview: its sentence's final translation is still to come.
             log.warning("draft translation of %s failed: %s", draft.id, e)

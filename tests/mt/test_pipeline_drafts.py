@@ -202,16 +202,20 @@ def test_a_failing_draft_shows_nothing_and_the_final_is_still_translated(engine:
     assert [(e.type, e.kind) for e in step(s) if isinstance(e, TranslationEvent)] == [("translation", "final")]
 
 
-def scripted_pipeline(script: list[list[Event]], translator: Observed, drafts: bool = True) -> LivePipeline:
+def scripted_pipeline(script: list[Any], translator: Observed, drafts: bool = True) -> LivePipeline:
     """The live pipeline over a script of recogniser events, one list a push (the
     audio comes as fast as it is taken, so later lists may come at the flush)."""
 
     class Recognizer:
         def push(self, chunk: AudioChunk) -> list[Event]:
-            return script.pop(0) if script else []
+            step = script.pop(0) if script else []
+            return step() if callable(step) else step  # a step may act, then give events
 
         def flush(self) -> list[Event]:
-            return [event for events in script for event in events]
+            return [event for events in script for event in (events() if callable(events) else events)]
+
+        def set_vocabulary(self, vocabulary: Any) -> None:
+            pass
 
     class Models:
         def recognizer(self, options: Any, vocabulary: Any = None) -> Recognizer:
@@ -312,3 +316,36 @@ def test_the_server_counts_a_failed_translation_and_its_stream_goes_on(engine: T
         ("translation", "s1"), ("error", "s2"), ("translation", "s3")
     ]
     assert last_seq == sum(is_durable(e) for e in published)  # every caption, sentence and translation out
+
+
+def test_a_vocabulary_replaced_live_reaches_the_streams_next_translations(engine: Translator) -> None:
+    """A host's new product list: the stream's next sentences keep its terms in
+    translation, as recognition takes it at the next utterance."""
+    from livetrans.core.vocabulary import vocabulary_from_json
+
+    vocabulary = vocabulary_from_json('{"terms": [{"term": "Kiehl\'s", "translations": {"es": "Kiehl-ES"}}]}')
+    translator = Observed(engine)
+    texts = ["Kiehl's cream is back.", "Kiehl's cream is here."]
+    first, second = (ended(sentence_words(t, 3.0 * i), sid=f"s{i + 1}", cid=f"c{i + 1}") for i, t in enumerate(texts))
+    pipeline: LivePipeline
+
+    def replace_vocabulary() -> list[Event]:  # once the first sentence is translated
+        for _ in range(600):
+            if translator.calls:
+                break
+            threading.Event().wait(0.1)
+        pipeline.set_vocabulary(vocabulary)
+        return []
+
+    script: list[Any] = [first, replace_vocabulary, second]
+    pipeline = scripted_pipeline(script, translator, drafts=False)
+
+    async def collect() -> list[Event]:
+        return [event async for event in pipeline.run(silence(len(script)))]
+
+    events = asyncio.run(asyncio.wait_for(collect(), 120))
+    sent = [text for texts_, _ in translator.calls for text in texts_]
+    assert sent[0] == "Kiehl's cream is back."  # the list it started with: none
+    assert sent[1].startswith("[1]")  # the term is kept out of the model's hands
+    out = {e.id: e.text for e in events if isinstance(e, TranslationEvent)}
+    assert "Kiehl-ES" in out["s2"] and "Kiehl-ES" not in out["s1"], out

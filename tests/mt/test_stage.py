@@ -84,7 +84,7 @@ def test_cache_is_per_source_language_and_target() -> None:
     assert len(tr.calls) == 2
     stage2 = TranslationStage(tr, ["es", "fr"])
     stage2.push(sentence("OK"))
-    stage2._cache.pop(("eng_Latn", "OK", "fra_Latn"))
+    stage2._cache.pop(("eng_Latn", "OK", "fra_Latn", stage2.glossary.key))
     stage2.push(sentence("OK"))
     assert tr.calls[-1] == (["OK"], "en", ["fr"])  # only the missing target is translated
 
@@ -107,6 +107,19 @@ def test_glossary_and_numbers_through_the_stage() -> None:
     assert tr.calls[0][0] == ["The [1]: [2] and [3] off [4] [5]"]
     assert events[0].text == "<es> The oferta relámpago: ¥199 and 50% off @shop 🎉"
     assert events[1].text == "<fr> The flash sale: ¥199 and 50% off @shop 🎉"
+
+
+def test_a_streams_live_vocabulary_stands_for_the_glossary_in_its_calls_only() -> None:
+    from livetrans.core.vocabulary import vocabulary_from_json
+
+    tr = RecordingTranslator()
+    glossary = Glossary([GlossaryTerm("flash sale", {"spa_Latn": "oferta relámpago"})])
+    stage = TranslationStage(tr, ["es"], glossary=glossary)
+    live = vocabulary_from_json('{"terms": [{"term": "flash sale", "translations": {"es": "venta flash"}}]}')
+    assert stage.push(sentence("The flash sale"), live)[0].text == "<es> The venta flash"
+    assert stage.push(sentence("The flash sale"))[0].text == "<es> The oferta relámpago"  # not from the cache
+    assert stage.push(sentence("The flash sale"), live)[0].text == "<es> The venta flash"
+    assert len(tr.calls) == 2  # each glossary's translation cached apart
 
 
 def test_unsupported_detected_source_is_skipped_not_fatal() -> None:

@@ -23,6 +23,7 @@ keep their first position; invented ones are removed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -102,6 +103,9 @@ class Glossary:
     def __init__(self, terms: Iterable[GlossaryTerm] = ()) -> None:
         self.terms = tuple(sorted(terms, key=lambda t: -len(t.term)))  # longest first
         self._patterns = [(t, _term_pattern(t)) for t in self.terms]
+        # Tells glossaries apart in the translation cache: the same text translates
+        # differently with other terms.
+        self.key = hashlib.sha1(repr(self.terms).encode("utf-8")).hexdigest()
 
     @classmethod
     def from_vocabulary(cls, vocabulary: Vocabulary) -> Glossary:

@@ -14,6 +14,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+from ..core.vocabulary import Vocabulary
 from ..errors import LanguageError
 from ..types import CaptionKind, SentenceEvent, TranslationEvent
 from .base import Translator
@@ -56,7 +57,9 @@ class TranslationStage:
         self._flores = {t: resolve_language(t).flores for t in self.targets}
         self.glossary = glossary if glossary is not None else Glossary()
         self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        # (source, text, target, glossary.key) -> translation
+        self._cache: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
+        self._live_glossaries: dict[int, tuple[Vocabulary, Glossary]] = {}  # id(vocabulary) ->
         self.cache_hits = 0
         self.cache_misses = 0
         self.skipped = 0
@@ -67,17 +70,25 @@ class TranslationStage:
         """Refuse, before any audio, a pair the model cannot do (LanguageError)."""
         self.translator.check_pairs(source, self.targets)
 
-    def push(self, sentence: SentenceEvent) -> list[TranslationEvent]:
-        return self.push_many([sentence])
+    def push(self, sentence: SentenceEvent, vocabulary: Vocabulary | None = None) -> list[TranslationEvent]:
+        return self.push_many([sentence], vocabulary)
 
-    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]:
+    def push_many(
+        self, sentences: Sequence[SentenceEvent], vocabulary: Vocabulary | None = None
+    ) -> list[TranslationEvent]:
         """Translate several sentences (a backlog drained from the queue) with one
         translator call per source language: N sentences × M targets cost far less in
-        one batch than one by one. Events come out sentence by sentence, targets in order."""
-        return self._push(sentences, "final", None)
+        one batch than one by one. Events come out sentence by sentence, targets in order.
+
+        ``vocabulary``: the stream's, when it was replaced live; its terms then stand
+        for the stage's glossary (the stage is shared between streams)."""
+        return self._push(sentences, "final", None, self._glossary_of(vocabulary))
 
     def push_draft(
-        self, sentence: SentenceEvent, cancel: Callable[[], bool] | None = None
+        self,
+        sentence: SentenceEvent,
+        cancel: Callable[[], bool] | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> list[TranslationEvent] | None:
         """Translate an unfinished sentence (its text so far) into partial events.
 
@@ -88,11 +99,26 @@ class TranslationStage:
         the model lacks gives [] and no warning (its final sentence reports it).
         """
         stopped_before = self.cancelled
-        events = self._push([sentence], "partial", cancel)
+        events = self._push([sentence], "partial", cancel, self._glossary_of(vocabulary))
         return None if self.cancelled > stopped_before else events
 
+    def _glossary_of(self, vocabulary: Vocabulary | None) -> Glossary:
+        if vocabulary is None:
+            return self.glossary
+        cached = self._live_glossaries.get(id(vocabulary))
+        if cached is None or cached[0] is not vocabulary:
+            if len(self._live_glossaries) >= 64:  # a few per stream at most; forget the oldest
+                self._live_glossaries.pop(next(iter(self._live_glossaries)))
+            cached = (vocabulary, Glossary.from_vocabulary(vocabulary))
+            self._live_glossaries[id(vocabulary)] = cached
+        return cached[1]
+
     def _push(
-        self, sentences: Sequence[SentenceEvent], kind: CaptionKind, cancel: Callable[[], bool] | None
+        self,
+        sentences: Sequence[SentenceEvent],
+        kind: CaptionKind,
+        cancel: Callable[[], bool] | None,
+        glossary: Glossary,
     ) -> list[TranslationEvent]:
         quiet = kind == "partial"
         jobs: list[tuple[SentenceEvent, str, str, list[str]]] = []
@@ -112,7 +138,7 @@ class TranslationStage:
             misses = []
             for target in wanted:
                 key = (src, text, target)
-                cached = results.get(key) or self._cache_get((src, text, self._flores[target]))
+                cached = results.get(key) or self._cache_get((src, text, self._flores[target], glossary.key))
                 if cached is None:
                     misses.append(target)
                 else:
@@ -129,7 +155,7 @@ class TranslationStage:
                     batch.append((sentence.lang, text))
             jobs.append((sentence, src, text, wanted))
         for (src, group_targets), batch in work.items():
-            self._translate(src, list(group_targets), batch, results, cancel)
+            self._translate(src, list(group_targets), batch, results, cancel, glossary)
         return [
             TranslationEvent(
                 id=sentence.id,
@@ -149,9 +175,11 @@ class TranslationStage:
         self, src: str, targets: list[str], batch: list[tuple[str, str]],
         results: dict[tuple[str, str, str], str],
         cancel: Callable[[], bool] | None = None,
+        glossary: Glossary | None = None,
     ) -> None:
+        glossary = glossary if glossary is not None else self.glossary
         source = batch[0][0]
-        masked = [self.glossary.mask(text, source) for _, text in batch]
+        masked = [glossary.mask(text, source) for _, text in batch]
         texts = [m.text for m in masked]
         translated = self.translator.translate_batch(texts, source, targets, cancel)
         self.calls += 1
@@ -160,9 +188,9 @@ class TranslationStage:
             return  # cut short: nothing to show or cache
         for target in targets:
             for (_, text), m, out in zip(batch, masked, translated[target]):
-                restored = self.glossary.restore(m, out, target)
+                restored = glossary.restore(m, out, target)
                 results[(src, text, target)] = restored
-                self._cache_put((src, text, self._flores[target]), restored)
+                self._cache_put((src, text, self._flores[target], glossary.key), restored)
 
     def flush(self) -> list[TranslationEvent]:
         return []  # every sentence is translated when pushed: nothing is held back
@@ -172,7 +200,7 @@ class TranslationStage:
         log.warning("not translating sentence %s (%s): %s", sentence.id, sentence.lang, why)
         return []
 
-    def _cache_get(self, key: tuple[str, str, str]) -> str | None:
+    def _cache_get(self, key: tuple[str, str, str, str]) -> str | None:
         if self.cache_size <= 0:
             self.cache_misses += 1
             return None
@@ -184,7 +212,7 @@ class TranslationStage:
         self.cache_hits += 1
         return value
 
-    def _cache_put(self, key: tuple[str, str, str], value: str) -> None:
+    def _cache_put(self, key: tuple[str, str, str, str], value: str) -> None:
         if self.cache_size <= 0:
             return
         self._cache[key] = value

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from ..core.vocabulary import Vocabulary
 from ..pipeline import (
     LivePipeline,
     PipelineConfig,
@@ -40,10 +41,12 @@ class LockedTranslator:
         self._waiting_changed = threading.Condition()
         self._sentences_waiting = 0  # push/push_many calls waiting for the lock
 
-    def push(self, sentence: SentenceEvent) -> list[TranslationEvent]:
-        return self.push_many([sentence])
+    def push(self, sentence: SentenceEvent, vocabulary: Vocabulary | None = None) -> list[TranslationEvent]:
+        return self.push_many([sentence], vocabulary)
 
-    def push_many(self, sentences: Sequence[SentenceEvent]) -> list[TranslationEvent]:
+    def push_many(
+        self, sentences: Sequence[SentenceEvent], vocabulary: Vocabulary | None = None
+    ) -> list[TranslationEvent]:
         with self._waiting_changed:
             self._sentences_waiting += 1
         try:
@@ -53,12 +56,15 @@ class LockedTranslator:
                 self._sentences_waiting -= 1
                 self._waiting_changed.notify_all()
         try:
-            return self._inner.push_many(sentences)
+            return self._inner.push_many(sentences, vocabulary)
         finally:
             self._lock.release()
 
     def push_draft(
-        self, sentence: SentenceEvent, cancel: Callable[[], bool] | None = None
+        self,
+        sentence: SentenceEvent,
+        cancel: Callable[[], bool] | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> list[TranslationEvent] | None:
         def stop() -> bool:
             return self._sentences_waiting > 0 or (cancel is not None and cancel())
@@ -66,7 +72,7 @@ class LockedTranslator:
         with self._waiting_changed:  # let waiting sentences in first
             self._waiting_changed.wait_for(lambda: self._sentences_waiting == 0)
         with self._lock:
-            return self._inner.push_draft(sentence, stop)
+            return self._inner.push_draft(sentence, stop, vocabulary)
 
 
 class LivePipelineFactory:
