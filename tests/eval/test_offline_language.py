@@ -10,7 +10,7 @@ import pytest
 from livetrans.asr import offline
 from livetrans.asr.offline import OfflineOptions, contested, transcribe_offline
 from livetrans.core.stabilizer import join_words
-from livetrans.evaluation.conditions import ConditionLibrary, speech_specs
+from livetrans.evaluation.conditions import ConditionLibrary, nonspeech_specs, speech_specs
 from livetrans.evaluation.metrics import error_rate
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -57,3 +57,17 @@ def test_of_two_close_languages_the_decode_the_guards_keep_wins(
     text = join_words(transcript.words)
     assert transcript.language == "en", text
     assert error_rate(reference, text, "en") <= 0.25, text
+
+
+@pytest.mark.slow
+def test_noise_whose_detection_is_a_close_call_makes_no_words(
+    base_models: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Noise alone detected German 0.17, Nynorsk 0.11: dropped as no speech in German,
+    it read "1°C, 1°C, 1°C." in Nynorsk. The runner-up never revives such a window."""
+    library = ConditionLibrary(SAMPLES, seed=0)
+    spec = next(s for s in nonspeech_specs(20.0) if s.name.endswith("/noise"))
+    near_tie = [("de", 0.17), ("nn", 0.11)]
+    monkeypatch.setattr(offline, "detect_languages", lambda engine, output: [near_tie] * output.shape[0])
+    transcript = transcribe_offline(base_models.whisper, library.render(spec).audio)
+    assert transcript.words == (), join_words(transcript.words)

@@ -149,7 +149,9 @@ def _decode_batch(
             decodes[i][lang] = decode
     out = []
     for codes, by_language in zip(candidates, decodes):
-        best = max(codes, key=lambda code: by_language[code].score)
+        best = codes[0]
+        if len(codes) > 1 and (by_language[best].words or by_language[best].looped):
+            best = max(codes, key=lambda code: by_language[code].score)
         out.append((by_language[best].words, best))
     return out
 
@@ -162,7 +164,12 @@ def detect_languages(engine: WhisperEngine, encoder_output: Any) -> list[list[tu
 
 def contested(ranked: list[tuple[str, float]], options: OfflineOptions) -> list[str]:
     """The languages to decode a window in, from its detection (best first): the top
-    one, and the runner-up too when it is a close call (``options.contest_ratio``)."""
+    one, and the runner-up too when it is a close call (``options.contest_ratio``).
+
+    The runner-up's decode can win only where the top one's was kept, or looped (a
+    decode in the wrong language often does): a window the guards hold as no speech
+    in its top language stays empty, since noise detects as a close call between any
+    two languages, and a second decode is a second chance to invent words."""
     top = [ranked[0][0]]
     ratio = options.contest_ratio
     if ratio is not None and len(ranked) > 1 and ranked[1][1] >= ratio * ranked[0][1]:
@@ -174,6 +181,7 @@ def contested(ranked: list[tuple[str, float]], options: OfflineOptions) -> list[
 class _Decode:
     words: list[Word]  # what the guards kept
     avg_logprob: float
+    looped: bool = False  # dropped by the loop guard before alignment
 
     @property
     def score(self) -> float:
@@ -207,15 +215,17 @@ def _generate_group(
         suppress_tokens=[-1],
     )
     token_lists: list[list[int]] = []
+    loops: list[bool] = []
     scores: list[tuple[float, float, float]] = []  # (no-speech probability, average log-probability, compression ratio)
     for result in results:
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         avg_logprob = mean_logprob(result, len(tokens))
         ratio = compression_ratio(tokenizer.decode(tokens))
         # What the loop guard drops is not worth aligning.
-        token_lists.append([] if is_loop(ratio, guards) else tokens)
+        loops.append(is_loop(ratio, guards))
+        token_lists.append([] if loops[-1] else tokens)
         scores.append((float(result.no_speech_prob), avg_logprob, ratio))
-    decodes = [_Decode([], score[1]) for score in scores]
+    decodes = [_Decode([], score[1], looped) for score, looped in zip(scores, loops)]
     keep = [i for i, t in enumerate(token_lists) if t]
     if not keep:
         return decodes
