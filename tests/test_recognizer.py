@@ -453,6 +453,24 @@ def test_a_close_call_in_the_first_utterance_is_settled_by_how_likely_the_words_
     assert switched and {e.lang for e in switched} == {"pt"}
 
 
+class HeardOnlyInRivalDecoder(NeighbourDecoder):
+    """Noise the detection calls Portuguese 0.57 / Spanish 0.32: forced to Portuguese
+    the decoder hears nothing, forced to Spanish it makes up words."""
+
+    def decode(self, audio, *, prompt, prefix, language, beam_size=1):
+        hypothesis = super().decode(audio, prompt=prompt, prefix=prefix, language=language, beam_size=beam_size)
+        return hypothesis if language in (None, "es") else replace(hypothesis, words=())
+
+
+def test_a_close_call_on_audio_the_detected_language_hears_as_nothing_makes_no_words():
+    words = sentence_words("Gracias por ver el video.", 1.0)
+    decoder = HeardOnlyInRivalDecoder(words, language="es")
+    decoder.scores, decoder.ranked = {"es": -0.3, "pt": -0.9}, (("pt", 0.57), ("es", 0.32), ("gl", 0.05))
+    speech = ((0.9, words[-1].end + 0.1),)
+    recognizer = scripted_recognizer(decoder, ScriptedVad(speech), recognizer_options(language=None))
+    assert not finals(replay(recognizer, words[-1].end + 2.0))
+
+
 BLIP = sentence_words("However,", 1.0, seconds_per_word=0.2)  # 0.18 s: less than an utterance needs
 
 

@@ -332,7 +332,10 @@ class StreamingRecognizer:
         previous utterance's language, or the first utterance's runner-up) where the
         window decodes likelier in it: the words weigh the whole window, the language
         token only its start. Both decodes without a prompt (the prompt is in the
-        previous language); a looping one never wins."""
+        previous language); a looping one never wins. Where the detected language
+        hears no words at all (and does not loop), the window stays with it: the
+        rival's words there would be words on what the detection took for silence
+        or noise, as the offline path rules too."""
         language = detected
         rival = self._languages.rival(detected)
         if rival is not None:
@@ -341,8 +344,11 @@ class StreamingRecognizer:
                 beam = self._schedule.options.beam
                 answer = yield DecodeRequest(window, prompt="", prefix="", language=candidate, beam_size=beam)
                 looping = is_loop(answer.compression_ratio, self.options.guards)
+                if candidate == detected and not looping and not answer.words:
+                    break
                 scores[candidate] = -math.inf if looping or not answer.words else answer.avg_logprob
-            language = rival if scores[rival] > scores[detected] else detected
+            else:
+                language = rival if scores[rival] > scores[detected] else detected
         self._languages.settle(language)
         self._commit.reset()
         self._grown = self._put_back_held()
