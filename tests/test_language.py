@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from livetrans.core.language import LanguageOptions, LanguageVote
+from livetrans.core.language import LanguageDecode, LanguageOptions, LanguageVote, rival_wins
 
 
 def after(previous: str) -> LanguageVote:
@@ -147,3 +147,14 @@ def test_the_first_utterance_has_a_rival_only_on_a_close_call():
     clear.vote((("en", 0.93), ("de", 0.02)), 2.0, final=False)
     assert clear.rival("en") is None
     assert LanguageVote(fixed="es").rival("pt") is None
+
+
+def test_a_close_call_goes_to_the_likelier_words_and_never_to_words_on_what_the_detection_heard_as_nothing():
+    kept = LanguageDecode(heard=True, looped=False, avg_logprob=-0.4)
+    likelier = LanguageDecode(heard=True, looped=False, avg_logprob=-0.2)
+    looped = LanguageDecode(heard=True, looped=True, avg_logprob=-0.1)
+    nothing = LanguageDecode(heard=False, looped=False, avg_logprob=-0.1)
+    assert rival_wins(kept, likelier) and not rival_wins(likelier, kept)
+    assert rival_wins(looped, kept)  # a decode in the wrong language often loops
+    assert not rival_wins(kept, looped) and not rival_wins(kept, nothing)
+    assert not rival_wins(nothing, likelier)  # noise detects as a close call too

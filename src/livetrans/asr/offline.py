@@ -9,7 +9,6 @@ hallucination guards (core/guards.py) decide which decodes are kept.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 
 from ..core.decoding import PROMPT_VOCABULARY_TOKENS
 from ..core.guards import OFFLINE_FILTERS, Candidate, GuardOptions, apply_guards, is_loop
+from ..core.language import LanguageDecode, rival_wins
 from ..core.vocabulary import Vocabulary
 from ..types import SAMPLE_RATE, Float32Array, Word
 from .whisper import (
@@ -150,8 +150,8 @@ def _decode_batch(
     out = []
     for codes, by_language in zip(candidates, decodes):
         best = codes[0]
-        if len(codes) > 1 and (by_language[best].words or by_language[best].looped):
-            best = max(codes, key=lambda code: by_language[code].score)
+        if len(codes) > 1 and rival_wins(by_language[best].weighed, by_language[codes[1]].weighed):
+            best = codes[1]
         out.append((by_language[best].words, best))
     return out
 
@@ -165,11 +165,7 @@ def detect_languages(engine: WhisperEngine, encoder_output: Any) -> list[list[tu
 def contested(ranked: list[tuple[str, float]], options: OfflineOptions) -> list[str]:
     """The languages to decode a window in, from its detection (best first): the top
     one, and the runner-up too when it is a close call (``options.contest_ratio``).
-
-    The runner-up's decode can win only where the top one's was kept, or looped (a
-    decode in the wrong language often does): a window the guards hold as no speech
-    in its top language stays empty, since noise detects as a close call between any
-    two languages, and a second decode is a second chance to invent words."""
+    Which decode wins is the streaming path's rule, ``core.language.rival_wins``."""
     top = [ranked[0][0]]
     ratio = options.contest_ratio
     if ratio is not None and len(ranked) > 1 and ranked[1][1] >= ratio * ranked[0][1]:
@@ -184,9 +180,8 @@ class _Decode:
     looped: bool = False  # dropped by the loop guard before alignment
 
     @property
-    def score(self) -> float:
-        """A decode the guards kept beats one they dropped; then the likelier wins."""
-        return self.avg_logprob if self.words else -math.inf
+    def weighed(self) -> LanguageDecode:
+        return LanguageDecode(bool(self.words), self.looped, self.avg_logprob)
 
 
 def _generate_group(

@@ -8,7 +8,7 @@ seconds it heard; a speaker mostly goes on in the language they were speaking, s
 the previous utterance's language counts ``continuity`` times in each detection.
 A switch away from it while it keeps a fair share of the votes is only *contested*
 here, and so is a close call in the first utterance: the recogniser then lets the
-decoder's own likelihood of the words decide (``rival``).
+decoder's own likelihood of the words decide (``rival``, ``rival_wins``).
 Nothing here knows about audio or models: detections come in as (language,
 probability) pairs.
 """
@@ -46,6 +46,33 @@ class LanguageOptions:
     # this share of the leader's votes is a close call, decoded in both (``rival``),
     # as the offline path does with each window's detection.
     close_call: float = 0.5
+
+
+@dataclass(frozen=True)
+class LanguageDecode:
+    """A window decoded in one language of a close call, as the call weighs it."""
+
+    heard: bool  # words came out (streaming: the decoder's; offline: the ones the guards kept)
+    looped: bool  # the loop guard dropped it
+    avg_logprob: float
+
+    @property
+    def contestable(self) -> bool:
+        """Whether another language's decode may take this window's place: where the
+        detected language heard nothing and did not loop, the window stays empty.
+        Noise alone detects as a close call between any two languages, and a second
+        decode is a second chance to invent words."""
+        return self.heard or self.looped
+
+
+def rival_wins(detected: LanguageDecode, rival: LanguageDecode) -> bool:
+    """The close-call rule, shared by the streaming and the offline paths: the
+    rival's decode wins where the detected one is ``contestable`` and the rival's
+    words are likelier (a looping or empty decode is never likelier). The words
+    weigh the whole window; the detection only its start."""
+    if not detected.contestable or not rival.heard or rival.looped:
+        return False
+    return not detected.heard or detected.looped or rival.avg_logprob > detected.avg_logprob
 
 
 class LanguageVote:

@@ -28,7 +28,6 @@ languages, the decode at a pause with context, a stalled window) reads top to bo
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from collections.abc import Generator, Sequence
 from dataclasses import replace
@@ -39,7 +38,7 @@ from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, ErrorEvent, Float32Ar
 from .commit import CommitPolicy, PartialCaption
 from .decoding import DecodeRequest, Hypothesis, SpeechProbabilities
 from .guards import Candidate, apply_guards, is_loop
-from .language import LanguageVote
+from .language import LanguageDecode, LanguageVote, rival_wins
 from .recognizer_options import RecognizerOptions, RecognizerStats
 from .schedule import DecodeSchedule
 from .segmenter import SentenceSegmenter
@@ -329,26 +328,21 @@ class StreamingRecognizer:
 
     def _settle_language(self, detected: str, window: Float32Array) -> Flow:
         """Settle on ``detected``, or on its rival on a close call (language.py: the
-        previous utterance's language, or the first utterance's runner-up) where the
-        window decodes likelier in it: the words weigh the whole window, the language
-        token only its start. Both decodes without a prompt (the prompt is in the
-        previous language); a looping one never wins. Where the detected language
-        hears no words at all (and does not loop), the window stays with it: the
-        rival's words there would be words on what the detection took for silence
-        or noise, as the offline path rules too."""
+        previous utterance's language, or the first utterance's runner-up) where
+        ``rival_wins``. Both decodes without a prompt (the prompt is in the previous
+        language); the rival's only where the detected one is contestable."""
         language = detected
         rival = self._languages.rival(detected)
-        if rival is not None:
-            scores = {}
-            for candidate in (detected, rival):
-                beam = self._schedule.options.beam
-                answer = yield DecodeRequest(window, prompt="", prefix="", language=candidate, beam_size=beam)
-                looping = is_loop(answer.compression_ratio, self.options.guards)
-                if candidate == detected and not looping and not answer.words:
-                    break
-                scores[candidate] = -math.inf if looping or not answer.words else answer.avg_logprob
-            else:
-                language = rival if scores[rival] > scores[detected] else detected
+        decodes: list[LanguageDecode] = []
+        for candidate in (detected, rival) if rival is not None else ():
+            beam = self._schedule.options.beam
+            answer = yield DecodeRequest(window, prompt="", prefix="", language=candidate, beam_size=beam)
+            looped = is_loop(answer.compression_ratio, self.options.guards)
+            decodes.append(LanguageDecode(bool(answer.words), looped, answer.avg_logprob))
+            if not decodes[0].contestable:
+                break
+        if rival is not None and len(decodes) == 2 and rival_wins(*decodes):
+            language = rival
         self._languages.settle(language)
         self._commit.reset()
         self._grown = self._put_back_held()
