@@ -27,6 +27,7 @@ from .whisper import (
     WhisperEngine,
     _words,
     compression_ratio,
+    max_length_for,
     mean_logprob,
 )
 
@@ -203,7 +204,7 @@ def _generate_group(
         encoder_output,
         [prompt_tokens] * len(windows),
         beam_size=beam_size,
-        max_length=min(448, len(prompt_tokens) + int(_MAX_TOKENS_PER_S * options.bucket) + 8),
+        max_length=max_length_for(len(prompt_tokens), int(_MAX_TOKENS_PER_S * options.bucket) + 8),
         return_scores=True,
         return_no_speech_prob=True,
         suppress_blank=True,

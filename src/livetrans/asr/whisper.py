@@ -40,7 +40,27 @@ _OPENCC_CONFIGS = {"simplified": "t2s", "traditional": "s2t"}
 # early on short clips ("The Bir" for a 3 s sentence at 10 s); 20 s did not.
 _BUCKETS_S = (20, 30)
 _HOP_SAMPLES = 160  # Whisper's mel hop: 100 frames a second
-_MAX_TOKENS_PER_S = 12  # a generous ceiling on speech rate; stops runaway loops early
+# The most tokens a decode may write per second of its window, plus 8: above the
+# fastest speech in samples/ (6.3 a second, English; Mandarin about 4) and Whisper's own
+# ceiling (224 tokens for 30 s, 7.5 a second); it stops runaway loops early.
+_MAX_TOKENS_PER_S = 10
+_MAX_POSITIONS = 448  # Whisper's decoder context: prompt and output together
+
+
+def max_length_for(prompt_tokens: int, new_tokens: int) -> int:
+    """CTranslate2's ``max_length`` for a decode that may write ``new_tokens`` after
+    ``prompt_tokens`` (the prefix included). Its Whisper writes at most
+    ``new_tokens_allowed`` (Whisper's rule: at most half the context is output), so
+    prompt + new alone would give a short prompt half the ceiling meant: a 19 s window
+    stopped at 6.6 tokens a second, which fast speech reaches. At most the decoder's
+    448 positions."""
+    return min(_MAX_POSITIONS, max(2 * new_tokens, prompt_tokens + new_tokens - 1))
+
+
+def new_tokens_allowed(prompt_tokens: int, max_length: int) -> int:
+    """How many tokens CTranslate2's Whisper writes at most after ``prompt_tokens``
+    when given ``max_length`` (measured with CTranslate2 4.8.5, tests/test_decode_length.py)."""
+    return min(max_length // 2, max_length - prompt_tokens + 1)
 
 # faster-whisper's defaults: punctuation that joins the following / preceding word.
 _PREPEND_PUNCTUATION = "\"'“¿([{-"
@@ -185,7 +205,7 @@ class WhisperEngine:
                 encoder_output,
                 [prompt_tokens],
                 beam_size=beam_size,
-                max_length=min(448, len(prompt_tokens) + max_new),
+                max_length=max_length_for(len(prompt_tokens), max_new),
                 return_scores=True,
                 return_no_speech_prob=True,
                 suppress_blank=not prefix.strip(),

@@ -46,12 +46,13 @@ from .whisper import (
     _prefix_word_count,
     _words,
     compression_ratio,
+    max_length_for,
     mean_logprob,
+    new_tokens_allowed,
 )
 
 log = logging.getLogger(__name__)
 
-_MAX_LENGTH = 448  # Whisper's decoder context, in tokens
 
 
 @dataclass
@@ -172,7 +173,7 @@ def _prepare(
     max_new = int(_MAX_TOKENS_PER_S * request.seconds) + 8
     return _Prepared(
         request, size, ranked, list(prompt_tokens), prefix_tokens,
-        min(_MAX_LENGTH, len(prompt_tokens) + max_new), list(prompt_tokens).index(tokenizer.sot),
+        max_length_for(len(prompt_tokens), max_new), list(prompt_tokens).index(tokenizer.sot),
     )  # fmt: skip
 
 
@@ -199,7 +200,7 @@ def _generate(
     out = []
     for p, result in zip(group, results):
         # The tokens this request's own ceiling would have allowed (prefix included).
-        allowed = p.max_length - len(p.prompt_tokens) + p.prefix_tokens
+        allowed = new_tokens_allowed(len(p.prompt_tokens), p.max_length) + p.prefix_tokens
         out.append((result, [t for t in result.sequences_ids[0] if t < eot][:allowed]))
     return out
 
