@@ -90,3 +90,12 @@ def test_serve_command_runs_a_file_and_exits_when_it_ends(tmp_path: Path) -> Non
     assert "ended at seq" in result.stderr
     journal = [json.loads(x) for x in (tmp_path / "main.jsonl").read_text().splitlines()]
     assert journal[0]["type"] == "session" and journal[-1]["type"] == "end"
+
+
+def test_serve_refuses_a_batch_limit_below_one_before_loading_anything() -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "livetrans.cli", "serve", "--port", "0", "--batching", "--max-batch", "0"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "--max-batch: expected a whole number of at least 1, got '0'" in refused.stderr

@@ -2,6 +2,7 @@
 
     livetrans bench streams --streams 1,2,3,4 [--audio FILE ...] [--seconds 45]
                             --out FILE [--no-batching | --batching-only]
+                            [--device cuda] [--max-batch N]
 
 Starts ``livetrans serve`` on a free loopback port (once with batched decoding and
 once without, unless told one), and for each N replays N different clips at real
@@ -31,6 +32,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from ..core.batching import BatchOptions
 from ..types import SAMPLE_RATE, Float32Array, Word
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ class StreamAudio:
 
 def register(bench_commands: Any) -> None:
     """Add ``bench streams`` to the ``livetrans bench`` parser."""
-    from ..options import csv_list
+    from ..options import csv_list, positive_int
 
     parser = bench_commands.add_parser(
         "streams", help="many streams through one server: latency, real-time factor, batch size, memory",
@@ -62,6 +64,8 @@ def register(bench_commands: Any) -> None:
     parser.add_argument("--seconds", type=float, default=45.0, help="audio per stream; a shorter clip is looped (default: 45)")
     parser.add_argument("--out", type=Path, required=True, help="the JSON report")
     parser.add_argument("--model", default="base", help="speech model (default: base)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where serve runs the model (default: cpu)")
+    parser.add_argument("--max-batch", type=positive_int, default=BatchOptions.max_batch, help="serve's --max-batch (default: %(default)s)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--no-batching", dest="modes", action="store_const", const=("unbatched",), help="only the server without batched decoding")
     mode.add_argument("--batching-only", dest="modes", action="store_const", const=("batched",), help="only the server with batched decoding")
@@ -71,12 +75,13 @@ def register(bench_commands: Any) -> None:
 def run_bench_streams(args: argparse.Namespace) -> int:
     counts = [int(n) for n in args.streams]
     audio = stream_audio(list(args.audio), max(counts), args.seconds, args.model)
-    report: dict[str, Any] = {"benchmark": "streams", "model": args.model, "seconds": args.seconds, "runs": []}
+    report: dict[str, Any] = {"benchmark": "streams", "model": args.model, "seconds": args.seconds,
+                              "device": args.device, "max_batch": args.max_batch, "runs": []}  # fmt: skip
     from .bench_asr import machine
 
     report["machine"] = machine()
     for mode in args.modes:
-        with ServerProcess(args.model, batching=mode == "batched") as server:
+        with ServerProcess(args.model, batching=mode == "batched", device=args.device, max_batch=args.max_batch) as server:
             for n in counts:
                 result = asyncio.run(measure(server, audio[:n]))
                 result.update(mode=mode, streams=n)
@@ -130,9 +135,10 @@ def looped(clip: Float32Array, seconds: float) -> Float32Array:
 class ServerProcess:
     """``livetrans serve`` on a free loopback port, as a child process."""
 
-    def __init__(self, model: str, *, batching: bool) -> None:
+    def __init__(self, model: str, *, batching: bool, device: str = "cpu", max_batch: int = BatchOptions.max_batch) -> None:
         command = [sys.executable, "-m", "livetrans.cli", "serve", "--port", "0", "--token", TOKEN,
                    "--no-journal", "--control-port", "off", "--model", model, "--print", "none",
+                   "--device", device, "--max-batch", str(max_batch),
                    "--max-load", "0"]  # fmt: skip  (every stream admitted: the benchmark measures overload too)
         command.append("--batching" if batching else "--no-batching")
         self.command = command

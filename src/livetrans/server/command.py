@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
+from ..core.batching import BatchOptions
 from ..core.hls import HlsOptions
 from ..errors import InputError, LivetransError, ProtocolError
 from ..types import AudioChunk
@@ -45,7 +46,7 @@ def default_journal_dir() -> Path:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from ..options import add_model_options
+    from ..options import add_model_options, positive_int
 
     serve = subparsers.add_parser(
         "serve",
@@ -84,6 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     serve.add_argument("--batching", action=argparse.BooleanOptionalAction, default=None,
                        help="batch the streams' decodes into shared model calls (default: on with --device "
                        "cuda; off on CPU, where it measured no gain and a slower single stream: docs/benchmarks.md)")
+    serve.add_argument("--max-batch", type=positive_int, default=BatchOptions.max_batch,
+                       help="with batching, the most decode requests in one model call (default: %(default)s; "
+                       "a GPU takes more: benchmarks/gpu_streams.sh measures 4 against 64)")
     serve.add_argument("--print", dest="print_mode", choices=("text", "jsonl", "none"), default="text",
                        help="what to print of the --input stream's captions (default: text)")
     bus = serve.add_argument_group("scaling out (docs/scaling.md)")
@@ -275,7 +279,8 @@ async def _serve(args: argparse.Namespace) -> int:
         await server.bus.connect()  # before the slow model load: an unreachable Redis fails at once
     if config.serves_ingest:  # an edge runs no pipeline and loads no model
         print(f"loading models ({pipe_config.model})...", file=sys.stderr, flush=True)
-        batching = args.batching if args.batching is not None else pipe_config.device == "cuda"
+        batched = args.batching if args.batching is not None else pipe_config.device == "cuda"
+        batching = BatchOptions(max_batch=args.max_batch) if batched else None
         server.pipeline_factory = await asyncio.to_thread(load_pipeline_factory, pipe_config, batching=batching)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

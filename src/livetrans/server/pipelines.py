@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from ..core.batching import BatchOptions
 from ..core.vocabulary import Vocabulary
 from ..pipeline import (
     LivePipeline,
@@ -104,12 +105,13 @@ class LivePipelineFactory:
         return LivePipeline(config, models=self.models, translator=self.translator(source_lang, targets))
 
 
-def load_pipeline_factory(config: PipelineConfig, *, batching: bool = True) -> PipelineFactory:
+def load_pipeline_factory(config: PipelineConfig, *, batching: BatchOptions | None = None) -> PipelineFactory:
     """Load the speech models (slow) and the default translation stage. ``batching``:
-    every stream's decodes go through one scheduler that batches them (livetrans.scheduler)."""
+    every stream's decodes go through one scheduler that batches them with these
+    options (livetrans.scheduler); None: each stream calls the model itself."""
     models = SpeechModels.load(config)
-    if batching:
-        models.start_batching()
+    if batching is not None:
+        models.start_batching(batching)
     factory = LivePipelineFactory(config, models)
     factory.translator(config.language, config.targets)
     return factory
