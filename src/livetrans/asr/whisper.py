@@ -62,6 +62,7 @@ def new_tokens_allowed(prompt_tokens: int, max_length: int) -> int:
     when given ``max_length`` (measured with CTranslate2 4.8.5, tests/test_decode_length.py)."""
     return min(max_length // 2, max_length - prompt_tokens + 1)
 
+
 # faster-whisper's defaults: punctuation that joins the following / preceding word.
 _PREPEND_PUNCTUATION = "\"'“¿([{-"
 _APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"

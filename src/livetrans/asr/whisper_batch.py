@@ -54,7 +54,6 @@ from .whisper import (
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class _Prepared:
     """One request on its way through the batch."""

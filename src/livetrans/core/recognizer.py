@@ -333,19 +333,19 @@ class StreamingRecognizer:
         language); the rival's only where the detected one is contestable."""
         language = detected
         rival = self._languages.rival(detected)
-        decodes: list[LanguageDecode] = []
-        for candidate in (detected, rival) if rival is not None else ():
-            beam = self._schedule.options.beam
-            answer = yield DecodeRequest(window, prompt="", prefix="", language=candidate, beam_size=beam)
-            looped = is_loop(answer.compression_ratio, self.options.guards)
-            decodes.append(LanguageDecode(bool(answer.words), looped, answer.avg_logprob))
-            if not decodes[0].contestable:
-                break
-        if rival is not None and len(decodes) == 2 and rival_wins(*decodes):
-            language = rival
+        if rival is not None:
+            weighed = yield from self._weigh(detected, window)
+            if weighed.contestable and rival_wins(weighed, (yield from self._weigh(rival, window))):
+                language = rival
         self._languages.settle(language)
         self._commit.reset()
         self._grown = self._put_back_held()
+
+    def _weigh(self, language: str, window: Float32Array) -> Generator[DecodeRequest, Hypothesis, LanguageDecode]:
+        """The window decoded in ``language``, as a close call weighs it."""
+        beam = self._schedule.options.beam
+        answer = yield DecodeRequest(window, prompt="", prefix="", language=language, beam_size=beam)
+        return LanguageDecode(bool(answer.words), is_loop(answer.compression_ratio, self.options.guards), answer.avg_logprob)
 
     @property
     def _settled_language(self) -> str | None:
