@@ -126,6 +126,8 @@ def bundled_clips(lang: str | None = None) -> list[Clip]:
 
 
 def read_wav(path: Path) -> Float32Array:
+    """A bundled WAV clip, without ``livetrans.sources.load_audio`` (ffmpeg or PyAV,
+    neither on the GPU machine)."""
     with wave.open(str(path)) as w:
         if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
             raise ValueError(f"{path}: want 16 kHz mono 16-bit PCM")
@@ -427,7 +429,9 @@ def words(text: str) -> list[str]:
 
 
 def word_error_rate(reference: Sequence[str], hypothesis: Sequence[str]) -> float:
-    """Word edits (substitutions, insertions, deletions) per reference word."""
+    """Word edits (substitutions, insertions, deletions) per reference word. Not
+    ``livetrans.evaluation.metrics.error_rate``: it needs jiwer, which the GPU machine
+    lacks and which would have to travel too."""
     row = list(range(len(hypothesis) + 1))
     for i, ref in enumerate(reference, 1):
         previous, row[0] = row[0], i
