@@ -107,3 +107,34 @@ def test_an_unknown_target_language_is_refused_before_any_audio(tiny_nllb, tmp_p
     last = result.stderr.strip().splitlines()[-1]  # after the one-time conversion's progress
     assert last.startswith("livetrans: error:") and "'tlh'" in last
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_model_per_pair_translates_each_target_and_a_missing_pair_is_refused(tmp_path):
+    from livetrans.mt.synthetic import build_marian_checkpoint
+
+    en = (FLORES / "flores-dev.en").read_text("utf-8").splitlines()[:150]
+    pairs = [
+        build_marian_checkpoint(
+            tmp_path / "mt" / f"opus-mt-en-{lang}", en,
+            (FLORES / f"flores-dev.{lang}").read_text("utf-8").splitlines()[:150],
+            source_lang="en", target_lang=lang,
+        )
+        for lang in ("es", "fr")
+    ]
+    spec = ",".join(str(p) for p in pairs)
+    out = tmp_path / "out"
+    result = livetrans(
+        "transcribe", str(CLIP), "-o", str(out), "--format", "srt", "--language", "en",
+        "--to", "es,fr", "--mt-model", spec, cache=tmp_path / "cache",
+    )
+    assert result.returncode == 0, result.stderr
+    texts = {lang: (out / f"{CLIP.stem}.{lang}.srt").read_text(encoding="utf-8") for lang in ("es", "fr")}
+    assert all(texts.values()) and texts["es"] != texts["fr"]
+
+    refused = livetrans(
+        "transcribe", str(CLIP), "-o", str(tmp_path / "out2"), "--language", "en",
+        "--to", "es,de", "--mt-model", spec, cache=tmp_path / "cache",
+    )
+    assert refused.returncode == 1
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("livetrans: error:") and "en→de" in last

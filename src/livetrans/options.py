@@ -43,7 +43,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--language", type=language_option, default=None, metavar="auto|CODE", help="source language, e.g. en, zh, es; auto detects it per utterance (default: auto)")
     parser.add_argument("--task", choices=("transcribe", "translate"), default="transcribe", help="translate: Whisper's own any-language → English, no extra model")
     parser.add_argument("--to", type=csv_list, default=(), metavar="LANGS", help="translate finals into these languages, e.g. en,es,ru")
-    parser.add_argument("--mt-model", default="nllb-200-distilled-600M", help="translation model: a name from 'livetrans models list', a hub id or a local folder (default: nllb-200-distilled-600M, CC-BY-NC-4.0)")
+    parser.add_argument("--mt-model", default="nllb-200-distilled-600M", help="translation model: a name from 'livetrans models list', a hub id or a local folder (default: nllb-200-distilled-600M, CC-BY-NC-4.0); several, comma-separated, give each language pair to the first that can translate it (e.g. opus-mt-en-es,opus-mt-en-fr: faster on CPU)")
     parser.add_argument("--mt-engine", choices=("ctranslate2", "transformers"), default="ctranslate2")
     parser.add_argument("--glossary", type=Path, default=None, help="JSON or CSV file of product names and terms: recognised as written (prompt and near-miss respelling), and kept or translated as given (docs/translation.md)")
     parser.add_argument("--no-drafts", dest="drafts", action="store_false", help="live: translate finished sentences only, no draft translations of the sentence being spoken")

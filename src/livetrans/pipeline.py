@@ -128,8 +128,9 @@ def build_translation_stage(
     translator = load_translator(
         config.mt_model, engine=config.mt_engine, device=config.device, intra_threads=1
     )
-    if translator.info.license_notice:
-        log.warning("%s", translator.info.license_notice)
+    for info in translator.models:
+        if info.license_notice:
+            log.warning("%s", info.license_notice)
     glossary = load_glossary(config.glossary) if config.glossary is not None else None
     stage = TranslationStage(translator, config.targets, glossary=glossary)
     stage.check(source_language)

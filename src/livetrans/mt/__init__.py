@@ -22,6 +22,7 @@ from .base import DecodeOptions, ModelInfo, Translator, check_pairs
 from .glossary import Glossary, GlossaryTerm, load_glossary
 from .languages import Language, resolve_language, same_language
 from .models import pull, resolve_mt_model
+from .routing import ModelPerPair
 from .stage import TranslationStage
 
 Engine = Literal["ctranslate2", "transformers"]
@@ -34,6 +35,7 @@ __all__ = [
     "GlossaryTerm",
     "Language",
     "ModelInfo",
+    "ModelPerPair",
     "TranslationStage",
     "Translator",
     "check_pairs",
@@ -62,10 +64,26 @@ def load_translator(
 ) -> Translator:
     """A ready translator for ``spec`` (folder, catalog name or hub id).
 
+    Several specs separated by commas load one model each, and each language pair goes
+    to the first of them that can translate it (:class:`ModelPerPair`), e.g.
+    ``"opus-mt-en-es,opus-mt-en-fr,m2m100_418M"``.
+
     ``ctranslate2`` converts a Hugging Face checkpoint once into the cache
     (``quantization`` is the stored type; ``compute_type`` defaults to int8 on CPU and
     float16 on CUDA). ``transformers`` loads the checkpoint itself, on CPU in float32.
     """
+    specs = [part.strip() for part in spec.split(",")] if isinstance(spec, str) else [spec]
+    if len(specs) > 1:
+        if not all(specs):
+            raise ModelError(f"empty model name in --mt-model {spec!r}: separate model names with commas")
+        return ModelPerPair([
+            load_translator(
+                one, engine=engine, device=device, compute_type=compute_type, quantization=quantization,
+                inter_threads=inter_threads, intra_threads=intra_threads, download=download,
+                progress=progress, options=options,
+            )
+            for one in specs
+        ])
     resolved = resolve_mt_model(str(spec), download=download, progress=progress)
     if engine == "transformers":
         from .hf_engine import TransformersTranslator

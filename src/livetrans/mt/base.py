@@ -96,9 +96,12 @@ class Translator(Protocol):
     ``cancel``: polled while decoding; once it returns True the engine stops early
     and the (cut short) output must be thrown away — the caller checks ``cancel()``
     after the call. Live drafts use it to make way for a finished sentence.
+
+    ``models``: the models behind it (one, or several routed per pair: ``routing.py``).
     """
 
-    info: ModelInfo
+    @property
+    def models(self) -> tuple[ModelInfo, ...]: ...
 
     def translate_batch(
         self,

@@ -81,6 +81,10 @@ class CTranslate2Translator:
             info.family, info.name, device, self.compute_type, inter_threads, intra_threads,
         )
 
+    @property
+    def models(self) -> tuple[ModelInfo, ...]:
+        return (self.info,)
+
     def check_pairs(self, source: str | None, targets: Sequence[str]) -> None:
         check_pairs(self.info, source, targets)
 

@@ -65,6 +65,10 @@ class TransformersTranslator:
         )
         log.info("transformers %s model %s on cpu (float32, %d threads)", info.family, info.name, threads)
 
+    @property
+    def models(self) -> tuple[ModelInfo, ...]:
+        return (self.info,)
+
     def check_pairs(self, source: str | None, targets: Sequence[str]) -> None:
         check_pairs(self.info, source, targets)
 
