@@ -9,6 +9,8 @@ download goes through, and measures milliseconds per 20-token sentence into 1 an
 targets, with the output length fixed to 20 tokens (min = max), for both engines.
 Decoding cost depends on the architecture and the output length, not on the weights,
 so these are the speeds of the real model; translation *quality* is not measured.
+The same is measured for one opus-mt model per pair (the opus-mt-en-es architecture,
+random weights, one model per target, routed as ``--mt-model a,b,c`` routes them).
 
 For the end-to-end translated-caption latency (word end → translation emitted, with
 recognition running), reuse :func:`prepare_random_nllb` and :func:`fixed_length_options`
@@ -57,6 +59,19 @@ def prepare_random_nllb(work: Path) -> Path:
     return path
 
 
+def prepare_random_opus_mt(work: Path, source: str, target: str) -> Path:
+    """A random-weight opus-mt checkpoint for one pair, at the real size (6 + 6 layers of
+    width 512, a 65 001-token vocabulary, as Helsinki-NLP/opus-mt-en-es), built once."""
+    from livetrans.mt.synthetic import OPUS_MT, build_marian_checkpoint
+
+    path = work / f"opus-mt-{source}-{target}-random"
+    if not (path / "config.json").is_file():
+        lines = {lang: (FLORES / f"flores-dev.{lang}").read_text("utf-8").splitlines()[:400] for lang in (source, target)}
+        build_marian_checkpoint(path, lines[source], lines[target], source_lang=source, target_lang=target,
+                                dims=OPUS_MT, spm_vocab_size=4000)
+    return path
+
+
 def fixed_length_options(tokens: int) -> Any:
     """Decode exactly ``tokens`` output tokens after the language token (greedy)."""
     from livetrans.mt import DecodeOptions
@@ -81,6 +96,22 @@ def source_sentence(checkpoint: Path, tokens: int = SOURCE_TOKENS) -> str:
 def measure(translator: Any, text: str, targets: tuple[str, ...], repeats: int) -> dict[str, Any]:
     rows = translator.translate_tokens([text], "en", list(targets))  # warm-up, and length check
     lengths = sorted({len(r) - 1 for hyps in rows.values() for r in hyps})
+    return _timed(translator, text, targets, repeats, lengths)
+
+
+def measure_per_pair(router: Any, text: str, targets: tuple[str, ...], repeats: int) -> dict[str, Any]:
+    """As :func:`measure`, for a ModelPerPair of opus-mt models (no language token)."""
+    from livetrans.mt.languages import language_from_flores
+
+    lengths: set[int] = set()
+    for translator in router.translators:
+        target = language_from_flores(translator.info.target).code
+        if target in targets:
+            lengths.update(len(r) for r in translator.translate_tokens([text], "en", [target])[target])
+    return _timed(router, text, targets, repeats, sorted(lengths))
+
+
+def _timed(translator: Any, text: str, targets: tuple[str, ...], repeats: int, lengths: list[int]) -> dict[str, Any]:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -107,7 +138,7 @@ def _load_average() -> list[float] | None:
 
 def run(out: Path, work: Path, threads: int, repeats: int, engines: list[str]) -> dict[str, Any]:
     os.environ["LIVETRANS_CACHE_DIR"] = str(work / "cache")  # the conversion lands here
-    from livetrans.mt import load_translator
+    from livetrans.mt import ModelPerPair, load_translator
 
     checkpoint = prepare_random_nllb(work)
     text = source_sentence(checkpoint)
@@ -145,6 +176,18 @@ def run(out: Path, work: Path, threads: int, repeats: int, engines: list[str]) -
                   f" min {result['ms_per_call_min']:.1f}, max {result['ms_per_call_max']:.1f};"
                   f" output {result['output_tokens']} tokens)", flush=True)
         del translator
+        if engine == "ctranslate2":
+            pairs = ModelPerPair([
+                load_translator(prepare_random_opus_mt(work, "en", target), quantization="int8", compute_type="int8",
+                                inter_threads=1, intra_threads=threads, options=options)
+                for target in TARGET_SETS[-1]
+            ])
+            for targets in TARGET_SETS:
+                result = measure_per_pair(pairs, text, targets, repeats)
+                result.update(engine="ctranslate2 int8, one opus-mt model per pair")
+                report["results"].append(result)
+                print(f"{'opus-mt per pair':22s} {len(targets)} target(s): {result['ms_per_call_median']:8.1f} ms/call"
+                      f" ({result['ms_per_target_sentence']:.1f} ms per target sentence)", flush=True)
     report["machine"]["load_average_end"] = _load_average()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

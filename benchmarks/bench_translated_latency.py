@@ -6,9 +6,11 @@ translation in their own threads, as in `livetrans serve`). No NLLB weights inst
 here, so the translator is the full-size NLLB-200-distilled-600M architecture with
 random weights (converted to CTranslate2 int8 like a real download); its output is
 capped at the source length, which is what a real translation costs. Quality is
-not measured.
+not measured. ``--pairs`` translates with one opus-mt model per target instead
+(the opus-mt-en-es architecture, random weights, routed as ``--mt-model a,b,c`` is).
 
     python benchmarks/bench_translated_latency.py --out reports/bench-translated.json
+    python benchmarks/bench_translated_latency.py --pairs --out reports/bench-translated-pairs.json
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_mt import prepare_random_nllb  # noqa: E402
+from bench_mt import prepare_random_nllb, prepare_random_opus_mt  # noqa: E402
 
 from livetrans.evaluation.bench_asr import bench_language, default_samples_dir, machine  # noqa: E402
 from livetrans.evaluation.conditions import read_manifest  # noqa: E402
-from livetrans.mt import DecodeOptions, TranslationStage, load_translator  # noqa: E402
+from livetrans.mt import DecodeOptions, ModelPerPair, TranslationStage, load_translator  # noqa: E402
 from livetrans.pipeline import PipelineConfig, SpeechModels  # noqa: E402
 
 
@@ -42,13 +44,25 @@ def main() -> int:
         "--no-drafts", dest="drafts", action="store_false",
         help="translate finished sentences only (no partial translations of the sentence so far)",
     )
+    parser.add_argument(
+        "--pairs", action="store_true",
+        help="one opus-mt model per target (opus-mt-en-es architecture) instead of NLLB-600M",
+    )
     args = parser.parse_args()
 
     targets = tuple(args.targets.split(","))
-    checkpoint = prepare_random_nllb(args.work)
     # Random weights never stop by themselves: cap the output at the source length.
     options = DecodeOptions(beam_size=1, max_length_ratio=1.0, max_length_margin=0)
-    translator = load_translator(checkpoint, intra_threads=args.mt_threads, options=options)
+    if args.pairs:
+        translator = ModelPerPair([
+            load_translator(prepare_random_opus_mt(args.work, args.language, target),
+                            intra_threads=args.mt_threads, options=options)
+            for target in targets
+        ])
+        described = "one opus-mt model per target (opus-mt-en-es architecture)"
+    else:
+        translator = load_translator(prepare_random_nllb(args.work), intra_threads=args.mt_threads, options=options)
+        described = "NLLB-200-distilled-600M architecture"
     stage = TranslationStage(translator, targets)
     config = PipelineConfig(model="base", language=None, targets=targets, translation_drafts=args.drafts,
                             cpu_threads=args.asr_threads)
@@ -62,7 +76,7 @@ def main() -> int:
         "benchmark": "translated caption latency",
         "machine": machine(),
         "targets": list(targets),
-        "translator": f"NLLB-200-distilled-600M architecture, random weights, CTranslate2 int8, {args.mt_threads} thread(s)",
+        "translator": f"{described}, random weights, CTranslate2 int8, {args.mt_threads} thread(s)",
         "translation_median": round(float(np.median(values)), 3) if values else None,
         "translation_p95": round(float(np.percentile(values, 95)), 3) if values else None,
         "shown_median": round(float(np.median(shown)), 3) if shown else None,

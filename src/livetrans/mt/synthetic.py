@@ -41,6 +41,9 @@ TINY = Dims()
 # facebook/nllb-200-distilled-600M's config.json
 NLLB_600M = Dims(d_model=1024, encoder_layers=12, decoder_layers=12, heads=16, ffn=4096,
                  vocab_size=256206, init_std=0.02)
+# Helsinki-NLP/opus-mt-en-es's config.json (the largest vocabulary of en-es, en-fr, en-de)
+OPUS_MT = Dims(d_model=512, encoder_layers=6, decoder_layers=6, heads=8, ffn=2048,
+               vocab_size=65001, init_std=0.02)
 
 
 def _as_kwargs(**kwargs: Any) -> dict[str, Any]:
@@ -191,6 +194,9 @@ def build_marian_checkpoint(
             piece = sp.id_to_piece(i)
             if piece not in ("<unk>", "<s>", "</s>"):
                 vocab.setdefault(piece, len(vocab))
+    if dims.vocab_size is not None:  # filler words up to the real model's size, as NLLB's
+        while len(vocab) < dims.vocab_size - 1:
+            vocab[f"madeupword{len(vocab)}"] = len(vocab)
     vocab["<pad>"] = len(vocab)
     (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     tokenizer = MarianTokenizer(
@@ -200,7 +206,7 @@ def build_marian_checkpoint(
     torch.manual_seed(seed)
     pad = vocab["<pad>"]
     config = MarianConfig(
-        vocab_size=dims.vocab_size or len(vocab),
+        vocab_size=len(vocab),
         d_model=dims.d_model,
         encoder_layers=dims.encoder_layers,
         decoder_layers=dims.decoder_layers,
