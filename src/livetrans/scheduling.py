@@ -218,6 +218,10 @@ class SentenceTranslator(Protocol):
         self, sentences: Sequence[SentenceEvent], vocabulary: Vocabulary | None = None
     ) -> list[TranslationEvent]: ...
 
+    def push_each(
+        self, sentences: Sequence[SentenceEvent], vocabulary: Vocabulary | None = None
+    ) -> list[list[TranslationEvent]]: ...
+
     def push_draft(
         self,
         sentence: SentenceEvent,

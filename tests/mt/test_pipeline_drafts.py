@@ -260,7 +260,7 @@ def test_a_stream_whose_every_translation_fails_still_ends_normally(engine: Tran
 
 
 def test_in_the_server_a_draft_makes_way_for_another_streams_sentence(engine: Translator) -> None:
-    from livetrans.server.pipelines import LockedTranslator
+    from livetrans.server.pipelines import SharedTranslator
 
     translator = Observed(engine)
     drafting = threading.Event()
@@ -273,7 +273,7 @@ def test_in_the_server_a_draft_makes_way_for_another_streams_sentence(engine: Tr
             stopped.wait(60)
 
     translator.before = hold_draft
-    shared = LockedTranslator(TranslationStage(translator, ["es"]))
+    shared = SharedTranslator(TranslationStage(translator, ["es"]))
     draft_sentence = SentenceEvent(id="s4", start=0.0, end=1.0, text="Welcome back", lang="en")
     finished = ended(sentence_words("Welcome back everyone", 0.0), sid="s9")[1]
     assert isinstance(finished, SentenceEvent)
@@ -283,7 +283,7 @@ def test_in_the_server_a_draft_makes_way_for_another_streams_sentence(engine: Tr
         await asyncio.to_thread(drafting.wait, 60)
         final_call = asyncio.create_task(asyncio.to_thread(shared.push_many, [finished]))
         # The other stream's sentence now waits for the stage: the draft's cancel says so.
-        while not shared._sentences_waiting:
+        while not shared.sentences_waiting:
             await asyncio.sleep(0)
         stopped.set()
         return await draft, await final_call
@@ -292,6 +292,71 @@ def test_in_the_server_a_draft_makes_way_for_another_streams_sentence(engine: Tr
     assert draft_result is None  # stopped, for the other stream's finished sentence
     assert [(t.id, t.kind) for t in final] == [("s9", "final")]
     assert translator.calls == [(["Welcome back"], True), (["Welcome back everyone"], False)]
+
+
+def held_first_call(translator: Observed) -> tuple[threading.Event, threading.Event]:
+    """The translator's first call holds until ``release`` is set; ``holding`` says it started."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(cancel: Callable[[], bool] | None) -> None:
+        if not holding.is_set():
+            holding.set()
+            release.wait(60)
+
+    translator.before = hold
+    return holding, release
+
+
+def three_streams(shared: Any, holding: threading.Event, release: threading.Event,
+                  sentences: list[SentenceEvent]) -> list[Any]:
+    """Stream 1's sentence holds the stage; streams 2 and 3 finish one each meanwhile."""
+
+    async def scenario() -> list[Any]:
+        first = asyncio.create_task(asyncio.to_thread(shared.push_many, [sentences[0]]))
+        await asyncio.to_thread(holding.wait, 60)
+        others = [asyncio.create_task(asyncio.to_thread(shared.push_many, [s])) for s in sentences[1:]]
+        while shared.sentences_waiting < len(others):
+            await asyncio.sleep(0.01)
+        release.set()
+        return list(await asyncio.gather(first, *others, return_exceptions=True))
+
+    return asyncio.run(asyncio.wait_for(scenario(), 120))
+
+
+# Three streams' first sentences: each stream numbers its own, so all are "s1".
+STREAM_SENTENCES = [
+    SentenceEvent(id="s1", start=0.0, end=1.0, text="Hello there", lang="en"),
+    SentenceEvent(id="s1", start=5.0, end=6.0, text="Welcome back everyone", lang="en"),
+    SentenceEvent(id="s1", start=9.0, end=10.0, text="The price is low", lang="en"),
+]
+
+
+def test_in_the_server_the_sentences_of_streams_waiting_share_one_call(engine: Translator) -> None:
+    from livetrans.server.pipelines import SharedTranslator
+
+    translator = Observed(engine)
+    holding, release = held_first_call(translator)
+    shared = SharedTranslator(TranslationStage(translator, ["es", "fr"]))
+    first, second, third = three_streams(shared, holding, release, STREAM_SENTENCES)
+    assert translator.calls[0] == (["Hello there"], False)
+    assert len(translator.calls) == 2 and sorted(translator.calls[1][0]) == ["The price is low", "Welcome back everyone"]
+    # Each stream gets its own sentence's translations, though the ids are the same.
+    for result, sentence in zip((first, second, third), STREAM_SENTENCES):
+        assert [(e.id, e.lang, e.start) for e in result] == [("s1", "es", sentence.start), ("s1", "fr", sentence.start)]
+    assert (shared.calls, shared.batched_calls) == (3, 2)
+
+
+def test_in_the_server_one_streams_failing_sentence_costs_the_others_nothing(engine: Translator) -> None:
+    from livetrans.server.pipelines import SharedTranslator
+
+    translator = Observed(engine, fail_on=["Welcome"])
+    holding, release = held_first_call(translator)
+    shared = SharedTranslator(TranslationStage(translator, ["es"]))
+    first, second, third = three_streams(shared, holding, release, STREAM_SENTENCES)
+    assert isinstance(second, RuntimeError) and "Welcome" in str(second)
+    assert [(e.id, e.start) for e in first] == [("s1", 0.0)]
+    assert [(e.id, e.start) for e in third] == [("s1", 9.0)]  # served again on its own
+    assert [texts for texts, _ in translator.calls] == [["Hello there"], ["The price is low"]]
 
 
 def test_the_server_counts_a_failed_translation_and_its_stream_goes_on(engine: Translator, tmp_path: Path) -> None:

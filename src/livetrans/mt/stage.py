@@ -29,6 +29,26 @@ def normalize_text(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
 
 
+def _events(
+    sentence: SentenceEvent, src: str, text: str, wanted: list[str],
+    results: dict[tuple[str, str, str], str], kind: CaptionKind,
+) -> list[TranslationEvent]:
+    """A sentence's translations, one event per target that has one."""
+    return [
+        TranslationEvent(
+            id=sentence.id,
+            lang=target,
+            source_lang=sentence.lang,
+            text=results[(src, text, target)],
+            start=sentence.start,
+            end=sentence.end,
+            kind=kind,
+        )
+        for target in wanted
+        if (src, text, target) in results
+    ]
+
+
 class TranslationStage:
     """SentenceEvent in, one TranslationEvent per target language out.
 
@@ -82,6 +102,13 @@ class TranslationStage:
 
         ``vocabulary``: the stream's, when it was replaced live; its terms then stand
         for the stage's glossary (the stage is shared between streams)."""
+        return [e for events in self.push_each(sentences, vocabulary) for e in events]
+
+    def push_each(
+        self, sentences: Sequence[SentenceEvent], vocabulary: Vocabulary | None = None
+    ) -> list[list[TranslationEvent]]:
+        """As :meth:`push_many`, the events of each sentence apart (in order; [] for one
+        not translated), so that the sentences of several streams can share one call."""
         return self._push(sentences, "final", None, self._glossary_of(vocabulary))
 
     def push_draft(
@@ -99,7 +126,7 @@ class TranslationStage:
         the model lacks gives [] and no warning (its final sentence reports it).
         """
         stopped_before = self.cancelled
-        events = self._push([sentence], "partial", cancel, self._glossary_of(vocabulary))
+        (events,) = self._push([sentence], "partial", cancel, self._glossary_of(vocabulary))
         return None if self.cancelled > stopped_before else events
 
     def _glossary_of(self, vocabulary: Vocabulary | None) -> Glossary:
@@ -119,13 +146,15 @@ class TranslationStage:
         kind: CaptionKind,
         cancel: Callable[[], bool] | None,
         glossary: Glossary,
-    ) -> list[TranslationEvent]:
+    ) -> list[list[TranslationEvent]]:
+        """One list of events per sentence, in order."""
         quiet = kind == "partial"
-        jobs: list[tuple[SentenceEvent, str, str, list[str]]] = []
+        jobs: list[tuple[SentenceEvent, str, str, list[str]] | None] = []  # None: not translated
         work: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}  # -> [(lang, text)]
         results: dict[tuple[str, str, str], str] = {}  # (src, text, target) -> translation
         for sentence in sentences:
             text = normalize_text(sentence.text)
+            jobs.append(None)
             if not text:
                 continue
             try:
@@ -153,23 +182,10 @@ class TranslationStage:
                 batch = work.setdefault((src, tuple(misses)), [])
                 if (sentence.lang, text) not in batch:
                     batch.append((sentence.lang, text))
-            jobs.append((sentence, src, text, wanted))
+            jobs[-1] = (sentence, src, text, wanted)
         for (src, group_targets), batch in work.items():
             self._translate(src, list(group_targets), batch, results, cancel, glossary)
-        return [
-            TranslationEvent(
-                id=sentence.id,
-                lang=target,
-                source_lang=sentence.lang,
-                text=results[(src, text, target)],
-                start=sentence.start,
-                end=sentence.end,
-                kind=kind,
-            )
-            for sentence, src, text, wanted in jobs
-            for target in wanted
-            if (src, text, target) in results
-        ]
+        return [[] if job is None else _events(*job, results, kind) for job in jobs]
 
     def _translate(
         self, src: str, targets: list[str], batch: list[tuple[str, str]],

@@ -3,8 +3,9 @@
 Speech models load once per process (``SpeechModels``), and one scheduler batches
 every stream's decodes into shared model calls; a translation stage is
 built once per (source language, targets) and shared by the sessions that ask
-for the same, behind a lock, since each pipeline calls it from its own worker
-thread.
+for the same (:class:`SharedTranslator`: one call at a time, the finished sentences
+of every stream waiting in one call), since each pipeline calls it from its own
+worker thread.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..core.batching import BatchOptions
 from ..core.vocabulary import Vocabulary
@@ -31,16 +32,41 @@ logger = logging.getLogger(__name__)
 WATERMARK_INTERVAL = 0.25  # s of audio between the pipeline's watermark events
 
 
-class LockedTranslator:
-    """A translation stage shared between streams: one call at a time, and finished
-    sentences of any stream before drafts: a draft in progress is stopped as soon as
-    another stream's sentence waits for the stage."""
+@dataclass(eq=False)
+class _Waiting:
+    """One stream's finished sentences, waiting for the shared stage."""
+
+    sentences: tuple[SentenceEvent, ...]
+    vocabulary: Vocabulary | None
+    events: list[list[TranslationEvent]] | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class SharedTranslator:
+    """A translation stage shared between streams, one call at a time.
+
+    - The finished sentences of every stream waiting when the stage comes free go in
+      one call: on CPU a call costs about the same for one row as for several (a
+      decoding step reads the model's weights once), so N streams' sentences cost about
+      one stream's. Streams with different live vocabularies go in separate calls.
+    - If that shared call fails, each stream's sentences are translated again on their
+      own, so that one stream's bad sentence costs no other stream its translations.
+    - Finished sentences of any stream go before drafts: a draft in progress is stopped
+      as soon as a sentence waits, and a new draft waits while any do.
+    """
 
     def __init__(self, inner: SentenceTranslator) -> None:
         self._inner = inner
-        self._lock = threading.Lock()
-        self._waiting_changed = threading.Condition()
-        self._sentences_waiting = 0  # push/push_many calls waiting for the lock
+        self._changed = threading.Condition()
+        self._busy = False  # a call to the stage is in progress
+        self._waiting: list[_Waiting] = []
+        self.calls = 0  # push/push_many/push_each calls served in one stage call...
+        self.batched_calls = 0  # ...in this many stage calls
+
+    @property
+    def sentences_waiting(self) -> int:
+        return sum(len(w.sentences) for w in self._waiting)
 
     def push(self, sentence: SentenceEvent, vocabulary: Vocabulary | None = None) -> list[TranslationEvent]:
         return self.push_many([sentence], vocabulary)
@@ -48,18 +74,54 @@ class LockedTranslator:
     def push_many(
         self, sentences: Sequence[SentenceEvent], vocabulary: Vocabulary | None = None
     ) -> list[TranslationEvent]:
-        with self._waiting_changed:
-            self._sentences_waiting += 1
+        return [e for events in self.push_each(sentences, vocabulary) for e in events]
+
+    def push_each(
+        self, sentences: Sequence[SentenceEvent], vocabulary: Vocabulary | None = None
+    ) -> list[list[TranslationEvent]]:
+        me = _Waiting(tuple(sentences), vocabulary)
+        with self._changed:
+            self._waiting.append(me)
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: me.done or not self._busy)
+            if not me.done:  # the stage is free: serve every stream waiting with this vocabulary
+                batch = [w for w in self._waiting if w.vocabulary is vocabulary]
+                self._waiting = [w for w in self._waiting if w.vocabulary is not vocabulary]
+                self._busy = True
+        if not me.done:
+            try:
+                self._serve(batch, vocabulary)
+            finally:
+                with self._changed:
+                    for w in batch:
+                        w.done = True
+                    self._busy = False
+                    self._changed.notify_all()
+        if me.error is not None:
+            raise me.error
+        assert me.events is not None
+        return me.events
+
+    def _serve(self, batch: list[_Waiting], vocabulary: Vocabulary | None) -> None:
+        self.calls += len(batch)
+        self.batched_calls += 1
         try:
-            self._lock.acquire()
-        finally:
-            with self._waiting_changed:
-                self._sentences_waiting -= 1
-                self._waiting_changed.notify_all()
-        try:
-            return self._inner.push_many(sentences, vocabulary)
-        finally:
-            self._lock.release()
+            events = self._inner.push_each([s for w in batch for s in w.sentences], vocabulary)
+        except Exception as e:  # noqa: BLE001 (told to the stream(s) below)
+            if len(batch) == 1:
+                batch[0].error = e
+                return
+            logger.warning("a shared translation call for %d streams failed (%s): stream by stream", len(batch), e)
+            for w in batch:
+                try:
+                    w.events = self._inner.push_each(w.sentences, vocabulary)
+                except Exception as own:  # noqa: BLE001
+                    w.error = own
+            return
+        at = 0
+        for w in batch:
+            w.events = events[at : at + len(w.sentences)]
+            at += len(w.sentences)
 
     def push_draft(
         self,
@@ -68,12 +130,17 @@ class LockedTranslator:
         vocabulary: Vocabulary | None = None,
     ) -> list[TranslationEvent] | None:
         def stop() -> bool:
-            return self._sentences_waiting > 0 or (cancel is not None and cancel())
+            return bool(self._waiting) or (cancel is not None and cancel())
 
-        with self._waiting_changed:  # let waiting sentences in first
-            self._waiting_changed.wait_for(lambda: self._sentences_waiting == 0)
-        with self._lock:
+        with self._changed:  # sentences waiting go first
+            self._changed.wait_for(lambda: not self._busy and not self._waiting)
+            self._busy = True
+        try:
             return self._inner.push_draft(sentence, stop, vocabulary)
+        finally:
+            with self._changed:
+                self._busy = False
+                self._changed.notify_all()
 
 
 class LivePipelineFactory:
@@ -94,7 +161,7 @@ class LivePipelineFactory:
             else:
                 config = replace(self.config, language=source_lang, targets=tuple(targets))
                 stage = build_translation_stage(config, source_lang)
-                self._translators[key] = LockedTranslator(stage) if stage is not None else None
+                self._translators[key] = SharedTranslator(stage) if stage is not None else None
                 logger.info("translation to %s ready", ", ".join(targets))
         return self._translators[key]
 
