@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .asr.silero import SileroSession
 from .asr.whisper import ChineseScript, Device, Task, WhisperEngine
@@ -38,6 +38,9 @@ from .scheduling import (
     TranslationScheduler,
 )
 from .types import AudioChunk, Event, is_durable
+
+if TYPE_CHECKING:
+    from .mt.base import Translator
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +115,10 @@ class SpeechModels:
         return DecodingRecognizer(StreamingRecognizer(self.vad.stream(), options, vocabulary), decoder)
 
 
-def build_translation_stage(
-    config: PipelineConfig, source_language: str | None
-) -> SentenceTranslator | None:
-    """The translation stage for ``config.targets`` (None when there are none).
-
-    Loads the model and checks every pair before any audio, so that a pair the
-    model cannot do is refused when the stream starts, not in the middle. It runs
-    on one thread: on a 2-core machine the other stays with recognition.
-    """
-    if not config.targets:
-        return None
-    from .mt import TranslationStage, load_glossary, load_translator
+def load_config_translator(config: PipelineConfig) -> Translator:
+    """The translation model(s) of ``config.mt_model``, on one thread (on a 2-core
+    machine the other stays with recognition); a non-commercial license is logged."""
+    from .mt import load_translator
 
     translator = load_translator(
         config.mt_model, engine=config.mt_engine, device=config.device, intra_threads=1
@@ -131,6 +126,24 @@ def build_translation_stage(
     for info in translator.models:
         if info.license_notice:
             log.warning("%s", info.license_notice)
+    return translator
+
+
+def build_translation_stage(
+    config: PipelineConfig, source_language: str | None, translator: Translator | None = None
+) -> SentenceTranslator | None:
+    """The translation stage for ``config.targets`` (None when there are none).
+
+    Loads the model (unless ``translator``, already loaded, is given) and checks every
+    pair before any audio, so that a pair the model cannot do is refused when the
+    stream starts, not in the middle.
+    """
+    if not config.targets:
+        return None
+    from .mt import TranslationStage, load_glossary
+
+    if translator is None:
+        translator = load_config_translator(config)
     glossary = load_glossary(config.glossary) if config.glossary is not None else None
     stage = TranslationStage(translator, config.targets, glossary=glossary)
     stage.check(source_language)

@@ -259,8 +259,9 @@ def test_a_stream_whose_every_translation_fails_still_ends_normally(engine: Tran
     assert [e.type for e in events if not isinstance(e, CaptionEvent)] == ["sentence", "error"]
 
 
-def test_in_the_server_a_draft_makes_way_for_another_streams_sentence(engine: Translator) -> None:
-    from livetrans.server.pipelines import SharedTranslator
+@pytest.mark.parametrize("other_stage", [False, True], ids=["same targets", "other targets, same model"])
+def test_in_the_server_a_draft_makes_way_for_another_streams_sentence(engine: Translator, other_stage: bool) -> None:
+    from livetrans.server.pipelines import ModelTurns, SharedTranslator
 
     translator = Observed(engine)
     drafting = threading.Event()
@@ -273,7 +274,10 @@ def test_in_the_server_a_draft_makes_way_for_another_streams_sentence(engine: Tr
             stopped.wait(60)
 
     translator.before = hold_draft
-    shared = SharedTranslator(TranslationStage(translator, ["es"]))
+    turns = ModelTurns()
+    shared = SharedTranslator(TranslationStage(translator, ["es"]), turns)
+    # The other stream's stage: the same one, or one into other targets on the same model.
+    other = SharedTranslator(TranslationStage(translator, ["fr"]), turns) if other_stage else shared
     draft_sentence = SentenceEvent(id="s4", start=0.0, end=1.0, text="Welcome back", lang="en")
     finished = ended(sentence_words("Welcome back everyone", 0.0), sid="s9")[1]
     assert isinstance(finished, SentenceEvent)
@@ -281,7 +285,7 @@ def test_in_the_server_a_draft_makes_way_for_another_streams_sentence(engine: Tr
     async def scenario() -> tuple[Any, list[TranslationEvent]]:
         draft = asyncio.create_task(asyncio.to_thread(shared.push_draft, draft_sentence))
         await asyncio.to_thread(drafting.wait, 60)
-        final_call = asyncio.create_task(asyncio.to_thread(shared.push_many, [finished]))
+        final_call = asyncio.create_task(asyncio.to_thread(other.push_many, [finished]))
         # The other stream's sentence now waits for the stage: the draft's cancel says so.
         while not shared.sentences_waiting:
             await asyncio.sleep(0)
@@ -290,8 +294,20 @@ def test_in_the_server_a_draft_makes_way_for_another_streams_sentence(engine: Tr
 
     draft_result, final = asyncio.run(asyncio.wait_for(scenario(), 120))
     assert draft_result is None  # stopped, for the other stream's finished sentence
-    assert [(t.id, t.kind) for t in final] == [("s9", "final")]
+    assert [(t.id, t.kind, t.lang) for t in final] == [("s9", "final", "fr" if other_stage else "es")]
     assert translator.calls == [(["Welcome back"], True), (["Welcome back everyone"], False)]
+
+
+def test_in_the_server_every_target_set_shares_one_translation_model(nllb_dir: Path) -> None:
+    from livetrans.server.pipelines import LivePipelineFactory
+
+    config = PipelineConfig(mt_model=str(nllb_dir), language="en", targets=("es",))
+    factory = LivePipelineFactory(config, models=None)  # type: ignore[arg-type]  # no stream is started
+    first, second = factory.translator("en", ("es",)), factory.translator("en", ("fr", "de"))
+    assert first is factory.translator("en", ("es",)) and first is not second
+    assert first.stage.translator is second.stage.translator  # type: ignore[union-attr]  # one model loaded
+    events = second.push(SentenceEvent(id="s1", start=0.0, end=1.0, text="Hello there", lang="en"))  # type: ignore[union-attr]
+    assert [e.lang for e in events] == ["fr", "de"]
 
 
 def held_first_call(translator: Observed) -> tuple[threading.Event, threading.Event]:

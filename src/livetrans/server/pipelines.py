@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..core.batching import BatchOptions
 from ..core.vocabulary import Vocabulary
@@ -23,9 +24,13 @@ from ..pipeline import (
     SentenceTranslator,
     SpeechModels,
     build_translation_stage,
+    load_config_translator,
 )
 from ..types import SentenceEvent, TranslationEvent
 from .app import PipelineFactory, PipelineRunner
+
+if TYPE_CHECKING:
+    from ..mt.base import Translator
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +39,9 @@ WATERMARK_INTERVAL = 0.25  # s of audio between the pipeline's watermark events
 
 @dataclass(eq=False)
 class _Waiting:
-    """One stream's finished sentences, waiting for the shared stage."""
+    """One stream's finished sentences, waiting for the model."""
 
+    stage: SentenceTranslator
     sentences: tuple[SentenceEvent, ...]
     vocabulary: Vocabulary | None
     events: list[list[TranslationEvent]] | None = None
@@ -43,30 +49,40 @@ class _Waiting:
     done: bool = False
 
 
-class SharedTranslator:
-    """A translation stage shared between streams, one call at a time.
+class ModelTurns:
+    """Whose turn it is on the one translation model of the process: one call at a
+    time, finished sentences (of any stream and stage) before drafts."""
 
-    - The finished sentences of every stream waiting when the stage comes free go in
-      one call: on CPU a call costs about the same for one row as for several (a
-      decoding step reads the model's weights once), so N streams' sentences cost about
-      one stream's. Streams with different live vocabularies go in separate calls.
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.busy = False  # a call to the model is in progress
+        self.waiting: list[_Waiting] = []
+
+
+class SharedTranslator:
+    """A translation stage (one per source language and targets) shared by the streams
+    that ask for it, on the model that every stage of the process shares (``turns``).
+
+    - The finished sentences of every stream of this stage that wait when the model
+      comes free go in one call: on CPU a call costs about the same for one row as for
+      several (a decoding step reads the model's weights once), so N streams' sentences
+      cost about one stream's. Streams with different live vocabularies, or of other
+      stages, go in separate calls.
     - If that shared call fails, each stream's sentences are translated again on their
       own, so that one stream's bad sentence costs no other stream its translations.
     - Finished sentences of any stream go before drafts: a draft in progress is stopped
       as soon as a sentence waits, and a new draft waits while any do.
     """
 
-    def __init__(self, inner: SentenceTranslator) -> None:
-        self._inner = inner
-        self._changed = threading.Condition()
-        self._busy = False  # a call to the stage is in progress
-        self._waiting: list[_Waiting] = []
-        self.calls = 0  # push/push_many/push_each calls served in one stage call...
-        self.batched_calls = 0  # ...in this many stage calls
+    def __init__(self, inner: SentenceTranslator, turns: ModelTurns | None = None) -> None:
+        self.stage = inner  # this (source language, targets)'s
+        self._turns = turns if turns is not None else ModelTurns()
+        self.calls = 0  # push/push_many/push_each calls served...
+        self.batched_calls = 0  # ...in this many model calls
 
     @property
     def sentences_waiting(self) -> int:
-        return sum(len(w.sentences) for w in self._waiting)
+        return sum(len(w.sentences) for w in self._turns.waiting)
 
     def push(self, sentence: SentenceEvent, vocabulary: Vocabulary | None = None) -> list[TranslationEvent]:
         return self.push_many([sentence], vocabulary)
@@ -79,24 +95,26 @@ class SharedTranslator:
     def push_each(
         self, sentences: Sequence[SentenceEvent], vocabulary: Vocabulary | None = None
     ) -> list[list[TranslationEvent]]:
-        me = _Waiting(tuple(sentences), vocabulary)
-        with self._changed:
-            self._waiting.append(me)
-            self._changed.notify_all()
-            self._changed.wait_for(lambda: me.done or not self._busy)
-            if not me.done:  # the stage is free: serve every stream waiting with this vocabulary
-                batch = [w for w in self._waiting if w.vocabulary is vocabulary]
-                self._waiting = [w for w in self._waiting if w.vocabulary is not vocabulary]
-                self._busy = True
-        if not me.done:
+        turns = self._turns
+        me = _Waiting(self.stage, tuple(sentences), vocabulary)
+        with turns.changed:
+            turns.waiting.append(me)
+            turns.changed.notify_all()
+            turns.changed.wait_for(lambda: me.done or not turns.busy)
+            batch: list[_Waiting] = []
+            if not me.done:  # the model is free: serve every stream waiting for the same
+                batch = [w for w in turns.waiting if w.stage is me.stage and w.vocabulary is vocabulary]
+                turns.waiting = [w for w in turns.waiting if w not in batch]
+                turns.busy = True
+        if batch:
             try:
                 self._serve(batch, vocabulary)
             finally:
-                with self._changed:
+                with turns.changed:
                     for w in batch:
                         w.done = True
-                    self._busy = False
-                    self._changed.notify_all()
+                    turns.busy = False
+                    turns.changed.notify_all()
         if me.error is not None:
             raise me.error
         assert me.events is not None
@@ -106,7 +124,7 @@ class SharedTranslator:
         self.calls += len(batch)
         self.batched_calls += 1
         try:
-            events = self._inner.push_each([s for w in batch for s in w.sentences], vocabulary)
+            events = self.stage.push_each([s for w in batch for s in w.sentences], vocabulary)
         except Exception as e:  # noqa: BLE001 (told to the stream(s) below)
             if len(batch) == 1:
                 batch[0].error = e
@@ -114,7 +132,7 @@ class SharedTranslator:
             logger.warning("a shared translation call for %d streams failed (%s): stream by stream", len(batch), e)
             for w in batch:
                 try:
-                    w.events = self._inner.push_each(w.sentences, vocabulary)
+                    w.events = self.stage.push_each(w.sentences, vocabulary)
                 except Exception as own:  # noqa: BLE001
                     w.error = own
             return
@@ -129,27 +147,34 @@ class SharedTranslator:
         cancel: Callable[[], bool] | None = None,
         vocabulary: Vocabulary | None = None,
     ) -> list[TranslationEvent] | None:
-        def stop() -> bool:
-            return bool(self._waiting) or (cancel is not None and cancel())
+        turns = self._turns
 
-        with self._changed:  # sentences waiting go first
-            self._changed.wait_for(lambda: not self._busy and not self._waiting)
-            self._busy = True
+        def stop() -> bool:
+            return bool(turns.waiting) or (cancel is not None and cancel())
+
+        with turns.changed:  # sentences waiting go first
+            turns.changed.wait_for(lambda: not turns.busy and not turns.waiting)
+            turns.busy = True
         try:
-            return self._inner.push_draft(sentence, stop, vocabulary)
+            return self.stage.push_draft(sentence, stop, vocabulary)
         finally:
-            with self._changed:
-                self._busy = False
-                self._changed.notify_all()
+            with turns.changed:
+                turns.busy = False
+                turns.changed.notify_all()
 
 
 class LivePipelineFactory:
-    """``PipelineFactory`` over the real pipeline; build it once per server process."""
+    """``PipelineFactory`` over the real pipeline; build it once per server process.
+
+    The translation model loads once, on the first stream with targets; each (source
+    language, targets) gets its own stage over it, and all take turns on it."""
 
     def __init__(self, config: PipelineConfig, models: SpeechModels) -> None:
         self.config = config
         self.models = models
         self._translators: dict[tuple[str | None, tuple[str, ...]], SentenceTranslator | None] = {}
+        self._model: Translator | None = None
+        self._turns = ModelTurns()
 
     def translator(self, source_lang: str | None, targets: tuple[str, ...]) -> SentenceTranslator | None:
         """Build (or reuse) the translation stage; blocking the first time: call it at startup
@@ -160,8 +185,10 @@ class LivePipelineFactory:
                 self._translators[key] = None
             else:
                 config = replace(self.config, language=source_lang, targets=tuple(targets))
-                stage = build_translation_stage(config, source_lang)
-                self._translators[key] = SharedTranslator(stage) if stage is not None else None
+                if self._model is None:
+                    self._model = load_config_translator(config)
+                stage = build_translation_stage(config, source_lang, self._model)
+                self._translators[key] = SharedTranslator(stage, self._turns) if stage is not None else None
                 logger.info("translation to %s ready", ", ".join(targets))
         return self._translators[key]
 
