@@ -8,7 +8,10 @@ Normalisation (documented in docs/benchmarks.md):
 - Other languages: Whisper's ``BasicTextNormalizer``: lower case, punctuation and
   bracketed text removed, white space folded.
 - Chinese (zh, yue): Traditional characters converted to Simplified with OpenCC
-  (``t2s``) first, because Whisper writes either for the same speech.
+  (``t2s``) first, because Whisper writes either for the same speech; then numbers
+  written in characters become digits (``cn2an``: "九点" → "9点", "一千二百九十九元" →
+  "1299元"), because Whisper writes either, as the English normaliser does for
+  "twenty five".
 - Chinese, Japanese, Korean are scored by character error rate (CER) on the
   normalised text with spaces removed; every other language by word error rate.
 """
@@ -38,6 +41,20 @@ def _basic() -> Callable[[str], str]:
 
 
 @functools.cache
+def _chinese_digits() -> Callable[[str], str]:
+    import warnings
+
+    import cn2an
+
+    def convert(text: str) -> str:
+        with warnings.catch_warnings():  # it warns about each run of numerals it leaves as is
+            warnings.simplefilter("ignore")
+            return str(cn2an.transform(text, "cn2an"))
+
+    return convert
+
+
+@functools.cache
 def _t2s() -> Callable[[str], str]:
     import opencc
 
@@ -54,7 +71,7 @@ def normalize(text: str, lang: str) -> str:
     """Normalise ``text`` of language ``lang`` for scoring (see module docstring)."""
     lang = base_language(lang)
     if lang in ("zh", "yue"):
-        text = _t2s()(text)
+        text = _chinese_digits()(_t2s()(text))
     normalized = _english()(text) if lang == "en" else _basic()(text)
     normalized = " ".join(normalized.split())
     if lang in CER_LANGUAGES:
