@@ -29,7 +29,7 @@ from bench_mt import prepare_random_nllb, prepare_random_opus_mt  # noqa: E402
 from livetrans.evaluation.bench_asr import bench_language, default_samples_dir, machine  # noqa: E402
 from livetrans.evaluation.conditions import read_manifest  # noqa: E402
 from livetrans.mt import DecodeOptions, ModelPerPair, TranslationStage, load_translator  # noqa: E402
-from livetrans.pipeline import PipelineConfig, SpeechModels  # noqa: E402
+from livetrans.pipeline import PipelineConfig, SpeechModels, at_translation_priority  # noqa: E402
 
 
 def main() -> int:
@@ -48,21 +48,27 @@ def main() -> int:
         "--pairs", action="store_true",
         help="one opus-mt model per target (opus-mt-en-es architecture) instead of NLLB-600M",
     )
+    parser.add_argument(
+        "--same-priority", action="store_true",
+        help="translation threads at recognition's CPU priority (the product runs them nicer)",
+    )
     args = parser.parse_args()
 
     targets = tuple(args.targets.split(","))
     # Random weights never stop by themselves: cap the output at the source length.
     options = DecodeOptions(beam_size=1, max_length_ratio=1.0, max_length_margin=0)
     if args.pairs:
-        translator = ModelPerPair([
-            load_translator(prepare_random_opus_mt(args.work, args.language, target),
-                            intra_threads=args.mt_threads, options=options)
-            for target in targets
-        ])
+        folders = [prepare_random_opus_mt(args.work, args.language, target) for target in targets]
         described = "one opus-mt model per target (opus-mt-en-es architecture)"
     else:
-        translator = load_translator(prepare_random_nllb(args.work), intra_threads=args.mt_threads, options=options)
+        folders = [prepare_random_nllb(args.work)]
         described = "NLLB-200-distilled-600M architecture"
+
+    def load() -> ModelPerPair:
+        return ModelPerPair([load_translator(f, intra_threads=args.mt_threads, options=options) for f in folders])
+
+    # As the product loads it: its threads yield to recognition's (pipeline.TRANSLATION_NICENESS).
+    translator = load() if args.same_priority else at_translation_priority(load)
     stage = TranslationStage(translator, targets)
     config = PipelineConfig(model="base", language=None, targets=targets, translation_drafts=args.drafts,
                             cpu_threads=args.asr_threads)
@@ -82,6 +88,7 @@ def main() -> int:
         "shown_median": round(float(np.median(shown)), 3) if shown else None,
         "shown_p95": round(float(np.percentile(shown, 95)), 3) if shown else None,
         "drafts": args.drafts,
+        "same_priority": args.same_priority,
         "asr_threads": args.asr_threads,
         "per_target": result["translation_latency"],
         "recognition": {k: result[k] for k in ("rtf", "latency", "audio_seconds")},

@@ -15,10 +15,13 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .asr.silero import SileroSession
 from .asr.whisper import ChineseScript, Device, Task, WhisperEngine
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from .mt.base import Translator
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # SentenceTranslator: the server and the replay name it here.
 __all__ = ["EventStamper", "LivePipeline", "PipelineConfig", "SentenceTranslator", "SpeechModels",
@@ -115,18 +119,50 @@ class SpeechModels:
         return DecodingRecognizer(StreamingRecognizer(self.vad.stream(), options, vocabulary), decoder)
 
 
+# How much nicer (Linux) the translation model's threads run than recognition's: on a
+# busy CPU the source captions go first and translation takes what is left
+# (docs/translation.md has what it changed).
+TRANSLATION_NICENESS = 10
+
+
 def load_config_translator(config: PipelineConfig) -> Translator:
-    """The translation model(s) of ``config.mt_model``, on one thread (on a 2-core
-    machine the other stays with recognition); a non-commercial license is logged."""
+    """The translation model(s) of ``config.mt_model`` on one thread, whose threads run
+    ``TRANSLATION_NICENESS`` nicer than recognition's; a non-commercial license is logged."""
     from .mt import load_translator
 
-    translator = load_translator(
-        config.mt_model, engine=config.mt_engine, device=config.device, intra_threads=1
+    translator = at_translation_priority(
+        lambda: load_translator(config.mt_model, engine=config.mt_engine, device=config.device, intra_threads=1)
     )
     for info in translator.models:
         if info.license_notice:
             log.warning("%s", info.license_notice)
     return translator
+
+
+def at_translation_priority(load: Callable[[], T], niceness: int = TRANSLATION_NICENESS) -> T:
+    """``load()`` in a new thread ``niceness`` nicer than this one. On Linux the nice
+    value belongs to a thread and the threads it starts inherit it, so a CTranslate2
+    model loaded there computes in threads that yield to recognition's. Elsewhere it
+    would lower the whole process: there ``load()`` runs as is."""
+    if sys.platform != "linux" or niceness <= 0:
+        return load()
+    out: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            me = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, me, os.getpriority(os.PRIO_PROCESS, me) + niceness)
+            out.append(load())
+        except BaseException as e:  # noqa: BLE001 (raised again in the caller's thread)
+            failed.append(e)
+
+    thread = threading.Thread(target=run, name="livetrans-translation-load")
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+    return out[0]
 
 
 def build_translation_stage(
