@@ -347,19 +347,34 @@ STREAM_SENTENCES = [
 ]
 
 
-def test_in_the_server_the_sentences_of_streams_waiting_share_one_call(engine: Translator) -> None:
-    from livetrans.server.pipelines import SharedTranslator
+def test_in_the_server_the_sentences_of_streams_waiting_share_one_call(engine: Translator, tmp_path: Path) -> None:
+    from livetrans.server.app import CaptionServer, ServerConfig
+    from livetrans.server.pipelines import ModelTurns, SharedTranslator
 
     translator = Observed(engine)
     holding, release = held_first_call(translator)
-    shared = SharedTranslator(TranslationStage(translator, ["es", "fr"]))
+    turns = ModelTurns()
+    shared = SharedTranslator(TranslationStage(translator, ["es", "fr"]), turns)
     first, second, third = three_streams(shared, holding, release, STREAM_SENTENCES)
     assert translator.calls[0] == (["Hello there"], False)
     assert len(translator.calls) == 2 and sorted(translator.calls[1][0]) == ["The price is low", "Welcome back everyone"]
     # Each stream gets its own sentence's translations, though the ids are the same.
     for result, sentence in zip((first, second, third), STREAM_SENTENCES):
         assert [(e.id, e.lang, e.start) for e in result] == [("s1", "es", sentence.start), ("s1", "fr", sentence.start)]
-    assert (shared.calls, shared.batched_calls) == (3, 2)
+    assert turns.sizes == {1: 1, 2: 1}  # streams per call of finished sentences
+
+    class Factory:  # what /metrics reads of the server's pipeline factory
+        translation_turns = turns
+
+    async def metrics() -> bytes:
+        config = ServerConfig(port=0, token="secret", journal_dir=tmp_path, ping_interval=None)
+        async with CaptionServer(config, pipeline_factory=Factory()) as server:  # type: ignore[arg-type]
+            return server.metrics.render()
+
+    rendered = asyncio.run(metrics())
+    assert b'livetrans_translation_batch_streams_bucket{le="1"} 1.0' in rendered, rendered.decode()
+    assert b"livetrans_translation_batch_streams_count 2.0" in rendered
+    assert b"livetrans_translation_batch_streams_sum 3.0" in rendered
 
 
 def test_in_the_server_one_streams_failing_sentence_costs_the_others_nothing(engine: Translator) -> None:

@@ -76,6 +76,7 @@ class _StreamGauges(Collector):
                     lag.add_metric([s.name], behind)
         yield from (audio, rtf, lag)
         yield from _decode_batches(server)
+        yield from _translation_batches(server)
         if server.bus is not None:
             yield from server.bus.collect_metrics()
 
@@ -97,6 +98,22 @@ def _decode_batches(server: CaptionServer) -> Iterator[Metric]:
     failed = CounterMetricFamily("livetrans_decode_batch_failures", "Batched decode calls that raised")
     failed.add_metric([], stats.failures)
     yield failed
+
+
+def _translation_batches(server: CaptionServer) -> Iterator[Metric]:
+    """How many streams' finished sentences shared each translation call."""
+    turns = getattr(server.pipeline_factory, "translation_turns", None)
+    if turns is None or not turns.sizes:
+        return
+    sizes = dict(turns.sizes)
+    counts = [sum(n for size, n in sizes.items() if size <= bound) for bound in BATCH_SIZE_BUCKETS]
+    family = HistogramMetricFamily(
+        "livetrans_translation_batch_streams", "Streams whose finished sentences shared one translation call"
+    )
+    bounds = [*(str(b) for b in BATCH_SIZE_BUCKETS), "+Inf"]
+    family.add_metric([], list(zip(bounds, [*counts, sum(sizes.values())])),
+                      sum_value=sum(size * n for size, n in sizes.items()))
+    yield family
 
 
 class ServerMetrics:

@@ -10,6 +10,7 @@ worker thread.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -57,6 +58,8 @@ class ModelTurns:
         self.changed = threading.Condition()
         self.busy = False  # a call to the model is in progress
         self.waiting: list[_Waiting] = []
+        # streams served in one call of finished sentences -> calls (/metrics)
+        self.sizes: collections.Counter[int] = collections.Counter()
 
 
 class SharedTranslator:
@@ -77,8 +80,6 @@ class SharedTranslator:
     def __init__(self, inner: SentenceTranslator, turns: ModelTurns | None = None) -> None:
         self.stage = inner  # this (source language, targets)'s
         self._turns = turns if turns is not None else ModelTurns()
-        self.calls = 0  # push/push_many/push_each calls served...
-        self.batched_calls = 0  # ...in this many model calls
 
     @property
     def sentences_waiting(self) -> int:
@@ -121,8 +122,7 @@ class SharedTranslator:
         return me.events
 
     def _serve(self, batch: list[_Waiting], vocabulary: Vocabulary | None) -> None:
-        self.calls += len(batch)
-        self.batched_calls += 1
+        self._turns.sizes[len(batch)] += 1
         try:
             events = self.stage.push_each([s for w in batch for s in w.sentences], vocabulary)
         except Exception as e:  # noqa: BLE001 (told to the stream(s) below)
@@ -174,7 +174,7 @@ class LivePipelineFactory:
         self.models = models
         self._translators: dict[tuple[str | None, tuple[str, ...]], SentenceTranslator | None] = {}
         self._model: Translator | None = None
-        self._turns = ModelTurns()
+        self.translation_turns = ModelTurns()  # every stage's turns on the model (/metrics)
 
     def translator(self, source_lang: str | None, targets: tuple[str, ...]) -> SentenceTranslator | None:
         """Build (or reuse) the translation stage; blocking the first time: call it at startup
@@ -188,7 +188,7 @@ class LivePipelineFactory:
                 if self._model is None:
                     self._model = load_config_translator(config)
                 stage = build_translation_stage(config, source_lang, self._model)
-                self._translators[key] = SharedTranslator(stage, self._turns) if stage is not None else None
+                self._translators[key] = SharedTranslator(stage, self.translation_turns) if stage is not None else None
                 logger.info("translation to %s ready", ", ".join(targets))
         return self._translators[key]
 
