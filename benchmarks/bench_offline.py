@@ -40,6 +40,7 @@ from faster_whisper import WhisperModel
 
 from livetrans.asr.offline import OfflineOptions, transcribe_offline
 from livetrans.asr.whisper import compute_type_for
+from livetrans.core.guards import GuardOptions
 from livetrans.core.stabilizer import join_words
 from livetrans.evaluation.conditions import (
     ConditionLibrary,
@@ -104,7 +105,7 @@ def scored(row: dict[str, Any], mode: str, text: str, lang: str, seconds: float 
     row[f"{mode}_seconds"] = None if seconds is None else round(seconds, 2)
 
 
-def run(args: argparse.Namespace, variants: dict[str, OfflineOptions]) -> list[dict[str, Any]]:
+def run(args: argparse.Namespace, variants: dict[str, tuple[OfflineOptions, GuardOptions]]) -> list[dict[str, Any]]:
     library = ConditionLibrary(args.samples_dir, seed=args.seed)
     specs = plan(library, args)
     config = PipelineConfig(model=args.model)
@@ -120,11 +121,12 @@ def run(args: argparse.Namespace, variants: dict[str, OfflineOptions]) -> list[d
             "noise": spec.noise or "clean", "snr_db": spec.snr_db, "reference": spec.reference,
             "units": word_count(spec.reference, spec.lang if spec.lang != "none" else "en"),
         }
-        for mode, options in variants.items():
+        for mode, (options, guards) in variants.items():
             started = time.perf_counter()
             # As ``livetrans transcribe FILE`` does (and offline_transcribe).
             transcript = transcribe_offline(
-                models.whisper, audio, language=config.language, vocabulary=vocabulary, options=options
+                models.whisper, audio, language=config.language, vocabulary=vocabulary, options=options,
+                guards=guards,
             )
             scored(row, mode, join_words(transcript.words), transcript.language, time.perf_counter() - started)
         if spec.name in earlier:
@@ -148,10 +150,13 @@ def pooled(rows: Iterable[dict[str, Any]], mode: str) -> tuple[float, int]:
     return (errors / units if units else 0.0), len(chosen)
 
 
-def variant(text: str) -> tuple[str, OfflineOptions]:
-    """``NAME=JSON``: a name for the table and the OfflineOptions fields that differ."""
+def variant(text: str) -> tuple[str, tuple[OfflineOptions, GuardOptions]]:
+    """``NAME=JSON``: a name for the table and the OfflineOptions fields that differ;
+    a ``"guards"`` object in it holds the GuardOptions fields that differ."""
     name, _, fields = text.partition("=")
-    return name, OfflineOptions(**json.loads(fields or "{}"))
+    values = json.loads(fields or "{}")
+    guards = GuardOptions(**values.pop("guards", {}))
+    return name, (OfflineOptions(**values), guards)
 
 
 def condition_of(row: dict[str, Any]) -> str:
@@ -201,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         rows = [r for path in args.report for r in json.loads(path.read_text("utf-8"))["rows"]]
     else:
-        rows = run(args, dict(args.variant or [("livetrans", OfflineOptions())]))
+        rows = run(args, dict(args.variant or [("livetrans", (OfflineOptions(), GuardOptions()))]))
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             meta = {k: str(v) for k, v in vars(args).items() if k != "report"}
