@@ -103,9 +103,12 @@ def _decode_batches(server: CaptionServer) -> Iterator[Metric]:
 def _translation_batches(server: CaptionServer) -> Iterator[Metric]:
     """How many streams' finished sentences shared each translation call."""
     turns = getattr(server.pipeline_factory, "translation_turns", None)
-    if turns is None or not turns.sizes:
+    if turns is None:
         return
-    sizes = dict(turns.sizes)
+    with turns.changed:  # counted under it, from the translation workers
+        sizes = dict(turns.sizes)
+    if not sizes:
+        return
     counts = [sum(n for size, n in sizes.items() if size <= bound) for bound in BATCH_SIZE_BUCKETS]
     family = HistogramMetricFamily(
         "livetrans_translation_batch_streams", "Streams whose finished sentences shared one translation call"

@@ -107,6 +107,7 @@ class SharedTranslator:
                 batch = [w for w in turns.waiting if w.stage is me.stage and w.vocabulary is vocabulary]
                 turns.waiting = [w for w in turns.waiting if w not in batch]
                 turns.busy = True
+                turns.sizes[len(batch)] += 1
         if batch:
             try:
                 self._serve(batch, vocabulary)
@@ -122,7 +123,6 @@ class SharedTranslator:
         return me.events
 
     def _serve(self, batch: list[_Waiting], vocabulary: Vocabulary | None) -> None:
-        self._turns.sizes[len(batch)] += 1
         try:
             events = self.stage.push_each([s for w in batch for s in w.sentences], vocabulary)
         except Exception as e:  # noqa: BLE001 (told to the stream(s) below)
