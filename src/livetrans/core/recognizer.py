@@ -3,11 +3,9 @@
 A sans-I/O protocol object, as websockets' are: :class:`StreamingRecognizer` never
 calls the speech model. ``push`` takes audio; when the recogniser needs a decode,
 ``pending`` holds a :class:`DecodeRequest` and audio is only queued until the caller
-answers it with ``resolve(hypothesis)``, or ``fail(request)`` when decoding raised (a
-failed decode is asked for once more, then its window is dropped with an
-:class:`ErrorEvent`: a stream never ends because a decode raised). Each call returns
-the events it made ready. :class:`~livetrans.core.driver.DecodingRecognizer` answers
-the requests with a decoder at once, for callers that want plain ``push``/``flush``.
+answers it (``resolve``, or ``fail`` when decoding raised: flow.py runs that protocol).
+Each call returns the events it made ready. :class:`~livetrans.core.driver.DecodingRecognizer`
+answers the requests with a decoder at once, for callers that want plain ``push``/``flush``.
 
 It orchestrates named parts, each with its options group:
 
@@ -34,12 +32,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, ErrorEvent, Float32Array, SentenceEvent, Word
+from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, ErrorEvent, Float32Array, Word
 from .commit import CommitPolicy, PartialCaption
 from .decoding import DecodeRequest, Hypothesis, SpeechProbabilities
+from .flow import DecodeFailed, DecodeFlowProtocol, Flow, RecognizerEvent
 from .guards import Candidate, apply_guards, is_loop
 from .language import LanguageDecode, LanguageVote, rival_wins
-from .recognizer_options import RecognizerOptions, RecognizerStats
+from .recognizer_options import RecognizerOptions
 from .schedule import DecodeSchedule
 from .segmenter import SentenceSegmenter
 from .utterance import UtteranceTracker
@@ -48,21 +47,18 @@ from .window import DecodeWindow
 
 log = logging.getLogger(__name__)
 
-RecognizerEvent = CaptionEvent | SentenceEvent | ErrorEvent
-Flow = Generator[DecodeRequest, Hypothesis, None]
+__all__ = ["DecodeFailed", "RecognizerEvent", "StreamingRecognizer"]
 
 
-class DecodeFailed(Exception):
-    """A decode raised twice: thrown into the decode flow, which drops its window."""
-
-
-class StreamingRecognizer:
+class StreamingRecognizer(DecodeFlowProtocol):
     """Stage: AudioChunk in → DecodeRequest out, Hypothesis in → CaptionEvent
-    (partial, final), SentenceEvent and ErrorEvent out."""
+    (partial, final), SentenceEvent and ErrorEvent out. ``pending``, ``resolve`` and
+    ``fail`` are the protocol of flow.py."""
 
     def __init__(
         self, vad: SpeechProbabilities, options: RecognizerOptions | None = None, vocabulary: Vocabulary | None = None
     ) -> None:
+        super().__init__()
         self.options = o = options or RecognizerOptions()
         self.vocabulary = vocabulary or Vocabulary()
         self._next_vocabulary: Vocabulary | None = None
@@ -73,12 +69,7 @@ class StreamingRecognizer:
         self._languages = LanguageVote(o.language_detection, o.language)
         self._commit = CommitPolicy(o.commit, min_avg_logprob=o.guards.min_avg_logprob, max_window=o.window.max_window)
         self._segmenter = SentenceSegmenter(o.segmenter)
-        self.stats = RecognizerStats()
         self._queue: deque[tuple[Float32Array, Float32Array] | None] = deque()  # None: the end
-        self._flow: Flow | None = None
-        self._pending: DecodeRequest | None = None
-        self._retried = False  # the pending request failed once already
-        self._events: list[RecognizerEvent] = []
         self._shown = PartialCaption()
         self._decodes_at_start = 0  # decodes before the current utterance began
         self._grown = False  # the window grew at its start during this decode
@@ -103,31 +94,6 @@ class StreamingRecognizer:
         return self._run()
 
     @property
-    def pending(self) -> DecodeRequest | None:
-        """The decode the caller must answer (``resolve`` or ``fail``) before more
-        audio is processed; None when none is needed."""
-        return self._pending
-
-    def resolve(self, hypothesis: Hypothesis) -> list[RecognizerEvent]:
-        """The answer to the pending request; returns the events it made ready."""
-        if self._pending is None:
-            raise RuntimeError("resolve() without a pending decode request")
-        self.stats.decodes += 1
-        return self._run(hypothesis)
-
-    def fail(self, request: DecodeRequest) -> list[RecognizerEvent]:
-        """The pending ``request`` raised. It stays pending once more; when it fails
-        again its window is dropped and an ErrorEvent reports the audio lost."""
-        if request is not self._pending:
-            raise RuntimeError("fail() of a request that is not the pending one")
-        self.stats.decodes += 1
-        self.stats.failed += 1
-        if not self._retried:
-            self._retried = True
-            return []
-        return self._run(failed=True)
-
-    @property
     def settled_until(self) -> float:
         """Stream seconds before which no new word can appear: the start of the audio
         still held for decoding (the utterance window and the start held back for its
@@ -135,24 +101,6 @@ class StreamingRecognizer:
         if self._utterance.active:
             return max(0.0, self._window.start - self._utterance.held_seconds)
         return max(0.0, self._utterance.frame_start - self._utterance.kept_seconds)
-
-    def _run(self, hypothesis: Hypothesis | None = None, *, failed: bool = False) -> list[RecognizerEvent]:
-        """Process queued audio up to the next decode request or the queue's end."""
-        if self._pending is None or hypothesis is not None or failed:
-            try:
-                if self._flow is None:
-                    self._flow = self._process()
-                    request = next(self._flow)
-                elif failed:
-                    request = self._flow.throw(DecodeFailed())
-                else:
-                    assert hypothesis is not None
-                    request = self._flow.send(hypothesis)
-                self._pending, self._retried = request, False
-            except StopIteration:
-                self._flow, self._pending = None, None
-        events, self._events = self._events, []
-        return events
 
     # -- frames and utterances ----------------------------------------------------------
 
