@@ -270,9 +270,13 @@ class TranslationScheduler:
         *,
         drafts: DraftTracker | None = None,
         cost: CostRule | None = None,
+        stop_drafts: bool = True,
     ) -> None:
         self.translator = translator
         self.drafts = drafts  # None: finished sentences only
+        # A draft's call polls ``sentence_waiting`` and stops early (live). The virtual
+        # replay decides from its timeline instead, and gives the model no callback.
+        self.stop_drafts = stop_drafts
         self.meter = _ModelMeter(clock, cost)
         self.errors = 0  # sentences left untranslated by a failing call
         # The stream's vocabulary once replaced live (None: the stage's own glossary);
@@ -296,6 +300,12 @@ class TranslationScheduler:
     @property
     def done(self) -> bool:
         return self._ended and not self._sentences
+
+    @property
+    def sentence_waiting(self) -> bool:
+        """A finished sentence waits that the draft in progress must make way for
+        (what the draft's call polls to stop early)."""
+        return self._sentence_waiting.is_set()
 
     def notice(self, event: Event) -> None:
         """Follow one recogniser event: sentences queue, captions move the draft on."""
@@ -346,7 +356,9 @@ class TranslationScheduler:
     def _run_draft(self, job: TranslationJob, draft: SentenceEvent) -> JobResult:
         try:
             events = self.meter.call(
-                lambda: self.translator.push_draft(draft, self._sentence_waiting.is_set, self.vocabulary)
+                lambda: self.translator.push_draft(
+                    draft, self._sentence_waiting.is_set if self.stop_drafts else None, self.vocabulary
+                )
             )
         except Exception as e:  # noqa: BLE001
             # A draft is a preview: its sentence's final translation is still to come.

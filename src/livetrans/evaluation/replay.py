@@ -11,6 +11,13 @@ Two clocks:
   a fixed cost per decode). What the recogniser sees (how much
   audio is pending at each decode) is what it would see live, so the latencies
   match a real-time run, without waiting through silence. Long streams use it.
+  With a translator, the live pipeline's translation scheduler
+  (:class:`~livetrans.scheduling.TranslationScheduler`) runs as its worker would,
+  beside recognition on a timeline of its own: it notices each recognition event at
+  the time it was emitted, takes a job whenever it is free, and a draft stops when a
+  sentence ending differently is noticed while it is being translated. The two share
+  no CPU here (live, on 2 cores, they do): read its figures as the latency without
+  that contention.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..asr.offline import transcribe_offline
+from ..core.drafts import DraftTracker
 from ..core.stabilizer import join_words
 from ..pipeline import (
     EventStamper,
@@ -31,7 +39,7 @@ from ..pipeline import (
     SentenceTranslator,
     SpeechModels,
 )
-from ..scheduling import RecognitionScheduler, VirtualClock
+from ..scheduling import CostRule, JobResult, RecognitionScheduler, TranslationScheduler, VirtualClock
 from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, Event, Float32Array, Word
 
 Clock = Literal["real", "virtual"]
@@ -87,9 +95,12 @@ def _replay_virtual(
     models: SpeechModels,
     chunk_seconds: float,
     decode_cost: float | None,
+    translator: SentenceTranslator | None = None,
+    translate_cost: float | None = None,
 ) -> tuple[list[Event], float]:
     """The live pipeline's recognition scheduling, on a clock that moves by what each
-    recogniser call cost (its wall time, or ``decode_cost`` a decode)."""
+    recogniser call cost (its wall time, or ``decode_cost`` a decode); translation
+    beside it (``_translate_virtually``)."""
     recognizer = models.recognizer(config.recognizer_options(), config.load_vocabulary())
     decodes = [recognizer.stats.decodes]  # decodes so far, for the fixed cost
 
@@ -101,8 +112,7 @@ def _replay_virtual(
 
     clock = VirtualClock()  # simulated seconds since the first sample was released
     recognition = RecognitionScheduler(recognizer, clock, cost=cost)
-    stamper = EventStamper(0, clock.now)
-    events: list[Event] = []
+    timed: list[tuple[float, Event]] = []  # (emitted at, event)
     chunks = _chunks(audio, chunk_seconds)
     i = 0
     while i < len(chunks):
@@ -112,10 +122,82 @@ def _replay_virtual(
             i += 1
         batch = recognition.take()
         assert batch is not None
-        events.extend(stamper.stamp(e) for e in recognition.recognise(batch))
+        timed.extend((clock.now(), e) for e in recognition.recognise(batch))
     recognition.audio_ended = True
-    events.extend(stamper.stamp(e) for e in recognition.finish())
+    timed.extend((clock.now(), e) for e in recognition.finish())
+    if translator is not None:
+        drafts = DraftTracker(config.recognizer.segmenter) if config.translation_drafts else None
+        translation = TranslationScheduler(
+            translator, VirtualClock(), drafts=drafts, cost=_per_call(translator, translate_cost), stop_drafts=False
+        )
+        timed = sorted(timed + _translate_virtually(timed, translation), key=lambda te: te[0])  # stable
+    at = [0.0]
+    stamper = EventStamper(0, lambda: at[0])
+    events: list[Event] = []
+    for at[0], event in timed:
+        events.append(stamper.stamp(event))
     return events, recognition.compute_seconds
+
+
+def _per_call(translator: SentenceTranslator, cost: float | None) -> CostRule | None:
+    """``cost`` seconds per model call the stage made (a sentence served from its cache
+    makes none), or None: the measured time."""
+    if cost is None:
+        return None
+    made = [getattr(translator, "calls", 0)]
+
+    def rule(_measured: float) -> float:
+        calls = getattr(translator, "calls", made[0] + 1)  # a stage counts its calls
+        new, made[0] = calls - made[0], calls
+        return cost * new
+
+    return rule
+
+
+def _translate_virtually(
+    timed: list[tuple[float, Event]], translation: TranslationScheduler
+) -> list[tuple[float, Event]]:
+    """The translation worker of the live pipeline on its own timeline: it notices
+    each recognition event (``timed``, in order) once its time has come, runs a job
+    whenever it is free (each costs what ``translation`` charges its clock), and
+    publishes the job's events when it ends. A draft whose call would still run when
+    a sentence ending differently is noticed stops then, as live, and shows nothing."""
+    out: list[tuple[float, Event]] = []
+    now = 0.0
+    i = 0  # the next recognition event to notice
+
+    def notice_until(time_: float) -> None:
+        nonlocal i
+        while i < len(timed) and timed[i][0] <= time_ + 1e-9:
+            translation.notice(timed[i][1])
+            i += 1
+        if i == len(timed):
+            translation.end()  # recognition has finished: no more sentences
+
+    notice_until(now)
+    while not translation.done:
+        job = translation.next_job()
+        if job is None:
+            if i == len(timed):
+                break  # nothing left to translate
+            now = max(now, timed[i][0])  # idle until the next recognition event
+            notice_until(now)
+            continue
+        charged = translation.meter.clock.now()
+        result = translation.run(job)
+        end = now + translation.meter.clock.now() - charged
+        if job.draft is not None:
+            while i < len(timed) and timed[i][0] <= end:  # what arrives while the draft runs
+                arrived, event = timed[i]
+                translation.notice(event)
+                i += 1
+                if translation.sentence_waiting:  # the draft's call stops here
+                    end, result = max(now, arrived), JobResult(job, (), cancelled=True)
+                    break
+        now = end
+        notice_until(now)
+        out.extend((now, e) for e in translation.complete(result))
+    return out
 
 
 async def _paced(audio: Float32Array, chunk_seconds: float) -> AsyncIterator[AudioChunk]:
@@ -153,20 +235,22 @@ def replay(
     chunk_seconds: float = 0.1,
     decode_cost: float | None = None,
     translator: SentenceTranslator | None = None,
+    translate_cost: float | None = None,
 ) -> ReplayResult:
     """Stream ``audio`` (16 kHz mono float32) through the recogniser as if live.
 
     ``decode_cost`` (virtual clock only): charge each decode this many seconds
     instead of its measured time, so that what the recogniser does no longer
     depends on how busy the machine is (tests use it; latency figures don't).
-    ``translator`` (real clock only): translate sentences beside recognition, as
-    the live pipeline does.
+    ``translator``: translate sentences beside recognition, as the live pipeline
+    does. ``translate_cost`` (virtual clock only): charge each translator call this
+    many seconds instead of its measured time.
     """
     started = time.perf_counter()
     if clock == "virtual":
-        if translator is not None:
-            raise ValueError("translation runs beside recognition only on the real clock")
-        events, compute = _replay_virtual(audio, config, models, chunk_seconds, decode_cost)
+        events, compute = _replay_virtual(
+            audio, config, models, chunk_seconds, decode_cost, translator, translate_cost
+        )
     else:
         events, compute = _replay_real(audio, config, models, chunk_seconds, translator)
     duration = len(audio) / SAMPLE_RATE
