@@ -102,3 +102,41 @@ def test_the_virtual_replay_translates_beside_recognition_the_same_way_every_tim
         assert t.seq > sentences[t.id].seq and t.emitted_at >= sentences[t.id].emitted_at
     for d in drafts:
         assert d.emitted_at < sentences[d.id].emitted_at  # no draft once its sentence has ended
+
+
+# A draft's stop poll is a Python callback that CTranslate2 calls from its worker
+# thread. Run this way, the process used to abort as it exited (exit code 134), in
+# every one of nine runs, until the engine released its models at exit.
+EXITS_CLEANLY = """
+import sys
+from pathlib import Path
+from livetrans.evaluation import replay as replaying
+from livetrans.mt import DecodeOptions, load_translator
+from livetrans.mt.stage import TranslationStage
+from livetrans.pipeline import PipelineConfig, SpeechModels
+from livetrans.sources import load_audio
+
+class Polling(replaying.TranslationScheduler):  # drafts stop by polling, as live
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{**kwargs, "stop_drafts": True})
+
+replaying.TranslationScheduler = Polling
+engine = load_translator(Path(sys.argv[1]), quantization="float32", compute_type="float32",
+                         options=DecodeOptions(max_new_tokens=8))
+models = SpeechModels.load(PipelineConfig(model="base"), progress=False)
+result = replaying.replay(load_audio(Path(sys.argv[2])), models=models, clock="virtual", decode_cost=0.3,
+                          config=PipelineConfig(model="base", language="en", targets=("es",)),
+                          translator=TranslationStage(engine, ["es"]), translate_cost=0.5)
+print(sum(e.type == "translation" for e in result.events), "translations")
+"""
+
+
+def test_a_process_that_translated_drafts_exits_cleanly(nllb_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    clip = SAMPLES / "speech" / "en" / "picovoice_test_en.wav"
+    done = subprocess.run([sys.executable, "-c", EXITS_CLEANLY, str(nllb_dir), str(clip)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("translations") and not done.stdout.startswith("0 ")

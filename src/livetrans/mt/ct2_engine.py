@@ -8,8 +8,10 @@ sentencepiece are needed at run time (no torch).
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +24,23 @@ log = logging.getLogger(__name__)
 
 Device = Literal["cpu", "cuda"]
 _SPECIALS = frozenset({"<s>", "</s>", "<pad>", "<unk>", "<mask>"})
+
+
+# Every loaded model, released when the interpreter begins to exit (see _release_all).
+_LOADED: weakref.WeakSet[CTranslate2Translator] = weakref.WeakSet()
+
+
+def _release_all() -> None:
+    """Free the loaded CTranslate2 models while Python is still whole. A model freed
+    later, during the interpreter's own teardown, ends its worker thread there; if that
+    thread still holds a Python callback of the last draft (the stop poll), releasing it
+    needs the GIL of an interpreter that is going away, and the process aborted
+    ("terminate called without an active exception", exit code 134)."""
+    for translator in list(_LOADED):
+        translator._translator = None
+
+
+atexit.register(_release_all)
 
 
 def default_compute_type(device: Device) -> str:
@@ -63,6 +82,7 @@ class CTranslate2Translator:
                 f"cannot load the CTranslate2 model in {model_dir}: {e}".splitlines()[0]
                 + " (convert it again, or check --device and the compute type)"
             ) from e
+        _LOADED.add(self)
         if info.family == "marian":
             src_file, tgt_file = model_dir / "source.spm", model_dir / "target.spm"
         else:
