@@ -270,13 +270,9 @@ class TranslationScheduler:
         *,
         drafts: DraftTracker | None = None,
         cost: CostRule | None = None,
-        stop_drafts: bool = True,
     ) -> None:
         self.translator = translator
         self.drafts = drafts  # None: finished sentences only
-        # A draft's call polls ``sentence_waiting`` and stops early (live). The virtual
-        # replay decides from its timeline instead, and gives the model no callback.
-        self.stop_drafts = stop_drafts
         self.meter = _ModelMeter(clock, cost)
         self.errors = 0  # sentences left untranslated by a failing call
         # The stream's vocabulary once replaced live (None: the stage's own glossary);
@@ -356,9 +352,7 @@ class TranslationScheduler:
     def _run_draft(self, job: TranslationJob, draft: SentenceEvent) -> JobResult:
         try:
             events = self.meter.call(
-                lambda: self.translator.push_draft(
-                    draft, self._sentence_waiting.is_set if self.stop_drafts else None, self.vocabulary
-                )
+                lambda: self.translator.push_draft(draft, self._sentence_waiting.is_set, self.vocabulary)
             )
         except Exception as e:  # noqa: BLE001
             # A draft is a preview: its sentence's final translation is still to come.

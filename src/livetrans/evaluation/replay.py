@@ -128,7 +128,7 @@ def _replay_virtual(
     if translator is not None:
         drafts = DraftTracker(config.recognizer.segmenter) if config.translation_drafts else None
         translation = TranslationScheduler(
-            translator, VirtualClock(), drafts=drafts, cost=_per_call(translator, translate_cost), stop_drafts=False
+            translator, VirtualClock(), drafts=drafts, cost=_per_call(translator, translate_cost)
         )
         timed = sorted(timed + _translate_virtually(timed, translation), key=lambda te: te[0])  # stable
     at = [0.0]
