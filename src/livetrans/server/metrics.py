@@ -87,11 +87,8 @@ def _decode_batches(server: CaptionServer) -> Iterator[Metric]:
     if batching is None:
         return
     stats = batching.stats
-    counts = [sum(n for size, n in stats.sizes.items() if size <= bound) for bound in BATCH_SIZE_BUCKETS]
-    sizes = HistogramMetricFamily("livetrans_decode_batch_size", "Decode requests per batched model call")
-    bounds = [*(str(b) for b in BATCH_SIZE_BUCKETS), "+Inf"]
-    sizes.add_metric([], list(zip(bounds, [*counts, stats.batches])), sum_value=stats.requests)
-    yield sizes
+    yield _size_histogram("livetrans_decode_batch_size", "Decode requests per batched model call",
+                          stats.sizes, count=stats.batches, total=stats.requests)
     busy = CounterMetricFamily("livetrans_decode_busy_seconds", "Wall time the speech model spent in batched calls")
     busy.add_metric([], stats.busy_seconds)
     yield busy
@@ -109,14 +106,18 @@ def _translation_batches(server: CaptionServer) -> Iterator[Metric]:
         sizes = dict(turns.sizes)
     if not sizes:
         return
+    yield _size_histogram("livetrans_translation_batch_streams",
+                          "Streams whose finished sentences shared one translation call",
+                          sizes, count=sum(sizes.values()), total=sum(size * n for size, n in sizes.items()))
+
+
+def _size_histogram(name: str, documentation: str, sizes: dict[int, int], *, count: int, total: int) -> Metric:
+    """A histogram of batch sizes (``sizes``: size → calls) over BATCH_SIZE_BUCKETS."""
     counts = [sum(n for size, n in sizes.items() if size <= bound) for bound in BATCH_SIZE_BUCKETS]
-    family = HistogramMetricFamily(
-        "livetrans_translation_batch_streams", "Streams whose finished sentences shared one translation call"
-    )
+    family = HistogramMetricFamily(name, documentation)
     bounds = [*(str(b) for b in BATCH_SIZE_BUCKETS), "+Inf"]
-    family.add_metric([], list(zip(bounds, [*counts, sum(sizes.values())])),
-                      sum_value=sum(size * n for size, n in sizes.items()))
-    yield family
+    family.add_metric([], list(zip(bounds, [*counts, count])), sum_value=total)
+    return family
 
 
 class ServerMetrics:
