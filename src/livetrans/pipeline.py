@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -146,23 +147,14 @@ def at_translation_priority(load: Callable[[], T], niceness: int = TRANSLATION_N
     would lower the whole process: there ``load()`` runs as is."""
     if sys.platform != "linux" or niceness <= 0:
         return load()
-    out: list[T] = []
-    failed: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            me = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, me, os.getpriority(os.PRIO_PROCESS, me) + niceness)
-            out.append(load())
-        except BaseException as e:  # noqa: BLE001 (raised again in the caller's thread)
-            failed.append(e)
+    def nicer_load() -> T:
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, os.getpriority(os.PRIO_PROCESS, me) + niceness)
+        return load()
 
-    thread = threading.Thread(target=run, name="livetrans-translation-load")
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
-    return out[0]
+    with ThreadPoolExecutor(1, thread_name_prefix="livetrans-translation-load") as loader:
+        return loader.submit(nicer_load).result()  # its exception, if any, raised here
 
 
 def build_translation_stage(
