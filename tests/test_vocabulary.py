@@ -63,6 +63,22 @@ def test_near_misses_are_written_as_the_list_writes_them(heard, lang, probabilit
     assert spelled(SHOW.respell(said(heard, probability), lang)) == written
 
 
+EVERYDAY = frozenset({"this", "soap", "kills", "germs", "the", "bass", "is", "cable", "from"})
+
+
+@pytest.mark.parametrize(
+    ("heard", "written"),
+    [
+        ("this soap kills germs", "this soap kills germs"),  # one everyday word, however doubted
+        ("the bass is cable", "the Baseus cable"),  # a name heard in pieces
+        ("cream from keels", "cream from Kiehl's"),  # a word the model does not write whole
+    ],
+)
+def test_an_everyday_word_alone_is_not_a_short_names_near_miss(heard, written):
+    show = parse_vocabulary(["Kiehl's", "Baseus"])
+    assert spelled(show.respell(said(heard, 0.3), "en", EVERYDAY)) == written
+
+
 def test_respelling_keeps_times_and_the_leading_space():
     words = SHOW.respell(said("get one plus 12 R"), "en")
     assert [(w.start, w.end, w.text) for w in words] == [(0.0, 0.9, " get"), (1.0, 4.9, " OnePlus 12R")]

@@ -69,6 +69,12 @@ def test_names_missed_without_the_vocabulary_are_recalled_with_it(base_models, p
     assert len(with_it) >= 3 and without <= with_it, with_it
 
 
+def test_the_speech_models_everyday_words_are_its_whole_word_tokens(base_models):
+    everyday = base_models.whisper.everyday_words
+    assert {"kills", "road", "precio", "aqui"} <= everyday  # English and Spanish, accents folded
+    assert not {"kiehls", "baseus", "dyson"} & everyday  # names it writes in pieces
+
+
 NEAR_MISSES = ("Anker Nano Power Bank", "Shokz OpenRun", "Bose QuietComfort", "Insta360 X4")
 
 
@@ -121,13 +127,6 @@ def test_sound_alikes_of_a_short_name_are_not_written_as_it_offline(sound_alikes
     assert names_in(offline, product_vocabulary()) == set(), offline
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 23, a known gap: live, with the vocabulary in the prompt, base writes Kiehl's "
-    "for 'kills' on some CPUs (an Intel Xeon, 2026-12-03: 'This song Kiehl's germs', p 0.60; "
-    "passed on AMD EPYC); a name's own words are often as unsure (Shokz 0.01), so no "
-    "probability threshold tells them apart",
-)
 def test_sound_alikes_of_a_short_name_are_not_written_as_it_live(sound_alikes: tuple[str, str]):
     _, live = sound_alikes
     assert names_in(live, product_vocabulary()) == set(), live

@@ -117,7 +117,8 @@ class SpeechModels:
     def recognizer(self, options: RecognizerOptions, vocabulary: Vocabulary | None = None) -> DecodingRecognizer:
         """A stream's recogniser, its decodes answered by this process's Whisper."""
         decoder: Decoder = self.whisper if self.batching is None else self.batching.stream()
-        return DecodingRecognizer(StreamingRecognizer(self.vad.stream(), options, vocabulary), decoder)
+        recognizer = StreamingRecognizer(self.vad.stream(), options, vocabulary, self.whisper.everyday_words)
+        return DecodingRecognizer(recognizer, decoder)
 
 
 # How much nicer (Linux) the translation model's threads run than recognition's: on a

@@ -237,7 +237,7 @@ def _generate_group(
         # The streaming path's guards, where they apply offline.
         candidate = Candidate(tuple(found), no_speech, avg_logprob, ratio, duration, language, vocabulary=vocabulary)
         kept = apply_guards(candidate, guards, OFFLINE_FILTERS)
-        decodes[i] = _Decode(vocabulary.respell(kept, language), avg_logprob)
+        decodes[i] = _Decode(vocabulary.respell(kept, language, engine.everyday_words), avg_logprob)
     return decodes
 
 

@@ -144,6 +144,19 @@ class WhisperEngine:
     def languages(self) -> frozenset[str]:
         return frozenset(self._model.supported_languages)
 
+    @functools.cached_property
+    def everyday_words(self) -> frozenset[str]:
+        """The words this model writes as one token of their own (compact spellings:
+        "kills", "road", "precio"), its everyday words in every language it was
+        trained on; a name it does not know it writes in pieces. Respelling reads
+        them (``Vocabulary.respell``)."""
+        from ..core.respelling import compact
+
+        tokenizer = self._model.hf_tokenizer
+        ids = [i for token, i in tokenizer.get_vocab().items() if token.startswith("Ġ")]  # a leading space
+        texts = tokenizer.decode_batch([[i] for i in ids])
+        return frozenset(compact(t) for t in texts if t.startswith(" ") and t[1:].isalpha())
+
     def check_language(self, language: str | None) -> None:
         """Refuse, before any audio, a language this model cannot recognise."""
         if language is None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Generator, Sequence
+from collections.abc import Container, Generator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -56,11 +56,16 @@ class StreamingRecognizer(DecodeFlowProtocol):
     ``fail`` are the protocol of flow.py."""
 
     def __init__(
-        self, vad: SpeechProbabilities, options: RecognizerOptions | None = None, vocabulary: Vocabulary | None = None
+        self,
+        vad: SpeechProbabilities,
+        options: RecognizerOptions | None = None,
+        vocabulary: Vocabulary | None = None,
+        everyday_words: Container[str] = frozenset(),
     ) -> None:
         super().__init__()
         self.options = o = options or RecognizerOptions()
         self.vocabulary = vocabulary or Vocabulary()
+        self._everyday = everyday_words  # the speech model's whole words (Vocabulary.respell)
         self._next_vocabulary: Vocabulary | None = None
         self._vad = vad
         self._utterance = UtteranceTracker(o.utterance)
@@ -328,7 +333,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
             replace(w, start=round(offset + w.start, 3), end=round(offset + w.end, 3))
             for w in apply_guards(candidate, self.options.guards)
         ]
-        return self._window.place(self.vocabulary.respell(words, language))
+        return self._window.place(self.vocabulary.respell(words, language, self._everyday))
 
     def _partial(self, tentative: Sequence[Word], language: str) -> list[CaptionEvent]:
         finals = self._window.finals

@@ -31,9 +31,11 @@ class RespellRule:
     Near misses (Latin script only): the span sounds like the term by a coarse
     English-leaning key (:func:`sound_key`) and its letters are close
     (``min_similarity``); a short term (key under ``sure_key_length``) only where
-    Whisper doubted the span (mean word probability under ``max_probability``) — a
-    short key is shared by common words ("kills" and "Kiehl's") that Whisper hears
-    with confidence.
+    Whisper doubted the span (mean word probability under ``max_probability``) and the
+    span is not one everyday word. A short key is shared by common words ("kills" and
+    "Kiehl's"): Whisper may doubt such a word in noise or in a synthetic voice, but a
+    name it did not know comes out in pieces or misspelled ("bass is" for Baseus,
+    "keels" for Kiehl's), not as one word it writes whole.
     """
 
     min_similarity: float = 0.6  # 1 - edit distance / longer length, on the compact letters

@@ -23,7 +23,7 @@ import csv
 import functools
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,15 +204,20 @@ class Vocabulary:
                 best = (pos, k - first)
         return best
 
-    def respell(self, words: Sequence[Word], language: str | None) -> list[Word]:
-        """``words`` with near misses of this language's terms written as the terms."""
+    def respell(
+        self, words: Sequence[Word], language: str | None, everyday: Container[str] = frozenset()
+    ) -> list[Word]:
+        """``words`` with near misses of this language's terms written as the terms.
+        ``everyday``: words the speech model writes whole (compact spellings, as
+        ``WhisperEngine.everyday_words``); one of them alone is never a short term's
+        near miss (:class:`RespellRule`)."""
         index = self._index(language or "")
         if index.empty or not words:
             return list(words)
         out: list[Word] = []
         i = 0
         while i < len(words):
-            found = self._match(words, i, index)
+            found = self._match(words, i, index, everyday)
             if found is None:
                 out.append(words[i])
                 i += 1
@@ -222,7 +227,9 @@ class Vocabulary:
             i += n
         return out
 
-    def _match(self, words: Sequence[Word], i: int, index: RespellIndex) -> tuple[int, VocabularyTerm] | None:
+    def _match(
+        self, words: Sequence[Word], i: int, index: RespellIndex, everyday: Container[str]
+    ) -> tuple[int, VocabularyTerm] | None:
         """The longest span from word ``i`` that spells a term, else the span that is
         the closest near miss of one (``None``: neither, or already the term)."""
         limit = min(index.max_words, len(words) - i)
@@ -240,6 +247,7 @@ class Vocabulary:
                 if score < rule.min_similarity or spelled[0] != term_compact[0]:
                     continue
                 doubted = sum(w.probability for w in words[i : i + n]) / n < rule.max_probability
+                doubted = doubted and not (n == 1 and spelled in everyday)
                 if (len(key) >= rule.sure_key_length or doubted) and (best is None or score > best[0]):
                     best = (score, n, term)
         return (best[1], best[2]) if best is not None else None
