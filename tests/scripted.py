@@ -8,13 +8,14 @@ what the real recogniser does with them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field, fields, replace
+from typing import TypeVar
 
 import numpy as np
 
 from livetrans.core.commit import CommitOptions
-from livetrans.core.decoding import Decoder, Hypothesis
+from livetrans.core.decoding import Decoder, DecodeRequest, Hypothesis, decode
 from livetrans.core.driver import DecodingRecognizer
 from livetrans.core.guards import GuardOptions
 from livetrans.core.recognizer import StreamingRecognizer
@@ -25,6 +26,7 @@ from livetrans.core.window import WindowOptions
 from livetrans.types import SAMPLE_RATE, VAD_FRAME_SAMPLES, AudioChunk, Word
 
 FRAME = VAD_FRAME_SAMPLES
+T = TypeVar("T")
 
 
 def ramp(seconds: float, start: float = 0.0) -> np.ndarray:
@@ -127,3 +129,16 @@ def options(language: str | None = "en", **tunables: object) -> RecognizerOption
 def recognizer(decoder: Decoder, vad: ScriptedVad, opts: RecognizerOptions | None = None) -> DecodingRecognizer:
     """The real recogniser, its decode requests answered by ``decoder`` at once."""
     return DecodingRecognizer(StreamingRecognizer(vad, opts), decoder)
+
+
+def answered(flow: Generator[DecodeRequest, Hypothesis, T], decoder: Decoder) -> tuple[T, list[DecodeRequest]]:
+    """Run a decode flow to its end, each request answered by ``decoder`` at once:
+    what the flow returned, and the requests it made, in order."""
+    requests: list[DecodeRequest] = []
+    try:
+        request = next(flow)
+        while True:
+            requests.append(request)
+            request = flow.send(decode(decoder, request))
+    except StopIteration as done:
+        return done.value, requests

@@ -14,7 +14,7 @@ It orchestrates named parts, each with its options group:
 - the decode window (window.py) and its context (context.py): trim, cut, restart,
   the utterance before, the prompt;
 - the hallucination guards (guards.py), shared with the offline path;
-- the language decisions (language.py);
+- the language decisions (language.py, their decodes language_flow.py);
 - the commit policy (commit.py): LocalAgreement and the rules around it;
 - their options, one group per part (recognizer_options.py).
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Container, Generator, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -36,8 +36,9 @@ from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, ErrorEvent, Float32Ar
 from .commit import CommitPolicy, PartialCaption
 from .decoding import DecodeRequest, Hypothesis, SpeechProbabilities
 from .flow import DecodeFailed, DecodeFlowProtocol, Flow, RecognizerEvent
-from .guards import Candidate, apply_guards, is_loop
-from .language import LanguageDecode, LanguageVote, rival_wins
+from .guards import Candidate, apply_guards
+from .language import LanguageVote
+from .language_flow import LanguageDecisions
 from .recognizer_options import RecognizerOptions
 from .schedule import DecodeSchedule
 from .segmenter import SentenceSegmenter
@@ -72,6 +73,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
         self._schedule = DecodeSchedule(o.schedule)
         self._window = DecodeWindow(o.window, silent_at_end=o.utterance.vad.end_silence)
         self._languages = LanguageVote(o.language_detection, o.language)
+        self._decisions = LanguageDecisions(self._languages, beam=o.schedule.beam, guards=o.guards)
         self._commit = CommitPolicy(o.commit, min_avg_logprob=o.guards.min_avg_logprob, max_window=o.window.max_window)
         self._segmenter = SentenceSegmenter(o.segmenter)
         self._queue: deque[tuple[Float32Array, Float32Array] | None] = deque()  # None: the end
@@ -196,7 +198,8 @@ class StreamingRecognizer(DecodeFlowProtocol):
             leader = self._languages.leader
             if final and not self._languages.settled and leader is not None:
                 # Settled without the held start of the utterance, decoded with it.
-                yield from self._settle_language(leader, self._window.audio())
+                yield from self._decisions.settle(leader, self._window.audio())
+                self._language_settled()
             audio = self._window.audio()
             seconds = len(audio) / SAMPLE_RATE
             self._window.undecoded_samples = 0
@@ -222,9 +225,11 @@ class StreamingRecognizer(DecodeFlowProtocol):
                 self._commit.reset()
                 continue
             if hypothesis is not None and not self._languages.settled:
-                yield from self._vote(hypothesis, audio, final=final)
-                if self._languages.settled and hypothesis.language != self._languages.language:
-                    words = []  # decoded in a language just ruled out
+                language = yield from self._decisions.vote(hypothesis, audio, final=final)
+                if language is not None:
+                    self._language_settled()
+                    if hypothesis.language != language:
+                        words = []  # decoded in a language just ruled out
             self._take(words, hypothesis, seconds, final=final)
             return
 
@@ -273,32 +278,11 @@ class StreamingRecognizer(DecodeFlowProtocol):
 
     # -- language -----------------------------------------------------------------------
 
-    def _vote(self, hypothesis: Hypothesis, window: Float32Array, *, final: bool) -> Flow:
-        ranked = hypothesis.language_probabilities or ((hypothesis.language, hypothesis.language_probability),)
-        decided = self._languages.vote(ranked, len(window) / SAMPLE_RATE, final=final)
-        if decided is not None:
-            yield from self._settle_language(decided, window)
-
-    def _settle_language(self, detected: str, window: Float32Array) -> Flow:
-        """Settle on ``detected``, or on its rival on a close call (language.py: the
-        previous utterance's language, or the first utterance's runner-up) where
-        ``rival_wins``. Both decodes without a prompt (the prompt is in the previous
-        language); the rival's only where the detected one is contestable."""
-        language = detected
-        rival = self._languages.rival(detected)
-        if rival is not None:
-            weighed = yield from self._weigh(detected, window)
-            if weighed.contestable and rival_wins(weighed, (yield from self._weigh(rival, window))):
-                language = rival
-        self._languages.settle(language)
+    def _language_settled(self) -> None:
+        """Agreement starts again in the settled language, and the held start of the
+        utterance goes back in front of the window."""
         self._commit.reset()
         self._grown = self._put_back_held()
-
-    def _weigh(self, language: str, window: Float32Array) -> Generator[DecodeRequest, Hypothesis, LanguageDecode]:
-        """The window decoded in ``language``, as a close call weighs it."""
-        beam = self._schedule.options.beam
-        answer = yield DecodeRequest(window, prompt="", prefix="", language=language, beam_size=beam)
-        return LanguageDecode(bool(answer.words), is_loop(answer.compression_ratio, self.options.guards), answer.avg_logprob)
 
     @property
     def _settled_language(self) -> str | None:
