@@ -1,26 +1,20 @@
 """The streaming recogniser: audio in, decode requests out, hypotheses in, captions out.
 
-A sans-I/O protocol object, as websockets' are: :class:`StreamingRecognizer` never
-calls the speech model. ``push`` takes audio; when the recogniser needs a decode,
-``pending`` holds a :class:`DecodeRequest` and audio is only queued until the caller
-answers it (``resolve``, or ``fail`` when decoding raised: flow.py runs that protocol).
-Each call returns the events it made ready. :class:`~livetrans.core.driver.DecodingRecognizer`
-answers the requests with a decoder at once, for callers that want plain ``push``/``flush``.
+A sans-I/O protocol object (flow.py): :class:`StreamingRecognizer` never calls the
+speech model. Its decode flows yield requests and receive hypotheses
+(``hypothesis = yield request``), so a run of several decodes reads top to bottom;
+:class:`~livetrans.core.driver.DecodingRecognizer` answers the requests at once, for
+callers that want plain ``push``/``flush``. It orchestrates
+named parts, each in its own module with its options group (recognizer_options.py):
 
-It orchestrates named parts, each with its options group:
-
-- utterance tracking (utterance.py): VAD frames, pre-roll, the hold of short sounds;
-- the decode schedule (schedule.py): when the window is decoded, how wide;
-- the decode window (window.py) and its context (context.py): trim, cut, restart,
-  the utterance before, the prompt;
-- the hallucination guards (guards.py), shared with the offline path;
-- the language decisions (language.py, their decodes language_flow.py);
-- the commit policy (commit.py): LocalAgreement and the rules around it;
-- their options, one group per part (recognizer_options.py).
-
-The decode flow is a generator that yields requests and receives hypotheses
-(``hypothesis = yield request``): a flow of several decodes (a close call between two
-languages, the decode at a pause with context, a stalled window) reads top to bottom.
+- utterance.py: VAD frames, pre-roll, the hold of short sounds;
+- schedule.py: when the window is decoded, how wide;
+- window.py and context.py: the decode window (trim, cut, restart), the utterance
+  before it and the prompt;
+- guards.py: the hallucination guards, shared with the offline path;
+- language.py and language_flow.py: the language votes, and a close call's decodes;
+- commit.py: LocalAgreement and the rules around it;
+- segmenter.py: final words into captions and sentences.
 """
 
 from __future__ import annotations
