@@ -206,11 +206,11 @@ class StreamingRecognizer(DecodeFlowProtocol):
                 # words forced with the window's: a phrase after a breath is not heard cold.
                 prefix = [*context.words, *self._window.forced]
                 whole = np.concatenate([context.audio, audio])
-                answer = yield self._request(whole, self._prompt(before=context.words), prefix, final=True)
+                answer = yield self._request(whole, prefix, final=True, before=context.words)
                 words = self._clean(answer, len(whole) / SAMPLE_RATE, start=context.start)
             hypothesis = None
             if not words:  # no context, or the decoder gave nothing new with it
-                hypothesis = yield self._request(audio, self._prompt(), self._window.forced, final=final)
+                hypothesis = yield self._request(audio, self._window.forced, final=final)
                 words = self._clean(hypothesis, seconds)
             if not words and self._window.stalled(seconds):
                 # Speech went on after the last final word, yet the decoder stopped
@@ -246,13 +246,18 @@ class StreamingRecognizer(DecodeFlowProtocol):
         if not final and self._window.trim(self._languages.language):
             self._commit.reset()
 
-    def _request(self, audio: Float32Array, prompt: str, prefix: Sequence[Word], *, final: bool) -> DecodeRequest:
-        """A decode of ``audio`` with ``prefix`` forced, in the settled language if any."""
+    def _request(
+        self, audio: Float32Array, prefix: Sequence[Word], *, final: bool, before: Sequence[Word] = ()
+    ) -> DecodeRequest:
+        """A decode of ``audio`` with ``prefix`` forced, in the settled language if any.
+        Its prompt, once the language is settled: the final text before the window (and
+        before the words ``before`` it) and the vocabulary."""
+        language = self._settled_language
         return DecodeRequest(
             audio=audio,
-            prompt=prompt,
+            prompt="" if language is None else self._window.history.prompt(language, self.vocabulary, before),
             prefix="".join(w.text for w in prefix),
-            language=self._settled_language,
+            language=language,
             beam_size=self._schedule.beam_size(final=final),
         )
 
@@ -281,14 +286,6 @@ class StreamingRecognizer(DecodeFlowProtocol):
     @property
     def _settled_language(self) -> str | None:
         return self._languages.language if self._languages.settled else None
-
-    def _prompt(self, before: Sequence[Word] = ()) -> str:
-        """The final text before the window (and before the words ``before`` it) and
-        the vocabulary, once the language is settled."""
-        language = self._settled_language
-        if language is None:
-            return ""
-        return self._window.history.prompt(language, self.vocabulary, before)
 
     # -- hypotheses to words and events ---------------------------------------------------
 
