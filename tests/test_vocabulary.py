@@ -79,6 +79,23 @@ def test_an_everyday_word_alone_is_not_a_short_names_near_miss(heard, written):
     assert spelled(show.respell(said(heard, 0.3), "en", EVERYDAY)) == written
 
 
+@pytest.mark.parametrize(
+    ("heard", "written"),
+    [
+        ("this ugly Nexode charger", "this Ugreen Nexode charger"),  # one word of a long name misheard
+        ("the skull candy earbuds", "the Skullcandy earbuds"),
+        ("the Samsung Galaxy is here", "the Samsung Galaxy is here"),  # A55 was not heard
+        ("One plus 1 is 2", "One plus 1 is 2"),  # nor 12R
+        ("the ugly news today", "the ugly news today"),  # too far from any name
+        ("I use the Theragun Mini daily", "I use the Theragun Mini daily"),  # "the" is not taken
+        ("I use the Thera gun Mini daily", "I use the Theragun Mini daily"),
+    ],
+)
+def test_a_long_names_near_miss_needs_a_close_sound_and_the_same_digits(heard, written):
+    show = parse_vocabulary(["Ugreen Nexode", "Skullcandy", "Samsung Galaxy A55", "OnePlus 12R", "Theragun Mini"])
+    assert spelled(show.respell(said(heard), "en")) == written
+
+
 def test_respelling_keeps_times_and_the_leading_space():
     words = SHOW.respell(said("get one plus 12 R"), "en")
     assert [(w.start, w.end, w.text) for w in words] == [(0.0, 0.9, " get"), (1.0, 4.9, " OnePlus 12R")]

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rapidfuzz.distance import Levenshtein
+
 from ..types import Word
+from .text import has_cjk
 
 if TYPE_CHECKING:
     from .vocabulary import VocabularyTerm
@@ -28,11 +31,14 @@ class RespellRule:
 
     Always: the span spells the term (or one of its ``sounds_like``) once case,
     spaces, accents and punctuation are ignored ("one plus 12 R", "Dy son").
-    Near misses (Latin script only): the span sounds like the term by a coarse
-    English-leaning key (:func:`sound_key`) and its letters are close
-    (``min_similarity``); a short term (key under ``sure_key_length``) only where
-    Whisper doubted the span (mean word probability under ``max_probability``) and the
-    span is not one everyday word. A short key is shared by common words ("kills" and
+    Near misses (Latin script only) have letters close to the term's
+    (``min_similarity``) and sound like it by a coarse English-leaning key
+    (:func:`sound_key`). A long term (key of ``sure_key_length`` or more) needs a key
+    close to its own (``min_key_similarity``: "ugly Nexode" for Ugreen Nexode, one
+    word misheard) and the same digits: a model number is never written that was
+    not heard. A short term needs the very key, and only where Whisper doubted the
+    span (mean word probability under ``max_probability``) and the span is not one
+    everyday word. A short key is shared by common words ("kills" and
     "Kiehl's"): Whisper may doubt such a word in noise or in a synthetic voice, but a
     name it did not know comes out in pieces or misspelled ("bass is" for Baseus,
     "keels" for Kiehl's), not as one word it writes whole.
@@ -40,6 +46,7 @@ class RespellRule:
 
     min_similarity: float = 0.6  # 1 - edit distance / longer length, on the compact letters
     sure_key_length: int = 8  # keys this long do not collide by chance
+    min_key_similarity: float = 0.8  # a long term's key against the span's, as letters
     max_probability: float = 0.7  # a short term's near miss must be this doubtful
     min_key_length: int = 4  # shorter terms are only respelt when spelled exactly
 
@@ -67,29 +74,137 @@ def sound_key(text: str) -> str:
 
 
 def similarity(a: str, b: str) -> float:
-    """1 - Levenshtein distance / the longer length."""
+    """1 - Levenshtein distance / the longer length (0 when either is empty)."""
     if not a or not b:
         return 0.0
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        current = [i]
-        for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return 1.0 - previous[-1] / max(len(a), len(b))
+    return float(Levenshtein.normalized_similarity(a, b))
+
+
+def digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+@dataclass(frozen=True)
+class LongTerm:
+    """A term whose sound key is long enough to be matched by a close key."""
+
+    term: VocabularyTerm
+    compact: str
+    key: str
+    digits: str
 
 
 @dataclass
 class RespellIndex:
-    """A language's terms keyed for matching: exact compact spellings, and sound keys."""
+    """A language's terms keyed for matching by ``rule``: exact compact spellings,
+    short terms by their sound keys, long terms to compare keys with."""
 
+    rule: RespellRule = field(default_factory=RespellRule)
     exact: dict[str, VocabularyTerm] = field(default_factory=dict)
     by_sound: dict[str, list[tuple[VocabularyTerm, str]]] = field(default_factory=dict)
+    long: list[LongTerm] = field(default_factory=list)
     max_words: int = 0
+
+    @classmethod
+    def build(cls, terms: Iterable[VocabularyTerm], rule: RespellRule) -> RespellIndex:
+        """The index of ``terms``, less those that opted out of respelling."""
+        index = cls(rule)
+        for term in terms:
+            if not term.respell:
+                continue
+            for spelling in (term.term, *term.sounds_like):
+                key = compact(spelling)
+                if key:
+                    index.exact.setdefault(key, term)
+                    words = len(spelling.split()) if not has_cjk(spelling) else len(key)
+                    index.max_words = max(index.max_words, min(8, words + 2))
+            term_compact = compact(term.term)
+            key = sound_key(term.term)
+            if term.cjk or len(key) < rule.min_key_length:
+                continue
+            if len(key) >= rule.sure_key_length:
+                index.long.append(LongTerm(term, term_compact, key, digits(term_compact)))
+            else:
+                index.by_sound.setdefault(key, []).append((term, term_compact))
+        return index
 
     @property
     def empty(self) -> bool:
         return not self.exact
+
+    def match(
+        self, words: Sequence[Word], i: int, everyday: Container[str] = frozenset()
+    ) -> tuple[int, VocabularyTerm] | None:
+        """The longest span from word ``i`` that spells a term, else the span that is
+        the closest near miss of one (``None``: neither, or already the term)."""
+        exact = self._exact(words, i)
+        if exact is not None:
+            n, term = exact
+            return exact if differs(words[i : i + n], term) else None
+        near = self._near_miss(words, i, everyday)
+        if near is None:
+            return None
+        score, n, term = near
+        if n > 1:
+            # A near miss does not take the word before a name with it ("the Theragun
+            # Mini"): where the words from the next one on spell the term, or come at
+            # least as close, the span starts there.
+            later = self._exact(words, i + 1) or self._near_miss(words, i + 1, everyday)
+            if later is not None and later[-1] is term and (len(later) == 2 or later[0] >= score):
+                return None
+        return n, term
+
+    def _exact(self, words: Sequence[Word], i: int) -> tuple[int, VocabularyTerm] | None:
+        """The longest span from word ``i`` that spells a term or a ``sounds_like`` of it."""
+        for n in range(min(self.max_words, len(words) - i), 0, -1):
+            spelled = compact("".join(w.text for w in words[i : i + n]))
+            term = self.exact.get(spelled) if spelled else None
+            if term is not None:
+                return n, term
+        return None
+
+    def _near_miss(
+        self, words: Sequence[Word], i: int, everyday: Container[str]
+    ) -> tuple[float, int, VocabularyTerm] | None:
+        """The span from word ``i`` closest to a term by the rule: (its letter
+        similarity, its length in words, the term)."""
+        rule = self.rule
+        best: tuple[float, int, VocabularyTerm] | None = None  # the closest; of equals, the fewest words
+        for n in range(min(self.max_words, len(words) - i), 0, -1):
+            spelled = compact("".join(w.text for w in words[i : i + n]))
+            if not spelled:
+                continue
+            key = sound_key(spelled)
+            for term, term_compact in self.by_sound.get(key, ()):  # short: the very key, doubted
+                doubted = sum(w.probability for w in words[i : i + n]) / n < rule.max_probability
+                if not doubted or (n == 1 and spelled in everyday):
+                    continue
+                best = _closer(best, spelled, term_compact, n, term, rule)
+            for long in self.long:  # long: a key this close, the same digits
+                if spelled[0] != long.compact[0] or digits(spelled) != long.digits:
+                    continue
+                if similarity(key, long.key) >= rule.min_key_similarity:
+                    best = _closer(best, spelled, long.compact, n, long.term, rule)
+        return best
+
+
+def _closer(
+    best: tuple[float, int, VocabularyTerm] | None,
+    spelled: str,
+    term_compact: str,
+    n: int,
+    term: VocabularyTerm,
+    rule: RespellRule,
+) -> tuple[float, int, VocabularyTerm] | None:
+    """The better of ``best`` and the span of ``n`` words spelling ``spelled`` as
+    ``term``: letters at least ``min_similarity`` alike, closer, or as close in fewer
+    words (a near miss does not take the next word with it)."""
+    score = similarity(spelled, term_compact)
+    if score < rule.min_similarity or spelled[0] != term_compact[0]:
+        return best
+    if best is None or (score, -n) > (best[0], -best[1]):
+        return (score, n, term)
+    return best
 
 
 def differs(span: Sequence[Word], term: VocabularyTerm) -> bool:

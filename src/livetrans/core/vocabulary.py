@@ -30,15 +30,7 @@ from typing import Any
 
 from ..errors import GlossaryError, LanguageError
 from ..types import Word
-from .respelling import (
-    RespellIndex,
-    RespellRule,
-    compact,
-    differs,
-    merged,
-    similarity,
-    sound_key,
-)
+from .respelling import RespellIndex, RespellRule, compact, merged
 from .text import has_cjk, is_cjk_language
 
 log = logging.getLogger(__name__)
@@ -217,7 +209,7 @@ class Vocabulary:
         out: list[Word] = []
         i = 0
         while i < len(words):
-            found = self._match(words, i, index, everyday)
+            found = index.match(words, i, everyday)
             if found is None:
                 out.append(words[i])
                 i += 1
@@ -227,52 +219,12 @@ class Vocabulary:
             i += n
         return out
 
-    def _match(
-        self, words: Sequence[Word], i: int, index: RespellIndex, everyday: Container[str]
-    ) -> tuple[int, VocabularyTerm] | None:
-        """The longest span from word ``i`` that spells a term, else the span that is
-        the closest near miss of one (``None``: neither, or already the term)."""
-        limit = min(index.max_words, len(words) - i)
-        spans = [(n, compact("".join(w.text for w in words[i : i + n]))) for n in range(limit, 0, -1)]
-        for n, spelled in spans:
-            term = index.exact.get(spelled) if spelled else None
-            if term is not None:
-                return (n, term) if differs(words[i : i + n], term) else None
-        rule = self.rule
-        best: tuple[float, int, VocabularyTerm] | None = None
-        for n, spelled in spans:
-            key = sound_key(spelled) if spelled else ""
-            for term, term_compact in index.by_sound.get(key, ()):
-                score = similarity(spelled, term_compact)
-                if score < rule.min_similarity or spelled[0] != term_compact[0]:
-                    continue
-                doubted = sum(w.probability for w in words[i : i + n]) / n < rule.max_probability
-                doubted = doubted and not (n == 1 and spelled in everyday)
-                if (len(key) >= rule.sure_key_length or doubted) and (best is None or score > best[0]):
-                    best = (score, n, term)
-        return (best[1], best[2]) if best is not None else None
-
     def _index(self, language: str) -> RespellIndex:
         return self._indexes(language)
 
     @functools.lru_cache(maxsize=16)  # noqa: B019 - a vocabulary is immutable and replaced whole
     def _indexes(self, language: str) -> RespellIndex:
-        index = RespellIndex()
-        for term in self.for_language(language):
-            if not term.respell:
-                continue
-            spellings = (term.term, *term.sounds_like)
-            for spelling in spellings:
-                key = compact(spelling)
-                if key:
-                    index.exact.setdefault(key, term)
-                    words = len(spelling.split()) if not has_cjk(spelling) else len(key)
-                    index.max_words = max(index.max_words, min(8, words + 2))
-            term_compact = compact(term.term)
-            key = sound_key(term.term)
-            if not term.cjk and len(key) >= self.rule.min_key_length:
-                index.by_sound.setdefault(key, []).append((term, term_compact))
-        return index
+        return RespellIndex.build(self.for_language(language), self.rule)
 
 
 def estimated_tokens(text: str) -> float:
