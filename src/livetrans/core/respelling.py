@@ -149,9 +149,14 @@ class RespellIndex:
             # A near miss does not take the word before a name with it ("the Theragun
             # Mini"): where the words from the next one on spell the term, or come at
             # least as close, the span starts there.
-            later = self._exact(words, i + 1) or self._near_miss(words, i + 1, everyday)
-            if later is not None and later[-1] is term and (len(later) == 2 or later[0] >= score):
-                return None
+            exact_later = self._exact(words, i + 1)
+            if exact_later is not None:
+                if exact_later[1] is term:
+                    return None
+            else:
+                near_later = self._near_miss(words, i + 1, everyday)
+                if near_later is not None and near_later[2] is term and near_later[0] >= score:
+                    return None
         return n, term
 
     def _exact(self, words: Sequence[Word], i: int) -> tuple[int, VocabularyTerm] | None:
