@@ -137,11 +137,12 @@ class RespellIndex:
     ) -> tuple[int, VocabularyTerm] | None:
         """The longest span from word ``i`` that spells a term, else the span that is
         the closest near miss of one (``None``: neither, or already the term)."""
-        exact = self._exact(words, i)
+        spans = self._spans(words, i)
+        exact = self._exact(spans)
         if exact is not None:
             n, term = exact
             return exact if differs(words[i : i + n], term) else None
-        near = self._near_miss(words, i, everyday)
+        near = self._near_miss(words, i, spans, everyday)
         if near is None:
             return None
         score, n, term = near
@@ -149,34 +150,40 @@ class RespellIndex:
             # A near miss does not take the word before a name with it ("the Theragun
             # Mini"): where the words from the next one on spell the term, or come at
             # least as close, the span starts there.
-            exact_later = self._exact(words, i + 1)
+            later = self._spans(words, i + 1)
+            exact_later = self._exact(later)
             if exact_later is not None:
                 if exact_later[1] is term:
                     return None
             else:
-                near_later = self._near_miss(words, i + 1, everyday)
+                near_later = self._near_miss(words, i + 1, later, everyday)
                 if near_later is not None and near_later[2] is term and near_later[0] >= score:
                     return None
         return n, term
 
-    def _exact(self, words: Sequence[Word], i: int) -> tuple[int, VocabularyTerm] | None:
-        """The longest span from word ``i`` that spells a term or a ``sounds_like`` of it."""
-        for n in range(min(self.max_words, len(words) - i), 0, -1):
-            spelled = compact("".join(w.text for w in words[i : i + n]))
+    def _spans(self, words: Sequence[Word], i: int) -> list[tuple[int, str]]:
+        """The spans from word ``i`` a term may take, longest first: (words, compact spelling)."""
+        return [
+            (n, compact("".join(w.text for w in words[i : i + n])))
+            for n in range(min(self.max_words, len(words) - i), 0, -1)
+        ]
+
+    def _exact(self, spans: Sequence[tuple[int, str]]) -> tuple[int, VocabularyTerm] | None:
+        """The longest of ``spans`` that spells a term or a ``sounds_like`` of it."""
+        for n, spelled in spans:
             term = self.exact.get(spelled) if spelled else None
             if term is not None:
                 return n, term
         return None
 
     def _near_miss(
-        self, words: Sequence[Word], i: int, everyday: Container[str]
+        self, words: Sequence[Word], i: int, spans: Sequence[tuple[int, str]], everyday: Container[str]
     ) -> tuple[float, int, VocabularyTerm] | None:
-        """The span from word ``i`` closest to a term by the rule: (its letter
-        similarity, its length in words, the term)."""
+        """Of ``spans`` (from word ``i``), the one closest to a term by the rule: (its
+        letter similarity, its length in words, the term)."""
         rule = self.rule
         best: tuple[float, int, VocabularyTerm] | None = None  # the closest; of equals, the fewest words
-        for n in range(min(self.max_words, len(words) - i), 0, -1):
-            spelled = compact("".join(w.text for w in words[i : i + n]))
+        for n, spelled in spans:
             if not spelled:
                 continue
             key = sound_key(spelled)
@@ -185,8 +192,9 @@ class RespellIndex:
                 if not doubted or (n == 1 and spelled in everyday):
                     continue
                 best = _closer(best, spelled, term_compact, n, term, rule)
+            numbers = digits(spelled)
             for long in self.long:  # long: a key this close, the same digits
-                if spelled[0] != long.compact[0] or digits(spelled) != long.digits:
+                if spelled[0] != long.compact[0] or numbers != long.digits:
                     continue
                 if similarity(key, long.key) >= rule.min_key_similarity:
                     best = _closer(best, spelled, long.compact, n, long.term, rule)
