@@ -54,9 +54,10 @@ def test_a_short_pause_inside_a_sentence_keeps_the_language():
     vote = LanguageVote()
     vote.settle("zh")
     vote.new_utterance(keep=True)
-    assert vote.settled and vote.language == "zh"
+    assert vote.settled and vote.language == "zh" and vote.settled_language == "zh"
     vote.new_utterance(keep=False)
     assert not vote.settled and vote.previous == "zh"
+    assert vote.settled_language is None  # the last one settled is not this utterance's
 
 
 def test_a_language_given_by_the_user_is_never_detected_again():

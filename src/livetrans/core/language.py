@@ -102,6 +102,11 @@ class LanguageVote:
         self.settled = True
 
     @property
+    def settled_language(self) -> str | None:
+        """The utterance's language once settled; None while it is being voted on."""
+        return self.language if self.settled else None
+
+    @property
     def leader(self) -> str | None:
         """The language with the most votes in this utterance so far."""
         votes = self._votes

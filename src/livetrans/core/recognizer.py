@@ -230,7 +230,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
     def _take(self, words: list[Word], hypothesis: Hypothesis | None, seconds: float, *, final: bool) -> None:
         """The decoded words through the commit policy: finals to the segmenter, the
         rest as the partial; then the window is kept bounded."""
-        language = self._settled_language or (hypothesis.language if hypothesis else "")
+        language = self._languages.settled_language or (hypothesis.language if hypothesis else "")
         newly_final, tentative = self._commit.decide(
             words,
             avg_logprob=hypothesis.avg_logprob if hypothesis is not None else None,
@@ -252,7 +252,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
         """A decode of ``audio`` with ``prefix`` forced, in the settled language if any.
         Its prompt, once the language is settled: the final text before the window (and
         before the words ``before`` it) and the vocabulary."""
-        language = self._settled_language
+        language = self._languages.settled_language
         return DecodeRequest(
             audio=audio,
             prompt="" if language is None else self._window.history.prompt(language, self.vocabulary, before),
@@ -273,7 +273,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
         self._events.append(
             ErrorEvent("recognition", "decode_failed", message, start=round(start, 3), end=round(end, 3))
         )
-        self._events.extend(self._partial([], self._settled_language or ""))
+        self._events.extend(self._partial([], self._languages.settled_language or ""))
 
     # -- language -----------------------------------------------------------------------
 
@@ -283,15 +283,11 @@ class StreamingRecognizer(DecodeFlowProtocol):
         self._commit.reset()
         self._grown = self._put_back_held()
 
-    @property
-    def _settled_language(self) -> str | None:
-        return self._languages.language if self._languages.settled else None
-
     # -- hypotheses to words and events ---------------------------------------------------
 
     def _clean(self, hypothesis: Hypothesis, seconds: float, start: float | None = None) -> list[Word]:
         """Hypothesis words that pass the guards, in stream time and in the window."""
-        language = self._settled_language or hypothesis.language
+        language = self._languages.settled_language or hypothesis.language
         candidate = Candidate(
             words=hypothesis.words,
             no_speech_probability=hypothesis.no_speech_probability,
