@@ -62,7 +62,7 @@ def test_a_stalled_window_restarts_with_its_last_second_of_final_words_as_unforc
 def test_words_are_never_placed_before_the_last_final_word():
     window = window_with(sentence_words("ask not", 0.0), 3.0)
     placed = window.place([Word(0.5, 0.9, " what"), Word(0.8, 0.7, " your")])
-    assert placed[0].start == window.finals[-1].end
+    assert placed[0].start == window.final_end == window.finals[-1].end
     assert all(a.end <= b.start and b.start <= b.end for a, b in itertools.pairwise(placed))
 
 
@@ -70,6 +70,7 @@ def test_a_window_that_could_not_be_decoded_is_dropped_and_goes_on_from_its_end(
     window = window_with(sentence_words("ask not", 0.0), 3.0)
     window.drop("en")
     assert window.samples == 0 and window.start == 3.0 and window.finals == []
+    assert window.final_end == 3.0  # with no final words, where the window starts
     assert window.history.text_in("en").strip() == "ask not"
     window.append(ramp(0.5, start=3.0))
     assert window.seconds == 0.5 and len(window.audio()) == SAMPLE_RATE // 2

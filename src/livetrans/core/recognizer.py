@@ -307,11 +307,10 @@ class StreamingRecognizer(DecodeFlowProtocol):
         return self._window.place(self.vocabulary.respell(words, language, self._everyday))
 
     def _partial(self, tentative: Sequence[Word], language: str) -> list[CaptionEvent]:
-        finals = self._window.finals
         return self._shown.update(
             tentative,
             caption_id=self._segmenter.next_caption_id,
             sentence_id=self._segmenter.open_sentence_id,
             language=language,
-            cleared_at=finals[-1].end if finals else self._window.start,
+            cleared_at=self._window.final_end,
         )

@@ -118,6 +118,12 @@ class DecodeWindow:
     def seconds(self) -> float:
         return self.samples / SAMPLE_RATE
 
+    @property
+    def final_end(self) -> float:
+        """Stream seconds where the window's final words end (its start, with none):
+        no word decoded later starts before it."""
+        return self.finals[-1].end if self.finals else self.start
+
     # -- what a decode hears and is given -----------------------------------------------
 
     @property
@@ -154,7 +160,7 @@ class DecodeWindow:
         return [w for w in words if (w.start + w.end) / 2 >= end]
 
     def _monotonic(self, words: Sequence[Word]) -> list[Word]:
-        floor = self.finals[-1].end if self.finals else self.start
+        floor = self.final_end
         out: list[Word] = []
         for w in words:
             start = max(w.start, floor)
