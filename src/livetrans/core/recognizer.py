@@ -11,7 +11,9 @@ named parts, each in its own module with its options group (recognizer_options.p
 - schedule.py: when the window is decoded, how wide;
 - window.py and context.py: the decode window (trim, cut, restart), the utterance
   before it and the prompt;
-- guards.py: the hallucination guards, shared with the offline path;
+- exchange.py: a decode's request (prefix, prompt, language, beam), and the words
+  taken from its answer: through the hallucination guards (guards.py, shared with the
+  offline path), respelt, placed in the window;
 - language.py and language_flow.py: the language votes, and a close call's decodes;
 - commit.py: LocalAgreement and the rules around it;
 - segmenter.py: final words into captions and sentences.
@@ -22,15 +24,14 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Container, Sequence
-from dataclasses import replace
 
 import numpy as np
 
 from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, ErrorEvent, Float32Array, Word
 from .commit import CommitPolicy, PartialCaption
-from .decoding import DecodeRequest, Hypothesis, SpeechProbabilities
+from .decoding import Hypothesis, SpeechProbabilities
+from .exchange import DecodeExchange
 from .flow import DecodeFailed, DecodeFlowProtocol, Flow, RecognizerEvent
-from .guards import Candidate, apply_guards
 from .language import LanguageVote
 from .language_flow import LanguageDecisions
 from .recognizer_options import RecognizerOptions
@@ -60,7 +61,6 @@ class StreamingRecognizer(DecodeFlowProtocol):
         super().__init__()
         self.options = o = options or RecognizerOptions()
         self.vocabulary = vocabulary or Vocabulary()
-        self._everyday = everyday_words  # the speech model's whole words (Vocabulary.respell)
         self._next_vocabulary: Vocabulary | None = None
         self._vad = vad
         self._utterance = UtteranceTracker(o.utterance)
@@ -68,6 +68,9 @@ class StreamingRecognizer(DecodeFlowProtocol):
         self._window = DecodeWindow(o.window, silent_at_end=o.utterance.vad.end_silence)
         self._languages = LanguageVote(o.language_detection, o.language)
         self._decisions = LanguageDecisions(self._languages, beam=o.schedule.beam, guards=o.guards)
+        self._exchange = DecodeExchange(
+            self._window, self._languages, self._schedule, guards=o.guards, everyday=everyday_words
+        )
         self._commit = CommitPolicy(o.commit, min_avg_logprob=o.guards.min_avg_logprob, max_window=o.window.max_window)
         self._segmenter = SentenceSegmenter(o.segmenter)
         self._queue: deque[tuple[Float32Array, Float32Array] | None] = deque()  # None: the end
@@ -206,12 +209,12 @@ class StreamingRecognizer(DecodeFlowProtocol):
                 # words forced with the window's: a phrase after a breath is not heard cold.
                 prefix = [*context.words, *self._window.forced]
                 whole = np.concatenate([context.audio, audio])
-                answer = yield self._request(whole, prefix, final=True, before=context.words)
-                words = self._clean(answer, len(whole) / SAMPLE_RATE, start=context.start)
+                answer = yield self._exchange.request(whole, prefix, self.vocabulary, final=True, before=context.words)
+                words = self._exchange.words(answer, len(whole) / SAMPLE_RATE, self.vocabulary, start=context.start)
             hypothesis = None
             if not words:  # no context, or the decoder gave nothing new with it
-                hypothesis = yield self._request(audio, self._window.forced, final=final)
-                words = self._clean(hypothesis, seconds)
+                hypothesis = yield self._exchange.request(audio, self._window.forced, self.vocabulary, final=final)
+                words = self._exchange.words(hypothesis, seconds, self.vocabulary)
             if not words and self._window.stalled(seconds):
                 # Speech went on after the last final word, yet the decoder stopped
                 # right after the forced prefix: decode again with nothing forced.
@@ -246,21 +249,6 @@ class StreamingRecognizer(DecodeFlowProtocol):
         if not final and self._window.trim(self._languages.language):
             self._commit.reset()
 
-    def _request(
-        self, audio: Float32Array, prefix: Sequence[Word], *, final: bool, before: Sequence[Word] = ()
-    ) -> DecodeRequest:
-        """A decode of ``audio`` with ``prefix`` forced, in the settled language if any.
-        Its prompt, once the language is settled: the final text before the window (and
-        before the words ``before`` it) and the vocabulary."""
-        language = self._languages.settled_language
-        return DecodeRequest(
-            audio=audio,
-            prompt="" if language is None else self._window.history.prompt(language, self.vocabulary, before),
-            prefix="".join(w.text for w in prefix),
-            language=language,
-            beam_size=self._schedule.beam_size(final=final),
-        )
-
     def _drop_window(self) -> None:
         """A decode of the window failed twice: its audio is dropped, with an event
         saying what was lost; the utterance goes on with the audio that follows."""
@@ -284,27 +272,6 @@ class StreamingRecognizer(DecodeFlowProtocol):
         self._grown = self._put_back_held()
 
     # -- hypotheses to words and events ---------------------------------------------------
-
-    def _clean(self, hypothesis: Hypothesis, seconds: float, start: float | None = None) -> list[Word]:
-        """Hypothesis words that pass the guards, in stream time and in the window."""
-        language = self._languages.settled_language or hypothesis.language
-        candidate = Candidate(
-            words=hypothesis.words,
-            no_speech_probability=hypothesis.no_speech_probability,
-            avg_logprob=hypothesis.avg_logprob,
-            compression_ratio=hypothesis.compression_ratio,
-            seconds=seconds,
-            language=language,
-            final_text=self._window.final_text(self._languages.language),
-            vocabulary=self.vocabulary,
-            opens_window=not self._window.finals,
-        )
-        offset = self._window.start if start is None else start
-        words = [
-            replace(w, start=round(offset + w.start, 3), end=round(offset + w.end, 3))
-            for w in apply_guards(candidate, self.options.guards)
-        ]
-        return self._window.place(self.vocabulary.respell(words, language, self._everyday))
 
     def _partial(self, tentative: Sequence[Word], language: str) -> list[CaptionEvent]:
         return self._shown.update(
