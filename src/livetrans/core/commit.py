@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..types import CaptionEvent, Word
-from .stabilizer import LocalAgreementStabilizer, join_words
+from ..types import Word
+from .stabilizer import LocalAgreementStabilizer
 
 
 @dataclass(frozen=True)
@@ -75,35 +75,3 @@ class CommitPolicy:
         if seconds > self._max_window and not has_finals and not newly_final:
             return self._agreement.flush(words), []
         return newly_final, tentative
-
-
-class PartialCaption:
-    """The tentative words shown after the last final: a partial caption event each
-    time its text, or the caption it belongs to, changes."""
-
-    def __init__(self) -> None:
-        self._text = ""
-        self._caption_id = ""
-
-    def update(
-        self, tentative: Sequence[Word], *, caption_id: str, sentence_id: str, language: str, cleared_at: float
-    ) -> list[CaptionEvent]:
-        """The partial event for ``tentative`` (none if nothing changed); an empty one
-        clears the tentative text, placed at ``cleared_at`` (where the last final ended)."""
-        text = join_words(tentative)
-        if text == self._text and (caption_id == self._caption_id or not text):
-            return []
-        self._text, self._caption_id = text, caption_id
-        start, end = (tentative[0].start, tentative[-1].end) if tentative else (cleared_at, cleared_at)
-        return [
-            CaptionEvent(
-                kind="partial",
-                id=caption_id,
-                start=start,
-                end=end,
-                text=text,
-                lang=language,
-                words=tuple(tentative),
-                sentence_id=sentence_id,
-            )
-        ]

@@ -16,19 +16,21 @@ named parts, each in its own module with its options group (recognizer_options.p
   offline path), respelt, placed in the window;
 - language.py and language_flow.py: the language votes, and a close call's decodes;
 - commit.py: LocalAgreement and the rules around it;
-- segmenter.py: final words into captions and sentences.
+- captions.py and segmenter.py: the decided words as final and partial captions, and
+  sentences.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Container, Sequence
+from collections.abc import Container
 
 import numpy as np
 
-from ..types import SAMPLE_RATE, AudioChunk, CaptionEvent, ErrorEvent, Float32Array, Word
-from .commit import CommitPolicy, PartialCaption
+from ..types import SAMPLE_RATE, AudioChunk, ErrorEvent, Float32Array, Word
+from .captions import LiveCaptions
+from .commit import CommitPolicy
 from .decoding import Hypothesis, SpeechProbabilities
 from .exchange import DecodeExchange
 from .flow import DecodeFailed, DecodeFlowProtocol, Flow, RecognizerEvent
@@ -73,8 +75,8 @@ class StreamingRecognizer(DecodeFlowProtocol):
         )
         self._commit = CommitPolicy(o.commit, min_avg_logprob=o.guards.min_avg_logprob, max_window=o.window.max_window)
         self._segmenter = SentenceSegmenter(o.segmenter)
+        self._captions = LiveCaptions(self._segmenter, self._window)
         self._queue: deque[tuple[Float32Array, Float32Array] | None] = deque()  # None: the end
-        self._shown = PartialCaption()
         self._decodes_at_start = 0  # decodes before the current utterance began
         self._grown = False  # the window grew at its start during this decode
 
@@ -243,9 +245,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
             has_finals=bool(self._window.finals),
             seconds=seconds,
         )
-        self._events.extend(self._segmenter.push(newly_final, language))
-        self._window.commit(newly_final)
-        self._events.extend(self._partial(tentative, language))
+        self._events.extend(self._captions.take(newly_final, tentative, language))
         if not final and self._window.trim(self._languages.language):
             self._commit.reset()
 
@@ -261,7 +261,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
         self._events.append(
             ErrorEvent("recognition", "decode_failed", message, start=round(start, 3), end=round(end, 3))
         )
-        self._events.extend(self._partial([], self._languages.settled_language or ""))
+        self._events.extend(self._captions.partial([], self._languages.settled_language or ""))
 
     # -- language -----------------------------------------------------------------------
 
@@ -270,14 +270,3 @@ class StreamingRecognizer(DecodeFlowProtocol):
         utterance goes back in front of the window."""
         self._commit.reset()
         self._grown = self._put_back_held()
-
-    # -- hypotheses to words and events ---------------------------------------------------
-
-    def _partial(self, tentative: Sequence[Word], language: str) -> list[CaptionEvent]:
-        return self._shown.update(
-            tentative,
-            caption_id=self._segmenter.next_caption_id,
-            sentence_id=self._segmenter.open_sentence_id,
-            language=language,
-            cleared_at=self._window.final_end,
-        )
