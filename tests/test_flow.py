@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from livetrans.core.decoding import DecodeRequest, Hypothesis
-from livetrans.core.flow import DecodeFailed, DecodeFlowProtocol, Flow
+from livetrans.core.flow import DecodeFailed, DecodeFlowProtocol, Flow, decode_failed
 from livetrans.types import ErrorEvent
 
 
@@ -53,6 +53,11 @@ def test_a_decode_that_fails_twice_is_dropped_and_the_flow_goes_on() -> None:
     assert [(e.code, e.message) for e in events] == [("dropped", "first")]
     assert flow.pending is not None and flow.pending.prompt == "second"
     assert (flow.stats.decodes, flow.stats.failed) == (2, 2)
+
+
+def test_the_audio_a_dropped_decode_lost_is_reported_in_stream_seconds() -> None:
+    lost = decode_failed(1.23456, 3.5)
+    assert (lost.stage, lost.code, lost.start, lost.end) == ("recognition", "decode_failed", 1.235, 3.5)
 
 
 def test_answers_out_of_turn_are_refused() -> None:

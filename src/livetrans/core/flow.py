@@ -8,7 +8,8 @@ a protocol object, as websockets' protocol objects hand out bytes to send:
 - ``pending``: the request to answer, or None;
 - ``resolve(hypothesis)``: the answer, which runs the flow on to its next request;
 - ``fail(request)``: the decode raised. It stays pending once more; when it fails
-  again, :class:`DecodeFailed` is thrown into the flow, which drops its window.
+  again, :class:`DecodeFailed` is thrown into the flow, which drops its window and
+  reports the audio lost (:func:`decode_failed`).
 
 Each call returns the events the flow made ready meanwhile. What the flow does with
 audio and hypotheses is the subclass's (``core/recognizer.py``); this module only
@@ -17,11 +18,14 @@ drives it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Generator
 
 from ..types import CaptionEvent, ErrorEvent, SentenceEvent
 from .decoding import DecodeRequest, Hypothesis
 from .recognizer_options import RecognizerStats
+
+log = logging.getLogger(__name__)
 
 RecognizerEvent = CaptionEvent | SentenceEvent | ErrorEvent
 Flow = Generator[DecodeRequest, Hypothesis, None]
@@ -29,6 +33,14 @@ Flow = Generator[DecodeRequest, Hypothesis, None]
 
 class DecodeFailed(Exception):
     """A decode raised twice: thrown into the decode flow, which drops its window."""
+
+
+def decode_failed(start: float, end: float) -> ErrorEvent:
+    """The event saying that the audio from ``start`` to ``end`` (stream seconds) has
+    no caption: its decode failed twice, and the flow dropped it."""
+    log.warning("dropped %.1f s of audio at %.1f s: its decode failed twice", end - start, start)
+    message = "the speech model failed on this audio twice; it has no caption"
+    return ErrorEvent("recognition", "decode_failed", message, start=round(start, 3), end=round(end, 3))
 
 
 class DecodeFlowProtocol:

@@ -22,18 +22,17 @@ named parts, each in its own module with its options group (recognizer_options.p
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Container
 
 import numpy as np
 
-from ..types import SAMPLE_RATE, AudioChunk, ErrorEvent, Float32Array, Word
+from ..types import SAMPLE_RATE, AudioChunk, Float32Array, Word
 from .captions import LiveCaptions
 from .commit import CommitPolicy
 from .decoding import Hypothesis, SpeechProbabilities
 from .exchange import DecodeExchange
-from .flow import DecodeFailed, DecodeFlowProtocol, Flow, RecognizerEvent
+from .flow import DecodeFailed, DecodeFlowProtocol, Flow, RecognizerEvent, decode_failed
 from .language import LanguageVote
 from .language_flow import LanguageDecisions
 from .recognizer_options import RecognizerOptions
@@ -42,8 +41,6 @@ from .segmenter import SentenceSegmenter
 from .utterance import UtteranceTracker
 from .vocabulary import Vocabulary
 from .window import DecodeWindow
-
-log = logging.getLogger(__name__)
 
 __all__ = ["DecodeFailed", "RecognizerEvent", "StreamingRecognizer"]
 
@@ -253,14 +250,9 @@ class StreamingRecognizer(DecodeFlowProtocol):
         """A decode of the window failed twice: its audio is dropped, with an event
         saying what was lost; the utterance goes on with the audio that follows."""
         w = self._window
-        start, end = w.start, w.start + w.seconds
-        log.warning("dropped %.1f s of audio at %.1f s: its decode failed twice", end - start, start)
+        self._events.append(decode_failed(w.start, w.start + w.seconds))
         w.drop(self._languages.language)
         self._commit.reset()
-        message = "the speech model failed on this audio twice; it has no caption"
-        self._events.append(
-            ErrorEvent("recognition", "decode_failed", message, start=round(start, 3), end=round(end, 3))
-        )
         self._events.extend(self._captions.partial([], self._languages.settled_language or ""))
 
     # -- language -----------------------------------------------------------------------
