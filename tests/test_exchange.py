@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from scripted import ramp, sentence_words
 
+from livetrans.core.context import Context
 from livetrans.core.decoding import Hypothesis
 from livetrans.core.exchange import DecodeExchange
 from livetrans.core.guards import GuardOptions
@@ -33,14 +34,27 @@ def hypothesis(words: list[Word]) -> Hypothesis:
 
 def test_a_request_before_the_language_is_settled_detects_it_with_no_prompt():
     ex, window = exchange(None)
-    request = ex.request(window.audio(), sentence_words("ask not", 10.0), SHOW, final=False)
+    window.commit(sentence_words("ask not", 10.0))
+    request = ex.request(window.audio(), SHOW, final=False)
     assert (request.language, request.prompt, request.prefix, request.beam_size) == (None, "", " ask not", 3)
 
 
 def test_a_request_in_the_settled_language_is_prompted_with_the_vocabulary():
     ex, window = exchange("en")
-    request = ex.request(window.audio(), [], SHOW, final=True)
+    request = ex.request(window.audio(), SHOW, final=True)
     assert request.language == "en" and "Dyson" in request.prompt and request.beam_size == 5
+
+
+def test_a_request_with_context_hears_it_first_and_forces_its_words_before_the_windows():
+    ex, window = exchange("en")
+    window.commit(sentence_words("what", 10.0))
+    before = tuple(sentence_words("ask not", 8.0))
+    window.history.remember(before, "en")
+    context = Context(ramp(2.0, start=8.0), 8.0, before)
+    request = ex.request(window.audio(), SHOW, final=True, context=context)
+    assert request.seconds == 5.0 and request.audio[0] == ramp(0.1, start=8.0)[0]
+    assert request.prefix == " ask not what"
+    assert "ask not" not in request.prompt  # the context's words are forced, not prompted
 
 
 def test_the_words_taken_are_in_stream_time_and_respelt():

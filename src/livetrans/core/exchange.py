@@ -1,11 +1,13 @@
 """One decode of the window, both ways: the request the recogniser sends, and the
 words it takes from the hypothesis that answers it.
 
-The request (:meth:`DecodeExchange.request`) forces the final words given as the
+The request (:meth:`DecodeExchange.request`) forces the window's final words as the
 decoder prefix, with the schedule's beam (schedule.py). Once the utterance's
 language is settled it names that language and gives the prompt (context.py: the
 vocabulary's terms, then the final text before the window); before, the decoder
-detects the language, with no prompt.
+detects the language, with no prompt. With the utterance before as context
+(context.py), its audio is heard first and its final words are forced before the
+window's, and left out of the prompt.
 
 The words taken (:meth:`DecodeExchange.words`): those of the hypothesis that pass
 the hallucination guards (guards.py), moved from the decoded audio's time to stream
@@ -19,7 +21,10 @@ from __future__ import annotations
 from collections.abc import Container, Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from ..types import Float32Array, Word
+from .context import Context
 from .decoding import DecodeRequest, Hypothesis
 from .guards import Candidate, GuardOptions, apply_guards
 from .language import LanguageVote
@@ -51,17 +56,17 @@ class DecodeExchange:
         self._everyday = everyday
 
     def request(
-        self,
-        audio: Float32Array,
-        prefix: Sequence[Word],
-        vocabulary: Vocabulary,
-        *,
-        final: bool,
-        before: Sequence[Word] = (),
+        self, audio: Float32Array, vocabulary: Vocabulary, *, final: bool, context: Context | None = None
     ) -> DecodeRequest:
-        """A decode of ``audio`` with ``prefix`` forced, in the settled language if any.
-        Its prompt, once the language is settled: the final text before the window (and
-        before the words ``before`` it) and the ``vocabulary``."""
+        """A decode of the window's ``audio`` (after ``context``, if given) with the
+        final words forced, in the settled language if any. Its prompt, once the
+        language is settled: the final text before the window (and before the context's
+        words) and the ``vocabulary``."""
+        prefix: Sequence[Word] = self._window.forced
+        before: Sequence[Word] = ()
+        if context is not None:
+            audio = np.concatenate([context.audio, audio])
+            prefix, before = [*context.words, *prefix], context.words
         language = self._languages.settled_language
         return DecodeRequest(
             audio=audio,

@@ -206,13 +206,12 @@ class StreamingRecognizer(DecodeFlowProtocol):
             if context is not None:
                 # At a pause, first with the utterance before as context, its final
                 # words forced with the window's: a phrase after a breath is not heard cold.
-                prefix = [*context.words, *self._window.forced]
-                whole = np.concatenate([context.audio, audio])
-                answer = yield self._exchange.request(whole, prefix, self.vocabulary, final=True, before=context.words)
-                words = self._exchange.words(answer, len(whole) / SAMPLE_RATE, self.vocabulary, start=context.start)
+                request = self._exchange.request(audio, self.vocabulary, final=True, context=context)
+                answer = yield request
+                words = self._exchange.words(answer, request.seconds, self.vocabulary, start=context.start)
             hypothesis = None
             if not words:  # no context, or the decoder gave nothing new with it
-                hypothesis = yield self._exchange.request(audio, self._window.forced, self.vocabulary, final=final)
+                hypothesis = yield self._exchange.request(audio, self.vocabulary, final=final)
                 words = self._exchange.words(hypothesis, seconds, self.vocabulary)
             if not words and self._window.stalled(seconds):
                 # Speech went on after the last final word, yet the decoder stopped
