@@ -1,4 +1,5 @@
-"""Utterance tracking (core/utterance.py): pre-roll and the hold of short sounds."""
+"""Utterance tracking (core/utterance.py): pre-roll, the hold of short sounds, and
+the pause that closes a sentence."""
 
 from __future__ import annotations
 
@@ -56,3 +57,10 @@ def test_a_sound_long_before_the_next_utterance_is_not_held():
     tracker = UtteranceTracker(UtteranceOptions(blip_hold=1.0))
     feed(tracker, [0.0] * 20 + short + [0.0] * frames(1.5) + [0.9] * 10)
     assert tracker.held == []
+
+
+def test_a_pause_closes_the_open_sentence_only_once_it_is_long_enough():
+    tracker = UtteranceTracker(UtteranceOptions(pause_closes_sentence=1.5))
+    feed(tracker, [0.0] * frames(3.0))  # the next utterance would start at 3 s
+    assert tracker.closes_sentence(1.5) and not tracker.closes_sentence(1.6)
+    assert not tracker.closes_sentence(None)  # no sentence open

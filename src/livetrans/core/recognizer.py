@@ -4,10 +4,11 @@ A sans-I/O protocol object (flow.py): :class:`StreamingRecognizer` never calls t
 speech model. Its decode flows yield requests and receive hypotheses
 (``hypothesis = yield request``), so a run of several decodes reads top to bottom;
 :class:`~livetrans.core.driver.DecodingRecognizer` answers the requests at once, for
-callers that want plain ``push``/``flush``. It orchestrates
-named parts, each in its own module with its options group (recognizer_options.py):
+callers that want plain ``push``/``flush``. It orchestrates named parts, each in its
+own module with its options group (recognizer_options.py):
 
-- utterance.py: VAD frames, pre-roll, the hold of short sounds;
+- utterance.py: VAD frames, pre-roll, the hold of short sounds, the pause that closes
+  a sentence;
 - schedule.py: when the window is decoded, how wide;
 - window.py and context.py: the decode window (trim, cut, restart), the utterance
   before it and the prompt;
@@ -144,9 +145,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
         self._decodes_at_start = self.stats.decodes
         self._window.open(preroll, start)
         self._commit.reset()
-        last_end = self._segmenter.last_word_end
-        pause = self.options.utterance.pause_closes_sentence
-        if last_end is not None and self._utterance.frame_start - last_end >= pause:
+        if self._utterance.closes_sentence(self._segmenter.last_word_end):
             self._events.extend(self._segmenter.close())
         # After a sentence, or a pause long enough to close one, detect it again.
         self._languages.new_utterance(keep=self._segmenter.has_open_sentence)

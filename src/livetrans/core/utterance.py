@@ -6,7 +6,8 @@ syllable is not clipped. A sound too short to decode on its own (a short word th
 VAD hears for a few frames) is held for ``blip_hold`` seconds after it ended: if
 speech resumes by then it is handed back as the start of the next utterance, to be
 put in front of its window once that utterance's language is settled (not before:
-held noise or music sways the language detection).
+held noise or music sways the language detection). A pause of ``pause_closes_sentence``
+before an utterance closes the open sentence.
 """
 
 from __future__ import annotations
@@ -94,6 +95,12 @@ class UtteranceTracker:
         self._preroll, self._blip_frames = [], 0
         start = self.frame_start - sum(len(p) for p in preroll) / SAMPLE_RATE
         return preroll, start
+
+    def closes_sentence(self, last_word_end: float | None) -> bool:
+        """Whether the pause before the utterance starting now closes the open sentence,
+        whose last word ended at ``last_word_end`` (None: no sentence is open)."""
+        pause = self.options.pause_closes_sentence
+        return last_word_end is not None and self.frame_start - last_word_end >= pause
 
     def take_held(self) -> Float32Array | None:
         """The held start of this utterance, once (None: nothing held)."""
