@@ -45,6 +45,15 @@ def simulate(engine: Translator, timed: list[tuple[float, Event]]) -> tuple[list
     return [(t, e) for t, e in out if isinstance(e, TranslationEvent)], stage
 
 
+def test_a_fixed_cost_per_call_needs_a_stage_that_counts_its_calls() -> None:
+    class Uncounted:  # a translator that does not say how many model calls it made
+        pass
+
+    with pytest.raises(TypeError, match="TranslationStage"):
+        _per_call(Uncounted(), COST)  # type: ignore[arg-type]
+    assert _per_call(Uncounted(), None) is None  # type: ignore[arg-type]  # measured time: any translator
+
+
 def test_a_draft_stops_when_its_sentence_ends_otherwise_and_the_final_goes_next(engine: Translator) -> None:
     words = sentence_words("Welcome back everyone to the show.", 0.0)
     timed: list[tuple[float, Event]] = [

@@ -32,6 +32,7 @@ from typing import Literal
 from ..asr.offline import transcribe_offline
 from ..core.drafts import DraftTracker
 from ..core.stabilizer import join_words
+from ..mt.stage import TranslationStage
 from ..pipeline import (
     EventStamper,
     LivePipeline,
@@ -141,14 +142,17 @@ def _replay_virtual(
 
 def _per_call(translator: SentenceTranslator, cost: float | None) -> CostRule | None:
     """``cost`` seconds per model call the stage made (a sentence served from its cache
-    makes none), or None: the measured time."""
+    makes none), or None: the measured time. Only a :class:`TranslationStage` counts
+    its model calls, so only one can be charged per call."""
     if cost is None:
         return None
-    made = [getattr(translator, "calls", 0)]
+    if not isinstance(translator, TranslationStage):
+        raise TypeError(f"translate_cost charges a TranslationStage's model calls; got {type(translator).__name__}")
+    stage = translator
+    made = [stage.calls]
 
     def rule(_measured: float) -> float:
-        calls = getattr(translator, "calls", made[0] + 1)  # a stage counts its calls
-        new, made[0] = calls - made[0], calls
+        new, made[0] = stage.calls - made[0], stage.calls
         return cost * new
 
     return rule
