@@ -245,6 +245,12 @@ class LivePipeline:
         return self.recognition.compute_seconds if self.recognition is not None else 0.0
 
     @property
+    def decodes(self) -> int:
+        """Speech-model calls made for this stream so far (a batched call counts one per
+        stream in it; a failed call counts too)."""
+        return self._recognizer.stats.decodes if self._recognizer is not None else 0
+
+    @property
     def real_time_factor(self) -> float:
         return self.compute_seconds / self.audio_seconds if self.audio_seconds else 0.0
 

@@ -30,8 +30,9 @@ def test_the_table_has_a_row_per_run_and_names_the_worst_stream() -> None:
     stream = {"final_median": 1.5, "final_p95": 3.0}
     slow = {"final_median": 2.5, "final_p95": 4.5}
     run = {"mode": "batched", "streams": 2, "pooled": {"final_median": 2.0, "final_p95": 4.0},
-           "per_stream": [stream, slow], "cpu_rtf": 0.8, "mean_batch_size": 1.6, "peak_rss_mb": 700.0}
+           "per_stream": [stream, slow], "cpu_rtf": 0.8, "decodes_per_second": 2.4,
+           "mean_batch_size": 1.6, "peak_rss_mb": 700.0}
     lines = table([run, {**run, "mode": "unbatched", "mean_batch_size": None}]).splitlines()
     assert len(lines) == 4
-    assert "| batched | 2 | 2.0 | 4.0 | 2.5 / 4.5 | 0.8 | 1.6 | 700.0 |" == lines[2]
+    assert "| batched | 2 | 2.0 | 4.0 | 2.5 / 4.5 | 0.8 | 2.4 | 1.6 | 700.0 |" == lines[2]
     assert "| - |" in lines[3]

@@ -85,6 +85,8 @@ def test_two_streams_share_batched_decodes_and_metrics_show_batch_sizes_and_lag(
     assert float(count.group(1)) == batching.stats.batches > 0
     assert float(total.group(1)) == batching.stats.requests >= batching.stats.batches
     assert max(batching.stats.sizes) == 2  # at some point both streams' decodes shared a call
+    decodes = re.search(rb"^livetrans_decodes_total (\S+)$", metrics, re.MULTILINE)
+    assert decodes and float(decodes.group(1)) == batching.stats.requests  # each stream's, counted once
     fed = gauge(live, "livetrans_audio_seconds", "s0")
     lag = gauge(live, "livetrans_recognition_lag_seconds", "s0")
     assert 0 <= lag <= fed, live.decode()

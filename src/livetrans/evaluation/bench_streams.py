@@ -10,8 +10,9 @@ time over the ingest protocol (docs/protocol.md), each looped to ``--seconds``,
 while a viewer per stream collects the captions. Reported per N and mode:
 per-stream final latency (median, p95: word end in the offline transcript of the
 same audio → the final that carried the word, as evaluation/latency.py measures
-it), the server's CPU seconds per audio second of all streams, the mean batch size
-(from /metrics) and the server's peak RSS.
+it), the server's CPU seconds per audio second of all streams, how often each stream
+was decoded (decodes per stream-second), the mean batch size (both from /metrics) and
+the server's peak RSS.
 """
 
 from __future__ import annotations
@@ -220,6 +221,8 @@ async def measure(server: ServerProcess, streams: list[StreamAudio]) -> dict[str
         "per_stream": [{"clip": s.name, **stats.summary()} for s, stats in zip(streams, per_stream)],
         "pooled": pooled.summary(),
         "cpu_rtf": round(cpu / audio_seconds, 3),  # server CPU seconds per audio second, all streams
+        # how often each stream was decoded: fewer per second when the machine is busy
+        "decodes_per_second": round(delta("livetrans_decodes_total") / audio_seconds, 2),
         "decode_busy_rtf": round(delta("livetrans_decode_busy_seconds_total") / audio_seconds, 3) if batches else None,
         "mean_batch_size": round(delta("livetrans_decode_batch_size_sum") / batches, 2) if batches else None,
         "batches": int(batches),
@@ -270,7 +273,8 @@ def row(result: dict[str, Any]) -> str:
     pooled = result["pooled"]
     return (
         f"{result['mode']:>9} N={result['streams']}  final median {pooled['final_median']} s  "
-        f"p95 {pooled['final_p95']} s  cpu rtf {result['cpu_rtf']}  batch {result['mean_batch_size']}  "
+        f"p95 {pooled['final_p95']} s  cpu rtf {result['cpu_rtf']}  decodes/s {result['decodes_per_second']}  "
+        f"batch {result['mean_batch_size']}  "
         f"rss {result['peak_rss_mb']} MB"
     )
 
@@ -278,14 +282,15 @@ def row(result: dict[str, Any]) -> str:
 def table(runs: list[dict[str, Any]]) -> str:
     """Markdown: one row per mode and stream count; the worst stream's figures too."""
     lines = [
-        "| mode | streams | final median (s) | final p95 (s) | worst stream median / p95 (s) | CPU RTF | mean batch | peak RSS (MB) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| mode | streams | final median (s) | final p95 (s) | worst stream median / p95 (s) | CPU RTF | decodes per stream-second | mean batch | peak RSS (MB) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in runs:
         worst = max(r["per_stream"], key=lambda s: s["final_median"] or 0.0)
         lines.append(
             f"| {r['mode']} | {r['streams']} | {r['pooled']['final_median']} | {r['pooled']['final_p95']} | "
-            f"{worst['final_median']} / {worst['final_p95']} | {r['cpu_rtf']} | {r['mean_batch_size'] or '-'} | "
+            f"{worst['final_median']} / {worst['final_p95']} | {r['cpu_rtf']} | {r['decodes_per_second']} | "
+            f"{r['mean_batch_size'] or '-'} | "
             f"{r['peak_rss_mb']} |"
         )
     return "\n".join(lines)

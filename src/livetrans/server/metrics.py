@@ -152,6 +152,8 @@ class ServerMetrics:
                                      ["stream"], registry=r)
         self.bus_dropped = Counter("livetrans_bus_dropped", "Worker: durable events dropped from a full bus buffer",
                                    ["stream"], registry=r)
+        self.decodes = Counter("livetrans_decodes", "Speech-model decodes made for the live streams' "
+                               "recognisers (a batched call counts one per stream in it)", registry=r)
         self.pipeline_errors = Counter("livetrans_pipeline_errors",
                                        "Model calls that failed; the stream went on without their output "
                                        "(stage: translation or recognition)", ["stream", "stage"], registry=r)

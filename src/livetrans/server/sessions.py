@@ -39,6 +39,14 @@ async def run_session(
     if isinstance(getattr(pipeline, "audio_seconds", None), float):
         stream.recognised_seconds = lambda: float(pipeline.audio_seconds)  # type: ignore[attr-defined]
 
+    decodes = [0]  # the pipeline's decodes already counted in /metrics
+
+    def count_decodes() -> None:
+        made = getattr(pipeline, "decodes", None)
+        if isinstance(made, int) and made > decodes[0]:
+            server.metrics.decodes.inc(made - decodes[0])
+            decodes[0] = made
+
     async def counted() -> AsyncIterator[AudioChunk]:
         async for chunk in audio:
             stream.audio_seconds += chunk.duration
@@ -47,6 +55,7 @@ async def run_session(
     try:
         async for event in pipeline.run(counted(), seq_base=stream.last_seq):
             server.publish(stream, event)
+            count_decodes()
             if on_event is not None:
                 on_event(event)
     except asyncio.CancelledError:
@@ -57,6 +66,7 @@ async def run_session(
         logger.exception("stream %s: pipeline failed", stream.name)
         raise
     finally:
+        count_decodes()
         if server.pipelines.get(stream.name) is pipeline:
             del server.pipelines[stream.name]
         server.end_session(stream.name, reason)
