@@ -178,7 +178,8 @@ class ServerProcess:
             text = response.read().decode()
         out: dict[str, float] = {}
         for name in ("livetrans_decode_batch_size_sum", "livetrans_decode_batch_size_count",
-                     "livetrans_decode_busy_seconds_total", "livetrans_decode_batch_failures_total"):  # fmt: skip
+                     "livetrans_decode_busy_seconds_total", "livetrans_decode_batch_failures_total",
+                     "livetrans_decodes_total"):  # fmt: skip
             if found := re.search(rf"^{name} (\S+)$", text, re.MULTILINE):
                 out[name] = float(found.group(1))
         return out
