@@ -1,10 +1,12 @@
-"""``livetrans bench streams``' pure parts: looping a clip to the run's length, the table."""
+"""``livetrans bench streams``' pure parts: looping a clip to the run's length, reading
+/metrics, the table."""
 
 from __future__ import annotations
 
 import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from livetrans.evaluation.bench_streams import GAP_SECONDS, default_clips, looped, table
+from livetrans.evaluation.bench_streams import GAP_SECONDS, default_clips, looped, read_metrics, table
 from livetrans.types import SAMPLE_RATE
 
 
@@ -24,6 +26,15 @@ def test_the_default_clips_are_one_per_language() -> None:
     clips = default_clips()
     languages = [c.parent.name for c in clips]
     assert len(clips) >= 4 and len(set(languages)) == len(languages) and languages[0] == "en"
+
+
+def test_the_figures_read_from_metrics_are_the_servers_names() -> None:
+    registry = CollectorRegistry()
+    Counter("livetrans_decodes", "decodes", registry=registry).inc(7)  # as server/metrics.py names them
+    Histogram("livetrans_decode_batch_size", "sizes", buckets=(1, 2, 4), registry=registry).observe(2)
+    got = read_metrics(generate_latest(registry).decode())
+    assert got["livetrans_decodes_total"] == 7
+    assert got["livetrans_decode_batch_size_count"] == 1 and got["livetrans_decode_batch_size_sum"] == 2
 
 
 def test_the_table_has_a_row_per_run_and_names_the_worst_stream() -> None:

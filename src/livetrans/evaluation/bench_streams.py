@@ -175,14 +175,23 @@ class ServerProcess:
 
     def metrics(self) -> dict[str, float]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as response:
-            text = response.read().decode()
-        out: dict[str, float] = {}
-        for name in ("livetrans_decode_batch_size_sum", "livetrans_decode_batch_size_count",
-                     "livetrans_decode_busy_seconds_total", "livetrans_decode_batch_failures_total",
-                     "livetrans_decodes_total"):  # fmt: skip
-            if found := re.search(rf"^{name} (\S+)$", text, re.MULTILINE):
-                out[name] = float(found.group(1))
-        return out
+            return read_metrics(response.read().decode())
+
+
+# The process-wide /metrics figures the benchmark reads (each a delta over a run).
+READ_METRICS = (
+    "livetrans_decode_batch_size_sum", "livetrans_decode_batch_size_count", "livetrans_decode_busy_seconds_total",
+    "livetrans_decode_batch_failures_total", "livetrans_decodes_total",
+)
+
+
+def read_metrics(text: str) -> dict[str, float]:
+    """The :data:`READ_METRICS` present in Prometheus text ``text``."""
+    out: dict[str, float] = {}
+    for name in READ_METRICS:
+        if found := re.search(rf"^{name} (\S+)$", text, re.MULTILINE):
+            out[name] = float(found.group(1))
+    return out
 
 
 async def measure(server: ServerProcess, streams: list[StreamAudio]) -> dict[str, Any]:
