@@ -39,13 +39,14 @@ async def run_session(
     if isinstance(getattr(pipeline, "audio_seconds", None), float):
         stream.recognised_seconds = lambda: float(pipeline.audio_seconds)  # type: ignore[attr-defined]
 
-    decodes = [0]  # the pipeline's decodes already counted in /metrics
+    counts_decodes = isinstance(getattr(pipeline, "decodes", None), int)
+    counted_decodes = 0  # the pipeline's decodes already in /metrics
 
     def count_decodes() -> None:
-        made = getattr(pipeline, "decodes", None)
-        if isinstance(made, int) and made > decodes[0]:
-            server.metrics.decodes.inc(made - decodes[0])
-            decodes[0] = made
+        nonlocal counted_decodes
+        if counts_decodes and (made := pipeline.decodes) > counted_decodes:  # type: ignore[attr-defined]
+            server.metrics.decodes.inc(made - counted_decodes)
+            counted_decodes = made
 
     async def counted() -> AsyncIterator[AudioChunk]:
         async for chunk in audio:
