@@ -21,6 +21,7 @@ import pytest
 from scripted import sentence_words
 
 from livetrans.core.drafts import DraftTracker
+from livetrans.core.recognizer_options import RecognizerStats
 from livetrans.mt import DecodeOptions, Translator, load_translator
 from livetrans.mt.stage import TranslationStage
 from livetrans.pipeline import LivePipeline, PipelineConfig
@@ -207,6 +208,8 @@ def scripted_pipeline(script: list[Any], translator: Observed, drafts: bool = Tr
     audio comes as fast as it is taken, so later lists may come at the flush)."""
 
     class Recognizer:
+        stats = RecognizerStats()  # as a DecodingRecognizer's: the decodes it made (none)
+
         def push(self, chunk: AudioChunk) -> list[Event]:
             step = script.pop(0) if script else []
             return step() if callable(step) else step  # a step may act, then give events
