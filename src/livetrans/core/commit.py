@@ -13,6 +13,11 @@ successive hypotheses agree on it and everything before it. Around it:
 - nothing becomes final in a window shorter than ``first_final_window``: two decodes
   of an utterance's first second or so agree on their guesses, so they only confirm
   a longer one;
+- a word the decoder is sure of (``settle_probability``), with ``settle_after``
+  seconds of heard audio after it, is final after one decode if the words before it
+  are: the next decode would only confirm it, later. Not a sentence end (a window cut
+  mid-sentence ends on a full stop), nor on the first decode after a reset. On a busy
+  machine decodes come seldom and each covers more new audio, so more words settle;
 - a window past ``max_window`` with nothing ever agreed on takes the latest
   hypothesis as final rather than let the window, and decoding cost, grow.
 """
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 
 from ..types import Word
 from .stabilizer import LocalAgreementStabilizer
+from .text import ends_sentence_mark
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,12 @@ class CommitOptions:
     # Seconds of window before anything in it becomes final (docs/benchmarks.md).
     # Longer is steadier at an utterance's start and shows its first finals later.
     first_final_window: float = 2.0
+    # A word decoded with at least this probability, and followed by at least
+    # ``settle_after`` seconds of the window's audio, is final without a second decode
+    # (docs/benchmarks.md). Lower, or shorter, shows finals sooner and lets more
+    # words through that a later decode would have corrected; None: agreement only.
+    settle_probability: float = 0.9
+    settle_after: float | None = 0.6
 
 
 class CommitPolicy:
@@ -56,9 +68,11 @@ class CommitPolicy:
         believable: bool,
         has_finals: bool,
         seconds: float,
+        end: float,
     ) -> tuple[list[Word], list[Word]]:
-        """(newly final, tentative) after a decode of ``seconds`` of window found
-        ``words`` after the window's final words (``has_finals``). ``avg_logprob``:
+        """(newly final, tentative) after a decode of ``seconds`` of window, ending at
+        stream time ``end``, found ``words`` after the window's final words
+        (``has_finals``). ``avg_logprob``:
         the decode's (None: a decode with context, which never lost its way);
         ``provisional``: the language is unsettled or the window just grew;
         ``believable``: the words' language is believable so far."""
@@ -74,4 +88,23 @@ class CommitPolicy:
         newly_final, tentative = self._agreement.update(words)
         if seconds > self._max_window and not has_finals and not newly_final:
             return self._agreement.flush(words), []
+        settled = self._settled(tentative, end)
+        if settled:
+            newly_final += self._agreement.settle(settled)
+            tentative = tentative[settled:]
         return newly_final, tentative
+
+    def _settled(self, tentative: Sequence[Word], end: float) -> int:
+        """How many of the tentative words are final after this one decode."""
+        after = self.options.settle_after
+        if after is None or not self._agreement.continued:
+            # The first decode after a reset (a new window or language) settles nothing.
+            return 0
+        count = 0
+        for word in tentative:
+            if word.probability < self.options.settle_probability or word.end > end - after:
+                break
+            if ends_sentence_mark(word.text):
+                break  # a cut window ends on a full stop: the next decode confirms it
+            count += 1
+        return count

@@ -239,6 +239,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
             believable=self._languages.believable(language, seconds),
             has_finals=bool(self._window.finals),
             seconds=seconds,
+            end=self._window.start + seconds,
         )
         self._events.extend(self._captions.take(newly_final, tentative, language))
         if not final and self._window.trim(self._languages.language):

@@ -54,6 +54,11 @@ class LocalAgreementStabilizer:
     def tentative(self) -> list[Word]:
         return list(self._history[-1]) if self._history else []
 
+    @property
+    def continued(self) -> bool:
+        """The latest hypothesis follows another one since the last reset."""
+        return len(self._history) > 1
+
     def update(self, words: Sequence[Word]) -> tuple[list[Word], list[Word]]:
         """Take a new hypothesis of the uncommitted words; return (newly final, tentative)."""
         self.hold(words)
@@ -69,6 +74,13 @@ class LocalAgreementStabilizer:
     def hold(self, words: Sequence[Word]) -> None:
         """Take a hypothesis that may confirm the next one but commits nothing itself."""
         self._history = [*self._history, list(words)][-self.agreement :]
+
+    def settle(self, count: int) -> list[Word]:
+        """The first ``count`` words of the latest hypothesis's tentative tail are final
+        without waiting for agreement; the next hypothesis is compared with the rest."""
+        latest = self.tentative
+        self._history = [latest[count:]]
+        return latest[:count]
 
     def flush(self, words: Sequence[Word] | None = None) -> list[Word]:
         """End of utterance: the latest hypothesis (or ``words``) is final as it stands."""
