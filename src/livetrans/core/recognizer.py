@@ -239,7 +239,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
             believable=self._languages.believable(language, seconds),
             has_finals=bool(self._window.finals),
             seconds=seconds,
-            end=self._window.start + seconds,
+            end=self._window.end,
         )
         self._events.extend(self._captions.take(newly_final, tentative, language))
         if not final and self._window.trim(self._languages.language):
@@ -249,7 +249,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
         """A decode of the window failed twice: its audio is dropped, with an event
         saying what was lost; the utterance goes on with the audio that follows."""
         w = self._window
-        self._events.append(decode_failed(w.start, w.start + w.seconds))
+        self._events.append(decode_failed(w.start, w.end))
         w.drop(self._languages.language)
         self._commit.reset()
         self._events.extend(self._captions.partial([], self._languages.settled_language or ""))

@@ -119,6 +119,11 @@ class DecodeWindow:
         return self.samples / SAMPLE_RATE
 
     @property
+    def end(self) -> float:
+        """Stream seconds where the window's audio ends."""
+        return self.start + self.seconds
+
+    @property
     def final_end(self) -> float:
         """Stream seconds where the window's final words end (its start, with none):
         no word decoded later starts before it."""
@@ -205,7 +210,7 @@ class DecodeWindow:
         if seconds > o.max_window and not self.finals:
             # Nothing in this window was ever accepted (noise the VAD took for
             # speech, or every decode dropped): slide it, or it would grow forever.
-            self._cut(self.start + seconds - o.trim_after)
+            self._cut(self.end - o.trim_after)
             return True
         if seconds <= o.trim_after or not self.finals:
             return False
