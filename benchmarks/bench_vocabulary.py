@@ -30,6 +30,7 @@ import numpy as np
 import soundfile
 
 from livetrans.core.vocabulary import Vocabulary
+from livetrans.evaluation.latency import word_latencies
 from livetrans.evaluation.metrics import error_rate
 from livetrans.evaluation.replay import offline_transcribe, replay
 from livetrans.evaluation.vocabulary import CONTROL, EN, ES, ZH, ProductSentence, product_vocabulary, score_terms
@@ -77,6 +78,8 @@ class Row:
     error_rate: float
     seconds: float
     text: str
+    final_median: float | None = None  # live: final latency (s) of the words offline also wrote
+    final_p95: float | None = None
 
 
 def run_stream(
@@ -87,33 +90,43 @@ def run_stream(
     reference = " ".join(s.text for s in sentences)
     for with_vocabulary in (False, True):
         cfg = replace(config, language=lang, glossary=glossary if with_vocabulary else None)
+        offline_words: tuple = ()
         for mode in ("offline", "live"):
             started = time.perf_counter()
+            latency: dict = {}
             if mode == "offline":
-                text = offline_transcribe(audio, config=cfg, models=models).text
+                offline = offline_transcribe(audio, config=cfg, models=models)
+                text, offline_words = offline.text, offline.words
             else:
-                text = replay(audio, config=cfg, models=models, clock="virtual", decode_cost=decode_cost).text
+                result = replay(audio, config=cfg, models=models, clock="virtual", decode_cost=decode_cost)
+                text, latency = result.text, word_latencies(result.events, offline_words).summary()
             score = score_terms(sentences, text, vocabulary)
             row = Row(name, mode, with_vocabulary, score.said, score.recalled, score.inserted,
-                      error_rate(reference, text, lang), time.perf_counter() - started, text)
+                      error_rate(reference, text, lang), time.perf_counter() - started, text,
+                      latency.get("final_median"), latency.get("final_p95"))
+            shown = f"  final {row.final_median} / {row.final_p95} s" if mode == "live" else ""
             print(f"{name:18} {mode:7} vocab={'yes' if with_vocabulary else 'no ':3} recall {row.recalled}/{row.said}"
-                  f"  inserted {row.inserted}  WER {row.error_rate:.1%}  ({row.seconds:.0f} s)", file=sys.stderr)
+                  f"  inserted {row.inserted}  WER {row.error_rate:.1%}{shown}  ({row.seconds:.0f} s)", file=sys.stderr)
             rows.append(row)
     return rows
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| stream | mode | vocabulary | term recall | WER/CER | false insertions |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| stream | mode | vocabulary | term recall | WER/CER | false insertions | final median / p95 |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         recall = f"{r.recalled}/{r.said} ({r.recalled / r.said:.0%})" if r.said else "—"
-        lines.append(f"| {r.stream} | {r.mode} | {'with' if r.vocabulary else 'without'} | {recall} | {r.error_rate:.1%} | {r.inserted} |")
+        latency = f"{r.final_median} / {r.final_p95} s" if r.final_median is not None else "—"
+        lines.append(f"| {r.stream} | {r.mode} | {'with' if r.vocabulary else 'without'} | {recall} | {r.error_rate:.1%}"
+                     f" | {r.inserted} | {latency} |")
     for mode in ("offline", "live"):
         for flag in (False, True):
             picked = [r for r in rows if r.mode == mode and r.vocabulary == flag]
             said = sum(r.said for r in picked)
             recalled = sum(r.recalled for r in picked)
             inserted = sum(r.inserted for r in picked)
-            lines.append(f"| **all** | {mode} | {'with' if flag else 'without'} | **{recalled}/{said} ({recalled / said:.0%})** | | **{inserted}** |")
+            lines.append(f"| **all** | {mode} | {'with' if flag else 'without'} | **{recalled}/{said} ({recalled / said:.0%})** |"
+                         f" | **{inserted}** | |")
     return "\n".join(lines)
 
 

@@ -21,11 +21,11 @@ def policy(**options) -> CommitPolicy:
 
 
 def decide(p: CommitPolicy, text: str | list[Word], *, avg_logprob=-0.2, final=False, provisional=False,
-           believable=True, has_finals=True, seconds=5.0, end=5.0):
+           believable=True, has_finals=True, seconds=5.0, end=5.0, begins_term=None):
     words = ws(text) if isinstance(text, str) else text
     final_words, tentative = p.decide(
         words, avg_logprob=avg_logprob, final=final, provisional=provisional,
-        believable=believable, has_finals=has_finals, seconds=seconds, end=end,
+        believable=believable, has_finals=has_finals, seconds=seconds, end=end, begins_term=begins_term,
     )
     return join_words(final_words), join_words(tentative)
 
@@ -127,3 +127,12 @@ def test_settling_is_off_without_a_margin():
     p = policy(settle_after=None)
     assert decide(p, sure("buy"), end=0.4) == ("", "buy")
     assert decide(p, sure("buy two and get"), end=9.0) == ("buy", "two and get")
+
+
+def test_a_word_that_could_begin_a_vocabulary_term_waits_for_agreement():
+    """A name heard in pieces ("the" of "Theragun"): the next decode, hearing all of
+    it, may write it whole, so its first piece and the words after it are not settled."""
+    p = settling()
+    begins = {" the"}.__contains__
+    assert decide(p, sure("buy the rag one"), end=3.0, begins_term=begins) == ("buy", "the rag one")
+    assert decide(p, sure("Theragun Mini now"), end=1.3, begins_term=begins) == ("Theragun Mini", "now")

@@ -108,6 +108,25 @@ def test_mandarin_terms_are_matched_across_spaces():
     assert SHOW.respell(other, "zh") == other
 
 
+@pytest.mark.parametrize(
+    ("word", "lang", "begins"),
+    [
+        (" one", "en", True),  # OnePlus 12R heard in pieces
+        (" Ank", "en", True),
+        (" Ninja", "en", True),  # "Ninja Creami": a first word
+        (" oferta", "es", True),
+        ("完美", "zh", True),
+        (" Dyson", "en", False),  # the whole term: nothing left to hear
+        (" buy", "en", False),
+        (" a", "en", False),  # one letter begins too many
+        (" oferta", "en", False),  # a Spanish term, English speech
+        ("完美", "en", False),  # a Mandarin term, English speech
+    ],
+)
+def test_a_word_that_could_begin_a_term_is_known(word, lang, begins):
+    assert SHOW.begins_term(word, lang) is begins
+
+
 def test_the_prompt_holds_the_terms_of_the_language_in_list_order():
     assert SHOW.prompt("en") == "Anker Nano Power Bank, OnePlus 12R, Kiehl's, Dyson, Shokz OpenRun, Rhode, Ninja Creami."
     assert "oferta relámpago" in SHOW.prompt("es") and "完美日记" not in SHOW.prompt("es")

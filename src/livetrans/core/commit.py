@@ -16,15 +16,17 @@ successive hypotheses agree on it and everything before it. Around it:
 - a word the decoder is sure of (``settle_probability``), with ``settle_after``
   seconds of heard audio after it, is final after one decode if the words before it
   are: the next decode would only confirm it, later. Not a sentence end (a window cut
-  mid-sentence ends on a full stop), nor on the first decode after a reset. On a busy
-  machine decodes come seldom and each covers more new audio, so more words settle;
+  mid-sentence ends on a full stop), nor on the first decode after a reset, nor a word
+  that could begin a vocabulary term (a name heard in pieces: the decode that hears all
+  of it may write it whole). On a busy machine decodes come seldom and each covers more
+  new audio, so more words settle;
 - a window past ``max_window`` with nothing ever agreed on takes the latest
   hypothesis as final rather than let the window, and decoding cost, grow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..types import Word
@@ -69,13 +71,15 @@ class CommitPolicy:
         has_finals: bool,
         seconds: float,
         end: float,
+        begins_term: Callable[[str], bool] | None = None,
     ) -> tuple[list[Word], list[Word]]:
         """(newly final, tentative) after a decode of ``seconds`` of window, ending at
         stream time ``end``, found ``words`` after the window's final words
         (``has_finals``). ``avg_logprob``:
         the decode's (None: a decode with context, which never lost its way);
         ``provisional``: the language is unsettled or the window just grew;
-        ``believable``: the words' language is believable so far."""
+        ``believable``: the words' language is believable so far; ``begins_term``:
+        whether a word could begin a vocabulary term (None: no vocabulary)."""
         if final:
             return self._agreement.flush(words), []
         if provisional:
@@ -88,13 +92,13 @@ class CommitPolicy:
         newly_final, tentative = self._agreement.update(words)
         if seconds > self._max_window and not has_finals and not newly_final:
             return self._agreement.flush(words), []
-        settled = self._settled(tentative, end)
+        settled = self._settled(tentative, end, begins_term)
         if settled:
             newly_final += self._agreement.settle(settled)
             tentative = tentative[settled:]
         return newly_final, tentative
 
-    def _settled(self, tentative: Sequence[Word], end: float) -> int:
+    def _settled(self, tentative: Sequence[Word], end: float, begins_term: Callable[[str], bool] | None) -> int:
         """How many of the tentative words are final after this one decode."""
         after = self.options.settle_after
         if after is None or not self._agreement.continued:
@@ -106,5 +110,7 @@ class CommitPolicy:
                 break
             if ends_sentence_mark(word.text):
                 break  # a cut window ends on a full stop: the next decode confirms it
+            if begins_term is not None and begins_term(word.text):
+                break  # the next decode, hearing the rest of the name, may write it whole
             count += 1
         return count

@@ -23,6 +23,7 @@ own module with its options group (recognizer_options.py):
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Container
 
@@ -240,6 +241,7 @@ class StreamingRecognizer(DecodeFlowProtocol):
             has_finals=bool(self._window.finals),
             seconds=seconds,
             end=self._window.end,
+            begins_term=functools.partial(self.vocabulary.begins_term, language=language) if self.vocabulary else None,
         )
         self._events.extend(self._captions.take(newly_final, tentative, language))
         if not final and self._window.trim(self._languages.language):

@@ -151,6 +151,21 @@ class Vocabulary:
             log.debug("the prompt holds %d of %d terms for %s", len(chosen), len(terms), language)
         return tuple(chosen)
 
+    def begins_term(self, text: str, language: str | None) -> bool:
+        """Whether ``text``, a decoded word, could be the first part of one of
+        ``language``'s terms heard in pieces ("the" of "Theragun", "one" of "OnePlus"):
+        its letters begin a term's spelling, or a ``sounds_like`` of it, without
+        spelling all of it. One Latin letter begins too many to count."""
+        key = compact(text)
+        if not key or (len(key) < 2 and not has_cjk(key)):
+            return False
+        return any(len(spelled) > len(key) and spelled.startswith(key) for spelled in self._spellings(language or ""))
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - a vocabulary is immutable and replaced whole
+    def _spellings(self, language: str) -> tuple[str, ...]:
+        """The compact spellings of ``language``'s terms and their ``sounds_like``."""
+        return tuple({compact(s) for t in self.for_language(language) for s in (t.term, *t.sounds_like)} - {""})
+
     def drop_echo(
         self, words: Sequence[Word], language: str | None, max_tokens: int = 120, *, max_probability: float = 0.5
     ) -> list[Word]:
