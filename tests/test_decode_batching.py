@@ -102,6 +102,32 @@ def test_concurrent_streams_get_their_own_hypotheses(base_models: SpeechModels, 
     assert scheduler.stats.batches - before < len(batch)  # some requests shared a call
 
 
+def test_streams_decoding_at_once_without_batching_get_what_each_gets_alone(base_models: SpeechModels) -> None:
+    """Without the scheduler, streams call the model from their own threads: up to one
+    decode a core runs at once, each on one thread, and each stream gets the
+    hypothesis of its own request."""
+    engine = base_models.whisper
+    batch = requests()[:4]
+    alone = [decode(engine, r) for r in batch]
+    got: list[Hypothesis | None] = [None] * len(batch)
+    barrier = threading.Barrier(len(batch))
+    engine.most_running = 0
+
+    def stream(i: int) -> None:
+        barrier.wait()
+        got[i] = decode(engine, batch[i])
+
+    threads = [threading.Thread(target=stream, args=(i,)) for i in range(len(batch))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for a, b in zip(alone, got, strict=True):
+        assert b is not None
+        same_hypothesis(a, b)
+    assert engine.most_running == min(engine.parallel, len(batch))
+
+
 def test_a_failed_batch_fails_each_of_its_callers_and_the_scheduler_goes_on(base_models: SpeechModels) -> None:
     """A language the model does not know fails the call it is in; the caller batched
     with it gets the failure too (its recogniser retries); later calls work."""

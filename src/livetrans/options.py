@@ -48,7 +48,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--glossary", type=Path, default=None, help="JSON or CSV file of product names and terms: recognised as written (prompt and near-miss respelling), and kept or translated as given (docs/translation.md)")
     parser.add_argument("--no-drafts", dest="drafts", action="store_false", help="live: translate finished sentences only, no draft translations of the sentence being spoken")
     parser.add_argument("--beam", type=positive_int, default=None, metavar="N", help="beam size of the streaming decodes: wider is more accurate and slower, 1 is greedy (default: 3; the decode at a pause uses at least 5)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for the speech encoder (default: all cores; the decoder's steps, too small to share, run on one)")
+    parser.add_argument("--threads", type=int, default=0, help="CPU cores for speech (default: all): a decode running alone encodes on all of them; with "
+                        "several streams this many decodes run at once, one a core")
     parser.add_argument("--zh-script", choices=("simplified", "traditional", "as-is"), default="simplified", help="write Mandarin captions in this script (default: simplified)")
 
 

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from livetrans.evaluation.bench_streams import GAP_SECONDS, default_clips, looped, read_metrics, table
+from livetrans.evaluation.bench_streams import GAP_SECONDS, default_clips, looped, read_metrics, realtime_factors, table
 from livetrans.types import SAMPLE_RATE
 
 
@@ -35,6 +35,14 @@ def test_the_figures_read_from_metrics_are_the_servers_names() -> None:
     got = read_metrics(generate_latest(registry).decode())
     assert got["livetrans_decodes_total"] == 7
     assert got["livetrans_decode_batch_size_count"] == 1 and got["livetrans_decode_batch_size_sum"] == 2
+
+
+def test_each_streams_realtime_factor_is_read_as_the_admission_rule_reads_it() -> None:
+    registry = CollectorRegistry()
+    gauge = Gauge("livetrans_realtime_factor", "factor", ["stream"], registry=registry)
+    gauge.labels("s0").set(0.8)
+    gauge.labels("s1").set(1.25)
+    assert realtime_factors(generate_latest(registry).decode()) == {"s0": 0.8, "s1": 1.25}
 
 
 def test_the_table_has_a_row_per_run_and_names_the_worst_stream() -> None:

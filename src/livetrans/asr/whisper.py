@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import zlib
 from collections.abc import Callable
@@ -119,10 +120,17 @@ class WhisperEngine:
             # between cores: on CPU a second copy of the model runs them on one
             # thread (greedy and beam 3 alike faster than on two, docs/benchmarks.md),
             # while the encoder, one large product per window, uses them all.
+            # Streams' decodes run at once, up to one a core, each on one thread
+            # (``parallel``): a core each does more decodes a second than every core
+            # on one decode at a time (docs/benchmarks.md). A decode running alone
+            # still encodes on every core.
             self._stepper = self._model
+            self.parallel = 1
             if device == "cpu" and cpu_threads != 1:
+                self.parallel = cpu_threads or os.cpu_count() or 1
                 self._stepper = WhisperModel(
-                    str(model_path), device=device, compute_type=compute_type_for(device), cpu_threads=1
+                    str(model_path), device=device, compute_type=compute_type_for(device), cpu_threads=1,
+                    num_workers=self.parallel,
                 )
         except (RuntimeError, ValueError, OSError) as e:
             raise ModelError(f"cannot load the Whisper model in {model_path}: {e}") from e
@@ -136,9 +144,13 @@ class WhisperEngine:
             import opencc
 
             self._to_script = opencc.OpenCC(_OPENCC_CONFIGS[chinese_script]).convert
-        # One decode at a time per model: CTranslate2 would queue them anyway, and
-        # serialising keeps per-call timings honest.
+        # The offline and batched paths: one call at a time, on every core.
         self._lock = threading.Lock()
+        # Streaming decodes: ``parallel`` at once.
+        self._slots = threading.BoundedSemaphore(self.parallel)
+        self._running_lock = threading.Lock()
+        self._running = 0
+        self.most_running = 0  # the most streaming decodes seen running at once
 
     @property
     def languages(self) -> frozenset[str]:
@@ -175,14 +187,14 @@ class WhisperEngine:
             self._model.hf_tokenizer, self.multilingual, task=self.task, language=language
         )
 
-    def _encode(self, audio: Float32Array) -> tuple[Any, int]:
+    def _encode(self, audio: Float32Array, model: Any = None) -> tuple[Any, int]:
         """Encoder output for the smallest bucket that holds ``audio``, and its frames."""
         bucket_samples = next(
             (b * SAMPLE_RATE for b in _BUCKETS_S if len(audio) <= b * SAMPLE_RATE),
             _BUCKETS_S[-1] * SAMPLE_RATE,
         )
         features = self._features(audio, bucket_samples)
-        return self._model.encode(features), min(len(audio), bucket_samples) // _HOP_SAMPLES
+        return (model or self._model).encode(features), min(len(audio), bucket_samples) // _HOP_SAMPLES
 
     def _detect(self, encoder_output: Any) -> list[tuple[str, float]]:
         """The most likely languages, best first."""
@@ -200,35 +212,49 @@ class WhisperEngine:
         language: str | None = None,
         beam_size: int = 1,
     ) -> Hypothesis:
-        """Decode one window (at most 30 s) with ``prefix`` forced as its first words."""
-        with self._lock:
-            encoder_output, num_frames = self._encode(audio)
-            ranked = self._detect(encoder_output) if language is None else [(language, 1.0)]
-            language, language_probability = ranked[0]
-            tokenizer = self._tokenizer(language)
-            if not prompt and self.task == "transcribe":
-                prompt = _LANGUAGE_PROMPTS.get(language, "")
-            previous = tokenizer.encode(" " + prompt.strip()) if prompt.strip() else []
-            prompt_tokens = self._model.get_prompt(
-                tokenizer, previous, without_timestamps=True, prefix=prefix.strip() or None
-            )
-            prefix_len = len(tokenizer.encode(" " + prefix.strip())) if prefix.strip() else 0
-            duration = len(audio) / SAMPLE_RATE
-            max_new = int(_MAX_TOKENS_PER_S * duration) + 8
-            result = self._stepper.model.generate(
-                encoder_output,
-                [prompt_tokens],
-                beam_size=beam_size,
-                max_length=max_length_for(len(prompt_tokens), max_new),
-                return_scores=True,
-                return_no_speech_prob=True,
-                suppress_blank=not prefix.strip(),
-                suppress_tokens=[-1],
-            )[0]
-            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-            avg_logprob = mean_logprob(result, len(tokens) - prefix_len)
-            text = tokenizer.decode(tokens)
-            aligned = self._stepper.find_alignment(tokenizer, [tokens], encoder_output, num_frames)
+        """Decode one window (at most 30 s) with ``prefix`` forced as its first words.
+        Safe to call from several threads: up to ``parallel`` decodes run at once."""
+        with self._slots:
+            with self._running_lock:
+                self._running += 1
+                alone = self._running == 1
+                self.most_running = max(self.most_running, self._running)
+            try:
+                return self._decode(audio, prompt, prefix, language, beam_size, alone=alone)
+            finally:
+                with self._running_lock:
+                    self._running -= 1
+
+    def _decode(
+        self, audio: Float32Array, prompt: str, prefix: str, language: str | None, beam_size: int, *, alone: bool
+    ) -> Hypothesis:
+        encoder_output, num_frames = self._encode(audio, self._model if alone else self._stepper)
+        ranked = self._detect(encoder_output) if language is None else [(language, 1.0)]
+        language, language_probability = ranked[0]
+        tokenizer = self._tokenizer(language)
+        if not prompt and self.task == "transcribe":
+            prompt = _LANGUAGE_PROMPTS.get(language, "")
+        previous = tokenizer.encode(" " + prompt.strip()) if prompt.strip() else []
+        prompt_tokens = self._model.get_prompt(
+            tokenizer, previous, without_timestamps=True, prefix=prefix.strip() or None
+        )
+        prefix_len = len(tokenizer.encode(" " + prefix.strip())) if prefix.strip() else 0
+        duration = len(audio) / SAMPLE_RATE
+        max_new = int(_MAX_TOKENS_PER_S * duration) + 8
+        result = self._stepper.model.generate(
+            encoder_output,
+            [prompt_tokens],
+            beam_size=beam_size,
+            max_length=max_length_for(len(prompt_tokens), max_new),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=not prefix.strip(),
+            suppress_tokens=[-1],
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        avg_logprob = mean_logprob(result, len(tokens) - prefix_len)
+        text = tokenizer.decode(tokens)
+        aligned = self._stepper.find_alignment(tokenizer, [tokens], encoder_output, num_frames)
         words = self._script(_words(aligned[0] if aligned else []), language)
         split = _prefix_word_count(words, prefix)
         return Hypothesis(

@@ -174,8 +174,11 @@ class ServerProcess:
             self.process.wait()
 
     def metrics(self) -> dict[str, float]:
+        return read_metrics(self.metrics_text())
+
+    def metrics_text(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as response:
-            return read_metrics(response.read().decode())
+            return response.read().decode()
 
 
 # The process-wide /metrics figures the benchmark reads (each a delta over a run).
@@ -183,6 +186,11 @@ READ_METRICS = (
     "livetrans_decode_batch_size_sum", "livetrans_decode_batch_size_count", "livetrans_decode_busy_seconds_total",
     "livetrans_decode_batch_failures_total", "livetrans_decodes_total",
 )
+
+
+def realtime_factors(text: str) -> dict[str, float]:
+    """Each live stream's ``livetrans_realtime_factor`` (what the admission rule reads)."""
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r'^livetrans_realtime_factor\{stream="([^"]+)"\} (\S+)$', text, re.MULTILINE)}
 
 
 def read_metrics(text: str) -> dict[str, float]:
@@ -203,11 +211,16 @@ async def measure(server: ServerProcess, streams: list[StreamAudio]) -> dict[str
     process = psutil.Process(server.process.pid)
     before, cpu_before = await asyncio.to_thread(server.metrics), process.cpu_times()
     peak = [process.memory_info().rss]
+    factors: dict[str, float] = {}  # each stream's last real-time factor while it was live
     done = asyncio.Event()
 
     async def sample_memory() -> None:
+        tick = 0
         while not done.is_set():
             peak[0] = max(peak[0], process.memory_info().rss)
+            if tick % 10 == 0:
+                factors.update(realtime_factors(await asyncio.to_thread(server.metrics_text)))
+            tick += 1
             await asyncio.sleep(0.2)
 
     sampler = asyncio.create_task(sample_memory())
@@ -238,6 +251,8 @@ async def measure(server: ServerProcess, streams: list[StreamAudio]) -> dict[str
         "batches": int(batches),
         "failed_batches": int(delta("livetrans_decode_batch_failures_total")),
         "peak_rss_mb": round(peak[0] / 2**20, 1),
+        # what the admission rule would have read (server/admission.py)
+        "realtime_factors": [round(factors[k], 3) for k in sorted(factors)],
         "wall_seconds": round(wall, 1),
     }
 
@@ -285,7 +300,7 @@ def row(result: dict[str, Any]) -> str:
         f"{result['mode']:>9} N={result['streams']}  final median {pooled['final_median']} s  "
         f"p95 {pooled['final_p95']} s  cpu rtf {result['cpu_rtf']}  decodes/s {result['decodes_per_second']}  "
         f"batch {result['mean_batch_size']}  "
-        f"rss {result['peak_rss_mb']} MB"
+        f"rss {result['peak_rss_mb']} MB  realtime factors {result.get('realtime_factors')}"
     )
 
 

@@ -77,9 +77,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     serve.add_argument("--max-connections-per-address", type=int, default=32,
                        help="WebSocket connections one client address may hold (default: 32; 0: no limit)")
     serve.add_argument("--max-load", type=float, default=AdmissionRule.max_load,
-                       help="refuse a new stream (close 1013) when one more would keep the speech model busy "
-                       "more than this share of the time, predicted from the live streams' real-time factors "
-                       "(default: %(default)s; 0: admit all; docs/scaling.md)")
+                       help="refuse a new stream (close 1013) when one more would bring the speech model's "
+                       "load over this: the live streams' real-time factors, summed, per decode slot (one a "
+                       "core; over 1, streams wait for the model) (default: %(default)s; 0: admit all; "
+                       "docs/scaling.md)")
     serve.add_argument("--viewer-queue", type=int, default=500,
                        help="finals a viewer may fall behind before it is told to resume (default: 500)")
     serve.add_argument("--batching", action=argparse.BooleanOptionalAction, default=None,

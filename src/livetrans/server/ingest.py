@@ -64,7 +64,9 @@ async def serve_ingest(server: CaptionServer, ws: ServerConnection, route: Route
     if server.pipeline_factory is None:
         await _close_draining(server, ws, CloseCode.INTERNAL_ERROR, "this server runs no pipeline; ingest is disabled")
         return
-    if (full := refusal(server.producing.values(), server.config.admission)) is not None:
+    # A factory other than the live pipeline's (tests) decodes one at a time.
+    slots = getattr(server.pipeline_factory, "decode_slots", 1)
+    if (full := refusal(server.producing.values(), server.config.admission, slots)) is not None:
         await _send_quietly(ws, dumps(error_message("at_capacity", full)))
         await _close_draining(server, ws, CloseCode.TRY_AGAIN_LATER, full)
         return

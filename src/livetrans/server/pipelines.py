@@ -176,6 +176,12 @@ class LivePipelineFactory:
         self._model: Translator | None = None
         self.translation_turns = ModelTurns()  # every stage's turns on the model (/metrics)
 
+    @property
+    def decode_slots(self) -> int:
+        """Decodes the speech model runs at once, for the admission rule: one a core on
+        CPU, each on one thread; one batched call at a time with the scheduler."""
+        return 1 if self.models.batching is not None else self.models.whisper.parallel
+
     def translator(self, source_lang: str | None, targets: tuple[str, ...]) -> SentenceTranslator | None:
         """Build (or reuse) the translation stage; blocking the first time: call it at startup
         for the default streams so an encoder's start does not wait for a model load."""
