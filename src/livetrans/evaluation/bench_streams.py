@@ -214,7 +214,7 @@ async def measure(server: ServerProcess, streams: list[StreamAudio]) -> dict[str
     factors: dict[str, float] = {}  # each stream's last real-time factor while it was live
     done = asyncio.Event()
 
-    async def sample_memory() -> None:
+    async def sample_server() -> None:
         tick = 0
         while not done.is_set():
             peak[0] = max(peak[0], process.memory_info().rss)
@@ -223,7 +223,7 @@ async def measure(server: ServerProcess, streams: list[StreamAudio]) -> dict[str
             tick += 1
             await asyncio.sleep(0.2)
 
-    sampler = asyncio.create_task(sample_memory())
+    sampler = asyncio.create_task(sample_server())
     started = time.monotonic()
     per_stream = await asyncio.gather(*(replay_stream(server.port, f"s{i}", s) for i, s in enumerate(streams)))
     wall = time.monotonic() - started
