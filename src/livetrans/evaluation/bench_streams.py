@@ -178,7 +178,8 @@ class ServerProcess:
 
     def metrics_text(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as response:
-            return response.read().decode()
+            body: bytes = response.read()
+            return body.decode()
 
 
 # The process-wide /metrics figures the benchmark reads (each a delta over a run).
