@@ -77,7 +77,7 @@ def redis_client(url: str) -> aioredis.Redis:
     db = int(path[1]) if len(path) > 1 else 0
     sentinel = Sentinel(nodes, sentinel_kwargs={"socket_connect_timeout": 2.0, "socket_timeout": 2.0},
                         password=parts.password, ssl=parts.scheme.startswith("rediss"),
-                        **options)  # type: ignore[no-untyped-call]
+                        **options)
     return cast(aioredis.Redis, sentinel.master_for(path[0], db=db))
 
 
@@ -199,7 +199,7 @@ class RedisBus:
                     self.on_control(name, data)
             except (RedisError, OSError) as e:
                 self.failed("control", e)
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
 

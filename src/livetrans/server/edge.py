@@ -89,7 +89,7 @@ class EdgeMirrors:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()
 
     # ---------------------------------------------------------------- viewers
 
@@ -251,7 +251,7 @@ class EdgeMirrors:
             except (RedisError, OSError) as e:
                 self.bus.failed("pubsub", e)
                 self._pubsub = None
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
 
