@@ -254,6 +254,12 @@ class LivePipeline:
     def real_time_factor(self) -> float:
         return self.compute_seconds / self.audio_seconds if self.audio_seconds else 0.0
 
+    @property
+    def load_factor(self) -> float:
+        """The stream's load on the speech model (realtime.py): the higher of its
+        whole-stream and its last minute's real-time factor."""
+        return self.recognition.factor.load if self.recognition is not None else 0.0
+
     def _schedulers(self) -> tuple[RecognitionScheduler, TranslationScheduler | None]:
         recognizer = self.models.recognizer(self.config.recognizer_options(), self.vocabulary)
         self._recognizer = recognizer

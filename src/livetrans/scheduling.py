@@ -33,6 +33,7 @@ import numpy as np
 from .core.drafts import DraftTracker
 from .core.vocabulary import Vocabulary
 from .mt.stage import normalize_text  # light: no model library (livetrans.mt's rule)
+from .realtime import RealTimeFactor
 from .types import (
     AudioChunk,
     ErrorEvent,
@@ -155,6 +156,7 @@ class RecognitionScheduler:
         self.meter = _ModelMeter(clock, cost)
         self.watermark_interval = watermark_interval  # s of audio between watermarks; None: none
         self.audio_seconds = 0.0  # audio recognised so far
+        self.factor = RealTimeFactor()  # the recognise calls' compute per audio second
         self.audio_ended = False  # set by the shell when the source has no more audio
         self._pending: list[AudioChunk] = []
         self._audio_end = 0.0  # stream seconds: the end of the audio recognised
@@ -180,7 +182,9 @@ class RecognitionScheduler:
         return batch
 
     def recognise(self, batch: AudioChunk) -> list[Event]:
+        before = self.meter.compute_seconds
         events = list(self.meter.call(lambda: self.recognizer.push(batch)))
+        self.factor.add(batch.duration, self.meter.compute_seconds - before)
         self.audio_seconds += batch.duration
         self._audio_end = batch.end
         return events

@@ -3,8 +3,9 @@
 The streams of one process share one speech model, which runs ``slots`` decodes at once
 (``WhisperEngine.parallel``: one a core on CPU; 1 where decodes are batched). Each live
 stream's real-time factor (``StreamState.realtime_factor``: the wall seconds its
-recognition calls took, waiting for a free slot included, per audio second) is its share
-of a slot's time, so the load is their sum over ``slots``; over 1, streams wait for the
+recognition calls took, waiting for a free slot included, per audio second; the higher
+of the whole stream's and the last minute's, livetrans/realtime.py) is its share of a
+slot's time, so the load is their sum over ``slots``; over 1, streams wait for the
 model. One more stream is predicted to bring ``load * (N + 1) / N``; when that is over
 ``max_load``, the new stream is refused (close code 1013, try again later) and its
 encoder can go to another worker. A factor counts once its stream has ``min_audio``
@@ -14,9 +15,9 @@ one by one.
 
 Measured (docs/benchmarks.md, "Many streams on one server"): on 2 cores with ``base``
 int8, 1 to 4 streams bring a load of 0.28, 0.72, 1.09 and 1.56; three streams keep the
-latency budget, four do not. A stream's factor counts from its start, so it lags a load
-that has just grown: streams joining a live server every 12 s predicted 0.94 for a third
-and 1.24 for a fourth; at the end of 25 s runs, 1.09 and 1.46. The default ``max_load``
+latency budget, four do not. In its first minute a stream's factor counts from its start,
+so it lags a load that has just grown: streams joining a live server every 12 s predicted
+0.94 for a third and 1.24 for a fourth; at the end of 25 s runs, 1.09 and 1.46. The default ``max_load``
 of 1.15 takes the third and refuses the fourth in both.
 """
 

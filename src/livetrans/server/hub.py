@@ -100,6 +100,7 @@ class StreamState:
     memory: deque[Durable] = field(default_factory=deque)
     on_latency: Callable[[str, float], None] | None = None
     compute_rtf: Callable[[], float] | None = None  # the pipeline's own compute/audio ratio
+    compute_load: Callable[[], float] | None = None  # the same, as its load (livetrans.realtime)
     recognised_seconds: Callable[[], float] | None = None  # the pipeline's audio recognised so far
     listeners: list[Listener] = field(default_factory=list)
     pts_offset: float | None = None  # s, presentation time of the session's first sample
@@ -122,6 +123,7 @@ class StreamState:
         self.processing_started = time.monotonic()
         self.audio_seconds = 0.0
         self.compute_rtf = None
+        self.compute_load = None
         self.recognised_seconds = None
         self.pts_offset = pts_offset
         record: dict[str, Any] = {
@@ -180,12 +182,14 @@ class StreamState:
 
     @property
     def realtime_factor(self) -> float | None:
-        """Compute seconds per audio second (>1: cannot keep up); the pipeline's own figure
-        when it keeps one, else wall seconds per audio second consumed."""
+        """Compute seconds per audio second (>1: cannot keep up), as the stream's load on
+        the speech model: the pipeline's own figure when it keeps one (the higher of the
+        whole stream's and the last minute's, livetrans.realtime), else wall seconds per
+        audio second consumed."""
         if not self.live:
             return None
-        if self.compute_rtf is not None:
-            value = self.compute_rtf()
+        if (measured := self.compute_load or self.compute_rtf) is not None:
+            value = measured()
             return value if value > 0 else None
         if self.processing_started is None or self.audio_seconds <= 0:
             return None

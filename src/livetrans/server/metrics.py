@@ -62,7 +62,8 @@ class _StreamGauges(Collector):
         audio = GaugeMetricFamily("livetrans_audio_seconds", "Audio seconds fed to the live session's pipeline",
                                   labels=["stream"])
         rtf = GaugeMetricFamily("livetrans_realtime_factor",
-                                "Recognition compute seconds per audio second (>1: cannot keep up with real time)",
+                                "Recognition compute seconds per audio second, the higher of the whole stream's and "
+                                "its last minute's (>1: cannot keep up with real time; the admission rule reads it)",
                                 labels=["stream"])
         lag = GaugeMetricFamily("livetrans_recognition_lag_seconds",
                                 "Audio seconds fed and not yet recognised (grows while a stream falls behind)",

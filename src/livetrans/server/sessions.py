@@ -36,6 +36,8 @@ async def run_session(
     reason = "input ended"
     if isinstance(getattr(pipeline, "real_time_factor", None), float):
         stream.compute_rtf = lambda: float(pipeline.real_time_factor)  # type: ignore[attr-defined]
+    if isinstance(getattr(pipeline, "load_factor", None), float):
+        stream.compute_load = lambda: float(pipeline.load_factor)  # type: ignore[attr-defined]
     if isinstance(getattr(pipeline, "audio_seconds", None), float):
         stream.recognised_seconds = lambda: float(pipeline.audio_seconds)  # type: ignore[attr-defined]
 
