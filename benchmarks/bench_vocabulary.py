@@ -13,6 +13,9 @@ and with the vocabulary (every name, with its language, plus a few names never s
 Reported per stream and condition: term recall (names written as the list writes
 them / names said), WER (CER for Mandarin) against the sentences, and false
 insertions (names written more often than said; on control streams, any name).
+Then respelling alone on ordinary text that names no product (``--flores``: the
+FLORES dev sentences, English and Spanish, every word as if written surely, then
+doubted): each sentence changed is a false hit of the near-miss rules.
 Synthetic voices: the transferable figure is the with/without difference.
 """
 
@@ -23,6 +26,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Container
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,7 +37,16 @@ from livetrans.core.vocabulary import Vocabulary
 from livetrans.evaluation.latency import word_latencies
 from livetrans.evaluation.metrics import error_rate
 from livetrans.evaluation.replay import offline_transcribe, replay
-from livetrans.evaluation.vocabulary import CONTROL, EN, ES, ZH, ProductSentence, product_vocabulary, score_terms
+from livetrans.evaluation.vocabulary import (
+    CONTROL,
+    EN,
+    ES,
+    ZH,
+    ProductSentence,
+    product_vocabulary,
+    respelt_everyday,
+    score_terms,
+)
 from livetrans.evaluation.voices import Voice, synthesize
 from livetrans.pipeline import PipelineConfig, SpeechModels
 
@@ -137,6 +150,8 @@ def main() -> int:
     parser.add_argument("--decode-cost", type=float, default=0.3)
     parser.add_argument("--audio-dir", type=Path, default=None, help="keep each stream's audio here and reuse it")
     parser.add_argument("--streams", default=",".join([*PRODUCT_STREAMS, *CONTROL_STREAMS]))
+    parser.add_argument("--flores", type=Path, default=Path(__file__).resolve().parents[1] / "samples" / "mt" / "testsets" / "flores",
+                        help="ordinary text to count false respellings on (FLORES dev, en and es)")
     args = parser.parse_args()
     vocabulary = product_vocabulary()
     config = PipelineConfig(model=args.model)
@@ -155,9 +170,25 @@ def main() -> int:
             audio = spoken(voice, sentences, i, args.audio_dir, name)
             rows.extend(run_stream(name, audio, sentences, lang, vocabulary, models, config, glossary, args.decode_cost))
     print(table(rows))
+    false_hits = everyday_false_hits(vocabulary, args.flores, models.whisper.everyday_words)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=1), "utf-8")
+    args.out.write_text(json.dumps({"streams": [r.__dict__ for r in rows], "everyday_respelt": false_hits},
+                                   ensure_ascii=False, indent=1), "utf-8")
     return 0
+
+
+def everyday_false_hits(vocabulary: Vocabulary, flores: Path, everyday: Container[str]) -> dict[str, list[str]]:
+    """False hits of respelling on ordinary text: the FLORES dev sentences (no product
+    names) as if Whisper wrote them surely (0.95) or doubted every word (0.5)."""
+    found: dict[str, list[str]] = {}
+    for lang in ("en", "es"):
+        sentences = (flores / f"flores-dev.{lang}").read_text("utf-8").splitlines()
+        for probability in (0.95, 0.5):
+            changed = respelt_everyday(vocabulary, sentences, lang, probability, everyday)
+            found[f"{lang} p={probability}"] = changed
+            print(f"everyday text respelt: {lang}, {len(sentences)} FLORES dev sentences, every word at p={probability}: "
+                  f"{len(changed)}" + "".join(f"\n    {c}" for c in changed[:5]), file=sys.stderr)
+    return found
 
 
 def _code(flores: str | None) -> str | None:

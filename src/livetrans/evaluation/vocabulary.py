@@ -10,10 +10,11 @@ plus 12 R" is not "OnePlus 12R" before respelling, since a viewer reads it so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..core.vocabulary import Vocabulary, compact, parse_vocabulary
+from ..types import Word
 
 
 @dataclass(frozen=True)
@@ -152,3 +153,19 @@ def score_terms(
         recalled += min(heard, said.get(term, 0))
         inserted += max(0, heard - said.get(term, 0))
     return TermScore(sum(said.values()), recalled, inserted)
+
+
+def respelt_everyday(
+    vocabulary: Vocabulary, sentences: Iterable[str], language: str, probability: float,
+    everyday: Container[str] = frozenset(),
+) -> list[str]:
+    """The sentences of ordinary text (naming no product) that respelling would change,
+    each word given ``probability`` as if Whisper wrote it so: every change is a false
+    hit of the near-miss rules."""
+    changed = []
+    for sentence in sentences:
+        words = [Word(float(i), i + 0.9, " " + token, probability) for i, token in enumerate(sentence.split())]
+        respelt = vocabulary.respell(words, language, everyday)
+        if respelt != words:
+            changed.append("".join(w.text for w in respelt).strip())
+    return changed
