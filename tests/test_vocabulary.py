@@ -22,6 +22,7 @@ from livetrans.core.vocabulary import (
     vocabulary_from_csv,
 )
 from livetrans.errors import GlossaryError, ProtocolError
+from livetrans.evaluation.vocabulary import product_vocabulary, respelt_everyday
 from livetrans.mt.glossary import load_glossary
 from livetrans.server.protocol import parse_vocabulary_message
 from livetrans.types import Word
@@ -89,11 +90,56 @@ def test_an_everyday_word_alone_is_not_a_short_names_near_miss(heard, written):
         ("the ugly news today", "the ugly news today"),  # too far from any name
         ("I use the Theragun Mini daily", "I use the Theragun Mini daily"),  # "the" is not taken
         ("I use the Thera gun Mini daily", "I use the Theragun Mini daily"),
+        ("this agree Nexode charger", "this Ugreen Nexode charger"),  # one vowel onset for another
     ],
 )
 def test_a_long_names_near_miss_needs_a_close_sound_and_the_same_digits(heard, written):
     show = parse_vocabulary(["Ugreen Nexode", "Skullcandy", "Samsung Galaxy A55", "OnePlus 12R", "Theragun Mini"])
     assert spelled(show.respell(said(heard), "en")) == written
+
+
+@pytest.mark.parametrize(
+    ("heard", "written"),
+    [
+        ("los factores naturales pueden", "los factores naturales pueden"),  # one word of speech
+        ("entornos naturales, con frecuencia", "entornos naturales, con frecuencia"),
+        ("participan en el mercado ilegal, mendigan", "participan en el mercado ilegal, mendigan"),  # ilegal is not Pago
+        ("tenemos un aferta relámpano hoy", "tenemos un oferta relámpago hoy"),  # each word sounds alike
+        ("paga con Mercado Pago", "paga con Mercado Pago"),
+    ],
+)
+def test_a_word_of_speech_is_not_a_long_names_near_miss_for_sharing_its_start(heard, written):
+    show = parse_vocabulary([
+        {"term": "Natura Ekos", "source": "es"}, {"term": "Mercado Pago", "source": "es"},
+        {"term": "oferta relámpago", "source": "es"},
+    ])
+    assert spelled(show.respell(said(heard), "es")) == written
+
+
+@pytest.mark.parametrize(
+    ("heard", "probability", "written"),
+    [
+        ("this cream from Kiehl is my favourite", 0.5, "this cream from Kiehl's is my favourite"),  # 's dropped
+        ("the Kiehl of the boat", 0.95, "the Kiehl of the boat"),  # only where doubted, as short names
+        ("CeraV cleanser is gentle", 0.5, "CeraVe cleanser is gentle"),  # a final vowel weakly heard
+        ("CeraV cleanser is gentle", 0.95, "CeraV cleanser is gentle"),  # a short name: only where doubted
+        ("I bought a cerave", 0.5, "I bought a CeraVe"),
+        ("the Levi jeans", 0.5, "the Levi jeans"),  # a short stem is a common name
+    ],
+)
+def test_a_short_names_near_miss_may_lose_a_final_vowel_or_its_possessive_s(heard, probability, written):
+    show = parse_vocabulary(["Kiehl's", "CeraVe", "Levi's"])
+    assert spelled(show.respell(said(heard, probability), "en")) == written
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_thousand_everyday_sentences_get_no_product_name_from_the_benchmarks_vocabulary(lang):
+    """The FLORES dev sentences (samples/mt/testsets) name no product of the benchmark's
+    list: heard surely, not one of their words is respelt as a name."""
+    flores = Path(__file__).resolve().parents[1] / "samples" / "mt" / "testsets" / "flores" / f"flores-dev.{lang}"
+    sentences = flores.read_text("utf-8").splitlines()
+    assert len(sentences) > 900
+    assert respelt_everyday(product_vocabulary(), sentences, lang, probability=0.95) == []
 
 
 def test_respelling_keeps_times_and_the_leading_space():

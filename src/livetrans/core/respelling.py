@@ -32,16 +32,23 @@ class RespellRule:
     Always: the span spells the term (or one of its ``sounds_like``) once case,
     spaces, accents and punctuation are ignored ("one plus 12 R", "Dy son").
     Near misses (Latin script only) have letters close to the term's
-    (``min_similarity``) and sound like it by a coarse English-leaning key
+    (``min_similarity``), start alike (:func:`same_onset`: the same letter, or any
+    vowel for a vowel) and sound like it by a coarse English-leaning key
     (:func:`sound_key`). A long term (key of ``sure_key_length`` or more) needs a key
     close to its own (``min_key_similarity``: "ugly Nexode" for Ugreen Nexode, one
-    word misheard) and the same digits: a model number is never written that was
-    not heard. A short term needs the very key, and only where Whisper doubted the
-    span (mean word probability under ``max_probability``) and the span is not one
-    everyday word. A short key is shared by common words ("kills" and
-    "Kiehl's"): Whisper may doubt such a word in noise or in a synthetic voice, but a
-    name it did not know comes out in pieces or misspelled ("bass is" for Baseus,
-    "keels" for Kiehl's), not as one word it writes whole.
+    word misheard), the same digits (a model number is never written that was not
+    heard), and as many words or more, each sounding more than
+    ``min_word_similarity`` like the term's word where there are as many: a word of
+    speech is not a name's near miss for sharing its start ("naturales" is not Natura
+    Ekos, "mercado ilegal" not Mercado Pago). A short term needs the very key but
+    for a final vowel, which is weakly heard ("CeraV" for CeraVe), or a possessive
+    name's letters without its "'s" ("Kiehl" for Kiehl's, when at least ``min_stem``
+    letters are left); and only where Whisper doubted the span (mean word
+    probability under ``max_probability``) and the span is not one everyday word.
+    A short key is shared by common words ("kills"
+    and "Kiehl's"): Whisper may doubt such a word in noise or in a synthetic voice,
+    but a name it did not know comes out in pieces or misspelled ("bass is" for
+    Baseus, "keels" for Kiehl's), not as one word it writes whole.
     """
 
     min_similarity: float = 0.6  # 1 - edit distance / longer length, on the compact letters
@@ -49,6 +56,8 @@ class RespellRule:
     min_key_similarity: float = 0.8  # a long term's key against the span's, as letters
     max_probability: float = 0.7  # a short term's near miss must be this doubtful
     min_key_length: int = 4  # shorter terms are only respelt when spelled exactly
+    min_word_similarity: float = 0.5  # a long term's word against the span's, as keys (more than this)
+    min_stem: int = 5  # letters left of a possessive name without its 's
 
 
 def compact(text: str) -> str:
@@ -56,6 +65,8 @@ def compact(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if c.isalnum())
 
+
+_VOWELS = frozenset("aeiou")
 
 _SOUND_RULES = (
     ("ph", "f"), ("ck", "k"), ("ch", "k"), ("sh", "s"), ("th", "t"), ("gh", ""),
@@ -80,6 +91,22 @@ def similarity(a: str, b: str) -> float:
     return float(Levenshtein.normalized_similarity(a, b))
 
 
+def same_onset(a: str, b: str) -> bool:
+    """Whether two compact spellings start alike: the same letter, or both a vowel (a
+    vowel onset is misheard as another: "agree" for Ugreen, "aferta" for oferta)."""
+    return a[:1] == b[:1] or (a[:1] in _VOWELS and b[:1] in _VOWELS)
+
+
+def short_key(key: str) -> str:
+    """A short term's sound key without a final vowel, which is weakly heard."""
+    return key[:-1] if len(key) > 2 and key.endswith("a") else key
+
+
+def possessive_stem(term: str) -> str | None:
+    """The name of a possessive term without its 's ("Kiehl's" -> "Kiehl"), or None."""
+    return term[:-2] if term[-2:] in ("'s", "’s") else None
+
+
 def digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
@@ -92,6 +119,7 @@ class LongTerm:
     compact: str
     key: str
     digits: str
+    word_keys: tuple[str, ...]  # the sound key of each of its words
 
 
 @dataclass
@@ -103,6 +131,7 @@ class RespellIndex:
     exact: dict[str, VocabularyTerm] = field(default_factory=dict)
     by_sound: dict[str, list[tuple[VocabularyTerm, str]]] = field(default_factory=dict)
     long: list[LongTerm] = field(default_factory=list)
+    stems: dict[str, VocabularyTerm] = field(default_factory=dict)  # possessive names without 's
     max_words: int = 0
 
     @classmethod
@@ -112,6 +141,9 @@ class RespellIndex:
         for term in terms:
             if not term.respell:
                 continue
+            stem = possessive_stem(term.term)
+            if stem is not None and len(compact(stem)) >= rule.min_stem:
+                index.stems.setdefault(compact(stem), term)
             for spelling in (term.term, *term.sounds_like):
                 key = compact(spelling)
                 if key:
@@ -123,9 +155,10 @@ class RespellIndex:
             if term.cjk or len(key) < rule.min_key_length:
                 continue
             if len(key) >= rule.sure_key_length:
-                index.long.append(LongTerm(term, term_compact, key, digits(term_compact)))
+                word_keys = tuple(sound_key(w) for w in term.term.split())
+                index.long.append(LongTerm(term, term_compact, key, digits(term_compact), word_keys))
             else:
-                index.by_sound.setdefault(key, []).append((term, term_compact))
+                index.by_sound.setdefault(short_key(key), []).append((term, term_compact))
         return index
 
     @property
@@ -187,18 +220,34 @@ class RespellIndex:
             if not spelled:
                 continue
             key = sound_key(spelled)
-            for term, term_compact in self.by_sound.get(key, ()):  # short: the very key, doubted
-                doubted = sum(w.probability for w in words[i : i + n]) / n < rule.max_probability
+            doubted = sum(w.probability for w in words[i : i + n]) / n < rule.max_probability
+            if doubted and (stemmed := self.stems.get(spelled)) is not None:  # "Kiehl", doubted
+                best = _closer(best, spelled, compact(stemmed.term), n, stemmed, rule)
+            for term, term_compact in self.by_sound.get(short_key(key), ()):  # short: the key, doubted
                 if not doubted or (n == 1 and spelled in everyday):
                     continue
                 best = _closer(best, spelled, term_compact, n, term, rule)
             numbers = digits(spelled)
-            for long in self.long:  # long: a key this close, the same digits
-                if spelled[0] != long.compact[0] or numbers != long.digits:
+            for long in self.long:  # long: a key this close, the same digits, word by word
+                if not same_onset(spelled, long.compact) or numbers != long.digits:
+                    continue
+                if not self._words_alike(words[i : i + n], long.word_keys):
                     continue
                 if similarity(key, long.key) >= rule.min_key_similarity:
                     best = _closer(best, spelled, long.compact, n, long.term, rule)
         return best
+
+    def _words_alike(self, span: Sequence[Word], word_keys: Sequence[str]) -> bool:
+        """Whether a span may be a long term's near miss word by word: it has at least as
+        many words (a name is misheard in pieces, not merged into one word of speech),
+        and where as many, each sounds more than ``min_word_similarity`` like the
+        term's word."""
+        if len(span) < len(word_keys):
+            return False
+        if len(span) > len(word_keys):
+            return True
+        floor = self.rule.min_word_similarity
+        return all(similarity(sound_key(w.text), k) > floor for w, k in zip(span, word_keys, strict=True))
 
 
 def _closer(
@@ -213,7 +262,7 @@ def _closer(
     ``term``: letters at least ``min_similarity`` alike, closer, or as close in fewer
     words (a near miss does not take the next word with it)."""
     score = similarity(spelled, term_compact)
-    if score < rule.min_similarity or spelled[0] != term_compact[0]:
+    if score < rule.min_similarity or not same_onset(spelled, term_compact):
         return best
     if best is None or (score, -n) > (best[0], -best[1]):
         return (score, n, term)
