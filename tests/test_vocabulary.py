@@ -119,15 +119,13 @@ def test_a_word_of_speech_is_not_a_long_names_near_miss_for_sharing_its_start(he
 @pytest.mark.parametrize(
     ("heard", "probability", "written"),
     [
-        ("this cream from Kiehl is my favourite", 0.5, "this cream from Kiehl's is my favourite"),  # 's dropped
-        ("the Kiehl of the boat", 0.95, "the Kiehl of the boat"),  # only where doubted, as short names
+        ("the Kiehl of the boat", 0.5, "the Kiehl of the boat"),  # "keel" written primed by the list
         ("CeraV cleanser is gentle", 0.5, "CeraVe cleanser is gentle"),  # a final vowel weakly heard
         ("CeraV cleanser is gentle", 0.95, "CeraV cleanser is gentle"),  # a short name: only where doubted
         ("I bought a cerave", 0.5, "I bought a CeraVe"),
-        ("the Levi jeans", 0.5, "the Levi jeans"),  # a short stem is a common name
     ],
 )
-def test_a_short_names_near_miss_may_lose_a_final_vowel_or_its_possessive_s(heard, probability, written):
+def test_a_short_names_near_miss_may_lose_a_final_vowel_but_not_its_possessive_s(heard, probability, written):
     show = parse_vocabulary(["Kiehl's", "CeraVe", "Levi's"])
     assert spelled(show.respell(said(heard, probability), "en")) == written
 

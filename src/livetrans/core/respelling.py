@@ -41,10 +41,10 @@ class RespellRule:
     ``min_word_similarity`` like the term's word where there are as many: a word of
     speech is not a name's near miss for sharing its start ("naturales" is not Natura
     Ekos, "mercado ilegal" not Mercado Pago). A short term needs the very key but
-    for a final vowel, which is weakly heard ("CeraV" for CeraVe), or a possessive
-    name's letters without its "'s" ("Kiehl" for Kiehl's, when at least ``min_stem``
-    letters are left); and only where Whisper doubted the span (mean word
-    probability under ``max_probability``) and the span is not one everyday word.
+    for a final vowel, which is weakly heard ("CeraV" for CeraVe), and only where
+    Whisper doubted the span (mean word probability under ``max_probability``) and
+    the span is not one everyday word (nor a possessive name without its 's: Whisper
+    primed by the list writes "Kiehl" for "keel").
     A short key is shared by common words ("kills"
     and "Kiehl's"): Whisper may doubt such a word in noise or in a synthetic voice,
     but a name it did not know comes out in pieces or misspelled ("bass is" for
@@ -57,7 +57,6 @@ class RespellRule:
     max_probability: float = 0.7  # a short term's near miss must be this doubtful
     min_key_length: int = 4  # shorter terms are only respelt when spelled exactly
     min_word_similarity: float = 0.5  # a long term's word against the span's, as keys (more than this)
-    min_stem: int = 5  # letters left of a possessive name without its 's
 
 
 def compact(text: str) -> str:
@@ -102,11 +101,6 @@ def short_key(key: str) -> str:
     return key[:-1] if len(key) > 2 and key.endswith("a") else key
 
 
-def possessive_stem(term: str) -> str | None:
-    """The name of a possessive term without its 's ("Kiehl's" -> "Kiehl"), or None."""
-    return term[:-2] if term[-2:] in ("'s", "’s") else None
-
-
 def digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
@@ -131,7 +125,6 @@ class RespellIndex:
     exact: dict[str, VocabularyTerm] = field(default_factory=dict)
     by_sound: dict[str, list[tuple[VocabularyTerm, str]]] = field(default_factory=dict)
     long: list[LongTerm] = field(default_factory=list)
-    stems: dict[str, VocabularyTerm] = field(default_factory=dict)  # possessive names without 's
     max_words: int = 0
 
     @classmethod
@@ -141,9 +134,6 @@ class RespellIndex:
         for term in terms:
             if not term.respell:
                 continue
-            stem = possessive_stem(term.term)
-            if stem is not None and len(compact(stem)) >= rule.min_stem:
-                index.stems.setdefault(compact(stem), term)
             for spelling in (term.term, *term.sounds_like):
                 key = compact(spelling)
                 if key:
@@ -221,8 +211,6 @@ class RespellIndex:
                 continue
             key = sound_key(spelled)
             doubted = sum(w.probability for w in words[i : i + n]) / n < rule.max_probability
-            if doubted and (stemmed := self.stems.get(spelled)) is not None:  # "Kiehl", doubted
-                best = _closer(best, spelled, compact(stemmed.term), n, stemmed, rule)
             for term, term_compact in self.by_sound.get(short_key(key), ()):  # short: the key, doubted
                 if not doubted or (n == 1 and spelled in everyday):
                     continue
