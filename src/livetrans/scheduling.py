@@ -155,8 +155,7 @@ class RecognitionScheduler:
         self.recognizer = recognizer
         self.meter = _ModelMeter(clock, cost)
         self.watermark_interval = watermark_interval  # s of audio between watermarks; None: none
-        self.audio_seconds = 0.0  # audio recognised so far
-        self.factor = RealTimeFactor()  # the recognise calls' compute per audio second
+        self.factor = RealTimeFactor()  # the recognise calls' audio and compute seconds
         self.audio_ended = False  # set by the shell when the source has no more audio
         self._pending: list[AudioChunk] = []
         self._audio_end = 0.0  # stream seconds: the end of the audio recognised
@@ -165,6 +164,11 @@ class RecognitionScheduler:
     @property
     def compute_seconds(self) -> float:
         return self.meter.compute_seconds
+
+    @property
+    def audio_seconds(self) -> float:
+        """Audio recognised so far."""
+        return self.factor.audio_seconds
 
     @property
     def has_pending(self) -> bool:
@@ -185,7 +189,6 @@ class RecognitionScheduler:
         before = self.meter.compute_seconds
         events = list(self.meter.call(lambda: self.recognizer.push(batch)))
         self.factor.add(batch.duration, self.meter.compute_seconds - before)
-        self.audio_seconds += batch.duration
         self._audio_end = batch.end
         return events
 
