@@ -44,11 +44,10 @@ class RespellRule:
     for a final vowel, which is weakly heard ("CeraV" for CeraVe), and only where
     Whisper doubted the span (mean word probability under ``max_probability``) and
     the span is not one everyday word (nor a possessive name without its 's: Whisper
-    primed by the list writes "Kiehl" for "keel").
-    A short key is shared by common words ("kills"
-    and "Kiehl's"): Whisper may doubt such a word in noise or in a synthetic voice,
-    but a name it did not know comes out in pieces or misspelled ("bass is" for
-    Baseus, "keels" for Kiehl's), not as one word it writes whole.
+    primed by the list writes "Kiehl" for "keel"). A short key is shared by common
+    words ("kills" and "Kiehl's"): Whisper may doubt such a word in noise or in a
+    synthetic voice, but a name it did not know comes out in pieces or misspelled
+    ("bass is" for Baseus, "keels" for Kiehl's), not as one word it writes whole.
     """
 
     min_similarity: float = 0.6  # 1 - edit distance / longer length, on the compact letters
@@ -219,9 +218,8 @@ class RespellIndex:
             for long in self.long:  # long: a key this close, the same digits, word by word
                 if not same_onset(spelled, long.compact) or numbers != long.digits:
                     continue
-                if not self._words_alike(words[i : i + n], long.word_keys):
-                    continue
-                if similarity(key, long.key) >= rule.min_key_similarity:
+                close = similarity(key, long.key) >= rule.min_key_similarity
+                if close and self._words_alike(words[i : i + n], long.word_keys):
                     best = _closer(best, spelled, long.compact, n, long.term, rule)
         return best
 

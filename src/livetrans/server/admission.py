@@ -17,8 +17,8 @@ Measured (docs/benchmarks.md, "Many streams on one server"): on 2 cores with ``b
 int8, 1 to 4 streams bring a load of 0.28, 0.72, 1.09 and 1.56; three streams keep the
 latency budget, four do not. In its first minute a stream's factor counts from its start,
 so it lags a load that has just grown: streams joining a live server every 12 s predicted
-0.94 for a third and 1.24 for a fourth; at the end of 25 s runs, 1.09 and 1.46. The default ``max_load``
-of 1.15 takes the third and refuses the fourth in both.
+0.94 for a third and 1.24 for a fourth; at the end of 25 s runs, 1.09 and 1.46. The
+default ``max_load`` of 1.15 takes the third and refuses the fourth in both.
 """
 
 from __future__ import annotations
