@@ -4,7 +4,7 @@
 
 Speech: the sentences of ``livetrans.evaluation.vocabulary`` (60 names of several
 brands; English by Piper joe and espeak-ng en-us, Spanish by espeak-ng es-419,
-Mandarin by espeak-ng cmn), each voice's sentences one stream with 0.8-1.6 s
+Mandarin by espeak-ng from pinyin), each voice's sentences one stream with 0.8-1.6 s
 pauses (seeded), and a control stream per language that names no product. Every
 stream is decoded four ways: offline (VAD + batched beam 5) and live (the streaming
 recogniser on the virtual clock, a decode charged ``--decode-cost`` s), each without
@@ -47,14 +47,14 @@ from livetrans.evaluation.vocabulary import (
     respelt_everyday,
     score_terms,
 )
-from livetrans.evaluation.voices import Voice, synthesize
+from livetrans.evaluation.voices import MANDARIN_VOICE, Voice, synthesize
 from livetrans.pipeline import PipelineConfig, SpeechModels
 
 VOICES = {
     "en-piper": Voice("piper", "en_US-joe-medium", "en", "US English, neural (Piper joe)"),
     "en-espeak": Voice("espeak-ng", "en-us", "en", "US English (espeak-ng)"),
     "es-espeak": Voice("espeak-ng", "es-419", "es", "Latin American Spanish (espeak-ng)"),
-    "zh-espeak": Voice("espeak-ng", "cmn", "zh", "Mandarin (espeak-ng)"),
+    "zh-espeak": MANDARIN_VOICE,
 }
 PRODUCT_STREAMS = {"en-piper": EN, "en-espeak": EN, "es-espeak": ES, "zh-espeak": ZH}
 CONTROL_STREAMS = {
