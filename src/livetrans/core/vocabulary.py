@@ -169,19 +169,28 @@ class Vocabulary:
     def drop_echo(
         self, words: Sequence[Word], language: str | None, max_tokens: int = 120, *, max_probability: float = 0.5
     ) -> list[Word]:
-        """``words`` minus a run that copies the prompt's list of terms: two or more of
-        its terms back to back in the list's order, doubted (mean word probability under
-        ``max_probability``), or three or more however sure. Whisper given a prompt may
-        copy it instead of hearing the audio; a seller naming three products in the
-        list's order, back to back, is not worth that risk."""
-        terms = [compact(t.term) for t in self.prompt_terms(language, max_tokens)]
-        if len(terms) < 2 or len(words) < 2:
+        """``words`` minus a run that copies the prompt's list of terms, doubted (mean
+        word probability under ``max_probability``) with two or more terms, or however
+        sure with three or more. Whisper given a prompt may copy it instead of hearing
+        the audio; a seller naming three products back to back is not worth that risk.
+        A copy is either of (:meth:`_echo_run`):
+
+        - terms back to back in the list's order ("Anker Nano Power Bank, OnePlus 12R");
+        - terms joined by the prompt's separator, in any order, repeated, or cut short
+          by their last character or word, as Whisper copies a list from a hard
+          recording ("元气森林、元气森林、蜜雪冰、"): speech names products with "and"
+          between them more often than as a bare list."""
+        prompted = self.prompt_terms(language, max_tokens)
+        if len(prompted) < 2 or len(words) < 2:
             return list(words)
+        terms = [compact(t.term) for t in prompted]
+        listed = _listed_items(prompted)
         keys = [compact(w.text) for w in words]
         out: list[Word] = []
         i = 0
         while i < len(words):
-            end, count = self._echo_run(keys, i, terms)
+            runs = (self._echo_run(keys, i, terms), _listed_run(words, keys, i, listed))
+            end, count = max(runs, key=lambda run: (run[1], run[0]))  # the most terms
             run = words[i:end]
             doubted = count >= 2 and sum(w.probability for w in run) / len(run) < max_probability
             if count >= 3 or doubted:
@@ -240,6 +249,49 @@ class Vocabulary:
     @functools.lru_cache(maxsize=16)  # noqa: B019 - a vocabulary is immutable and replaced whole
     def _indexes(self, language: str) -> RespellIndex:
         return RespellIndex.build(self.for_language(language), self.rule)
+
+
+# What joins the terms in the prompt (:meth:`Vocabulary.prompt`), as Whisper copies it.
+LIST_SEPARATORS = (",", "、", "，")
+
+
+def _listed_items(terms: Sequence[VocabularyTerm]) -> frozenset[str]:
+    """The compact spellings a copied list item may take: each term, and the term cut
+    short by its last character (a CJK term of three or more) or word (a term of two
+    or more words)."""
+    items = set()
+    for term in terms:
+        key = compact(term.term)
+        items.add(key)
+        if term.cjk and len(key) >= 3:
+            items.add(key[:-1])
+        elif len(term.term.split()) >= 2:
+            items.add(compact(term.term.rsplit(maxsplit=1)[0]))
+    return frozenset(items - {""})
+
+
+def _listed_run(words: Sequence[Word], keys: Sequence[str], start: int, items: Container[str]) -> tuple[int, int]:
+    """Where a run of list items (``items``) from word ``start`` ends, each item but
+    the last ending in a list separator, and how many items it holds."""
+    pos, count = start, 0
+    while pos < len(words):
+        end = _item_end(keys, pos, items)
+        if end is None:
+            break
+        pos, count = end, count + 1
+        if not words[end - 1].text.rstrip().endswith(LIST_SEPARATORS):
+            break
+    return pos, count
+
+
+def _item_end(keys: Sequence[str], start: int, items: Container[str]) -> int | None:
+    """The end of the longest span from word ``start`` spelling one of ``items``."""
+    spelled, found = "", None
+    for j in range(start, min(len(keys), start + 12)):
+        spelled += keys[j]
+        if spelled in items:
+            found = j + 1
+    return found
 
 
 def estimated_tokens(text: str) -> float:
