@@ -14,8 +14,9 @@ Reported per stream and condition: term recall (names written as the list writes
 them / names said), WER (CER for Mandarin) against the sentences, and false
 insertions (names written more often than said; on control streams, any name).
 Then respelling alone on ordinary text that names no product (``--flores``: the
-FLORES dev sentences, English and Spanish, every word as if written surely, then
-doubted): each sentence changed is a false hit of the near-miss rules.
+FLORES dev sentences in English, Spanish and Mandarin, every word, or Chinese
+character, as if written surely, then doubted): each sentence changed is a false
+hit of the near-miss rules.
 Synthetic voices: the transferable figure is the with/without difference.
 """
 
@@ -181,7 +182,7 @@ def everyday_false_hits(vocabulary: Vocabulary, flores: Path, everyday: Containe
     """False hits of respelling on ordinary text: the FLORES dev sentences (no product
     names) as if Whisper wrote them surely (0.95) or doubted every word (0.5)."""
     found: dict[str, list[str]] = {}
-    for lang in ("en", "es"):
+    for lang in ("en", "es", "zh"):
         sentences = (flores / f"flores-dev.{lang}").read_text("utf-8").splitlines()
         for probability in (0.95, 0.5):
             changed = respelt_everyday(vocabulary, sentences, lang, probability, everyday)

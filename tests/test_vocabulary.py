@@ -22,7 +22,7 @@ from livetrans.core.vocabulary import (
     vocabulary_from_csv,
 )
 from livetrans.errors import GlossaryError, ProtocolError
-from livetrans.evaluation.vocabulary import product_vocabulary, respelt_everyday
+from livetrans.evaluation.vocabulary import as_words, product_vocabulary, respelt_everyday
 from livetrans.mt.glossary import load_glossary
 from livetrans.server.protocol import parse_vocabulary_message
 from livetrans.types import Word
@@ -130,7 +130,25 @@ def test_a_short_names_near_miss_may_lose_a_final_vowel_but_not_its_possessive_s
     assert spelled(show.respell(said(heard, probability), "en")) == written
 
 
-@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize(
+    ("heard", "probability", "written"),
+    [
+        ("珀来雅的精华今晚有赠品", 0.95, "珀莱雅的精华今晚有赠品"),  # the very sound, other characters
+        ("米雪冰沉的优惠券", 0.95, "蜜雪冰城的优惠券"),  # mi/mi, and chen for cheng
+        ("花西紫的散粉", 0.3, "花西子的散粉"),
+        ("小米手机很好用", 0.3, "小米手机很好用"),  # one syllable of another sound: another product
+        ("人气森林的气泡水", 0.3, "人气森林的气泡水"),  # ren is not yuan
+        ("大自然的风景", 0.3, "大自然的风景"),  # de is not tang
+        ("这双里宁跑鞋", 0.3, "这双里宁跑鞋"),  # two characters: too often other words' sound
+        ("完美日记的口红", 0.95, "完美日记的口红"),
+    ],
+)
+def test_a_chinese_names_near_miss_is_said_alike_all_but_one_syllable_the_same(heard, probability, written):
+    show = parse_vocabulary(["珀莱雅", "蜜雪冰城", "花西子", "小米手环", "元气森林", "自然堂", "李宁", "完美日记"])
+    assert spelled(show.respell(as_words(heard, "zh", probability), "zh")) == written
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "zh"])
 def test_a_thousand_everyday_sentences_get_no_product_name_from_the_benchmarks_vocabulary(lang):
     """The FLORES dev sentences (samples/mt/testsets) name no product of the benchmark's
     list: heard surely, not one of their words is respelt as a name."""
@@ -193,18 +211,6 @@ def test_a_copy_of_the_prompt_list_is_dropped_but_a_named_product_kept():
     assert SHOW.drop_echo(sure_pair, "en") == sure_pair
 
 
-def characters(text: str, probability: float) -> list[Word]:
-    """Chinese as Whisper's word timestamps give it: a word a character, punctuation
-    on the character before."""
-    words: list[Word] = []
-    for c in text:
-        if words and not c.isalnum():
-            words[-1] = Word(words[-1].start, words[-1].end, words[-1].text + c, probability)
-        else:
-            words.append(Word(float(len(words)), len(words) + 0.9, c, probability))
-    return words
-
-
 @pytest.mark.parametrize(
     ("heard", "lang", "probability", "kept"),
     [
@@ -223,8 +229,7 @@ def characters(text: str, probability: float) -> list[Word]:
     ],
 )
 def test_a_list_copied_out_of_order_is_an_echo_but_names_said_in_speech_are_kept(heard, lang, probability, kept):
-    words = characters(heard, probability) if lang == "zh" else said(heard, probability)
-    assert spelled(SHOW.drop_echo(words, lang)) == kept
+    assert spelled(SHOW.drop_echo(as_words(heard, lang, probability), lang)) == kept
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,14 @@
 """How a recognised span is matched to a vocabulary term and written as it.
 
 The rule (:class:`RespellRule`), the keys spellings are compared by (:func:`compact`
-letters, a coarse :func:`sound_key`), the letter :func:`similarity`, and the
-merged word that replaces the span. ``Vocabulary.respell`` applies them.
+letters, a coarse :func:`sound_key`, Chinese by :func:`pinyin`), the letter
+:func:`similarity`, and the merged word that replaces the span.
+``Vocabulary.respell`` applies them.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Container, Iterable, Sequence
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING
 from rapidfuzz.distance import Levenshtein
 
 from ..types import Word
-from .text import has_cjk
+from .text import has_cjk, is_han
 
 if TYPE_CHECKING:
     from .vocabulary import VocabularyTerm
@@ -31,7 +33,12 @@ class RespellRule:
 
     Always: the span spells the term (or one of its ``sounds_like``) once case,
     spaces, accents and punctuation are ignored ("one plus 12 R", "Dy son").
-    Near misses (Latin script only) have letters close to the term's
+    A Chinese term of ``min_han_characters`` or more has near misses of as many
+    characters, all said alike (:func:`syllables_alike`) and all but one said the
+    same: Whisper writes a name it does not know in characters of the same sound
+    ("珀来雅" for 珀莱雅, "米雪冰沉" for 蜜雪冰城). A shorter one is too often the sound
+    of other words ("安塔" in a transliterated name for 安踏).
+    Latin-script near misses have letters close to the term's
     (``min_similarity``), start alike (:func:`same_onset`: the same letter, or any
     vowel for a vowel) and sound like it by a coarse English-leaning key
     (:func:`sound_key`). A long term (key of ``sure_key_length`` or more) needs a key
@@ -56,6 +63,7 @@ class RespellRule:
     max_probability: float = 0.7  # a short term's near miss must be this doubtful
     min_key_length: int = 4  # shorter terms are only respelt when spelled exactly
     min_word_similarity: float = 0.5  # a long term's word against the span's, as keys (more than this)
+    min_han_characters: int = 3  # shorter Chinese terms are only respelt when spelled exactly
 
 
 def compact(text: str) -> str:
@@ -100,6 +108,39 @@ def short_key(key: str) -> str:
     return key[:-1] if len(key) > 2 and key.endswith("a") else key
 
 
+@functools.lru_cache(maxsize=4096)
+def pinyin(text: str) -> tuple[str, ...]:
+    """The toneless pinyin of each of ``text``'s Chinese characters, read as a phrase
+    (a character with several readings takes the one its neighbours call for)."""
+    # pypinyin loads its dictionary (about a second, 50 MB) when a vocabulary first
+    # holds a Chinese term, not when the server starts.
+    from pypinyin import Style, lazy_pinyin
+
+    return tuple(lazy_pinyin(text, style=Style.NORMAL))
+
+
+_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r", "z", "c", "s", "y", "w")
+# Initials many speakers (and Whisper hearing them) do not tell apart.
+_MERGED_INITIALS = {"zh": "z", "ch": "c", "sh": "s", "n": "l"}
+
+
+def _syllable_key(syllable: str) -> tuple[str, str]:
+    """A syllable's initial and final, merged where speakers blur them (z/zh, c/ch,
+    s/sh, n/l; a final -ng as -n)."""
+    initial = next((i for i in _INITIALS if syllable.startswith(i)), "")
+    final = syllable[len(initial) :]
+    return _MERGED_INITIALS.get(initial, initial), final[:-1] if final.endswith("ng") else final
+
+
+def syllables_alike(said: Sequence[str], term: Sequence[str]) -> bool:
+    """Whether the syllables ``said`` may be a Chinese term's (``term``): as many, all
+    alike by :func:`_syllable_key`, and all but one the very same."""
+    if len(said) != len(term):
+        return False
+    same = sum(a == b for a, b in zip(said, term, strict=True))
+    return same >= len(term) - 1 and all(_syllable_key(a) == _syllable_key(b) for a, b in zip(said, term, strict=True))
+
+
 def digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
@@ -115,6 +156,15 @@ class LongTerm:
     word_keys: tuple[str, ...]  # the sound key of each of its words
 
 
+@dataclass(frozen=True)
+class HanTerm:
+    """A Chinese term matched by the sound of its characters."""
+
+    term: VocabularyTerm
+    compact: str
+    syllables: tuple[str, ...]
+
+
 @dataclass
 class RespellIndex:
     """A language's terms keyed for matching by ``rule``: exact compact spellings,
@@ -124,6 +174,7 @@ class RespellIndex:
     exact: dict[str, VocabularyTerm] = field(default_factory=dict)
     by_sound: dict[str, list[tuple[VocabularyTerm, str]]] = field(default_factory=dict)
     long: list[LongTerm] = field(default_factory=list)
+    han: list[HanTerm] = field(default_factory=list)
     max_words: int = 0
 
     @classmethod
@@ -140,6 +191,8 @@ class RespellIndex:
                     words = len(spelling.split()) if not has_cjk(spelling) else len(key)
                     index.max_words = max(index.max_words, min(8, words + 2))
             term_compact = compact(term.term)
+            if is_han(term_compact) and len(term_compact) >= rule.min_han_characters:
+                index.han.append(HanTerm(term, term_compact, pinyin(term_compact)))
             key = sound_key(term.term)
             if term.cjk or len(key) < rule.min_key_length:
                 continue
@@ -208,6 +261,9 @@ class RespellIndex:
         for n, spelled in spans:
             if not spelled:
                 continue
+            if self.han and is_han(spelled):
+                best = self._han_near_miss(best, spelled, n)
+                continue
             key = sound_key(spelled)
             doubted = sum(w.probability for w in words[i : i + n]) / n < rule.max_probability
             for term, term_compact in self.by_sound.get(short_key(key), ()):  # short: the key, doubted
@@ -221,6 +277,22 @@ class RespellIndex:
                 close = similarity(key, long.key) >= rule.min_key_similarity
                 if close and self._words_alike(words[i : i + n], long.word_keys):
                     best = _closer(best, spelled, long.compact, n, long.term, rule)
+        return best
+
+    def _han_near_miss(
+        self, best: tuple[float, int, VocabularyTerm] | None, spelled: str, n: int
+    ) -> tuple[float, int, VocabularyTerm] | None:
+        """The better of ``best`` and a Chinese term the span of ``n`` words, Chinese
+        characters ``spelled``, sounds like (its score: the share of syllables the same)."""
+        for han in self.han:
+            if len(spelled) != len(han.compact) or spelled == han.compact:
+                continue
+            said = pinyin(spelled)
+            if not syllables_alike(said, han.syllables):
+                continue
+            score = sum(a == b for a, b in zip(said, han.syllables, strict=True)) / len(said)
+            if best is None or (score, -n) > (best[0], -best[1]):
+                best = (score, n, han.term)
         return best
 
     def _words_alike(self, span: Sequence[Word], word_keys: Sequence[str]) -> bool:

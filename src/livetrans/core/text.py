@@ -46,6 +46,7 @@ HAN_OR_KANA_RANGES = (
     "\uff66-\uff9f"  # half-width katakana
     "\U00020000-\U0003ffff"  # Han extensions B and later
 )
+HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]+")  # Chinese characters
 HANGUL_RANGES = "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"  # syllables and jamo
 HAN_OR_KANA_RE = re.compile(f"[{HAN_OR_KANA_RANGES}]")
 CJK_RE = re.compile(f"[{HAN_OR_KANA_RANGES}{HANGUL_RANGES}]")
@@ -55,6 +56,11 @@ _LETTER_RUN_RE = re.compile(r"[^\W\d_]+")  # a word of letters
 def is_han_or_kana(ch: str) -> bool:
     """Scripts written without spaces: a line may break between any two of these."""
     return HAN_OR_KANA_RE.fullmatch(ch) is not None
+
+
+def is_han(text: str) -> bool:
+    """True when ``text`` is Chinese characters only (Han, no kana)."""
+    return HAN_RE.fullmatch(text) is not None
 
 
 def is_cjk_char(ch: str) -> bool:

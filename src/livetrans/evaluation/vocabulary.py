@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
+from ..core.text import is_cjk_language
 from ..core.vocabulary import Vocabulary, compact, parse_vocabulary
 from ..types import Word
 
@@ -155,6 +156,21 @@ def score_terms(
     return TermScore(sum(said.values()), recalled, inserted)
 
 
+def as_words(text: str, language: str, probability: float) -> list[Word]:
+    """``text`` as Whisper's word timestamps give it, each word ``probability``: a
+    word a space-separated token, or in Chinese and Japanese a character (punctuation
+    on the character before)."""
+    if not is_cjk_language(language):
+        return [Word(float(i), i + 0.9, " " + token, probability) for i, token in enumerate(text.split())]
+    words: list[Word] = []
+    for c in text:
+        if words and not c.isalnum():
+            words[-1] = Word(words[-1].start, words[-1].end, words[-1].text + c, probability)
+        elif not c.isspace():
+            words.append(Word(float(len(words)), len(words) + 0.9, c, probability))
+    return words
+
+
 def respelt_everyday(
     vocabulary: Vocabulary, sentences: Iterable[str], language: str, probability: float,
     everyday: Container[str] = frozenset(),
@@ -164,7 +180,7 @@ def respelt_everyday(
     hit of the near-miss rules."""
     changed = []
     for sentence in sentences:
-        words = [Word(float(i), i + 0.9, " " + token, probability) for i, token in enumerate(sentence.split())]
+        words = as_words(sentence, language, probability)
         respelt = vocabulary.respell(words, language, everyday)
         if respelt != words:
             changed.append("".join(w.text for w in respelt).strip())

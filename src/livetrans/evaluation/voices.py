@@ -108,10 +108,8 @@ def _to_16k(samples: Float32Array, sample_rate: int) -> Float32Array:
 def _pinyin(text: str) -> str:
     """``text``'s Chinese characters as pinyin syllables with tone numbers (neutral
     tone 5), other characters kept: "买一送一。" -> "mai3 yi1 song4 yi1 。"."""
-    try:
-        from pypinyin import Style, lazy_pinyin
-    except ImportError as e:
-        raise RuntimeError("the Mandarin voice needs pypinyin: pip install pypinyin") from e
+    from pypinyin import Style, lazy_pinyin  # lazy: its dictionary takes a second to load
+
     return " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
 
 
