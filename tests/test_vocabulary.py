@@ -148,6 +148,13 @@ def test_a_chinese_names_near_miss_is_said_alike_all_but_one_syllable_the_same(h
     assert spelled(show.respell(as_words(heard, "zh", probability), "zh")) == written
 
 
+def test_chinese_names_have_near_misses_by_pinyin_in_mandarin_only():
+    """Japanese and Cantonese read the characters otherwise: only the spelling counts there."""
+    show = parse_vocabulary(["珀莱雅"])
+    assert spelled(show.respell(as_words("珀来雅的精华", "ja", 0.3), "ja")) == "珀来雅的精华"
+    assert spelled(show.respell(as_words("珀来雅的精华", "yue", 0.3), "yue")) == "珀来雅的精华"
+
+
 @pytest.mark.parametrize("lang", ["en", "es", "zh"])
 def test_a_thousand_everyday_sentences_get_no_product_name_from_the_benchmarks_vocabulary(lang):
     """The FLORES dev sentences (samples/mt/testsets) name no product of the benchmark's

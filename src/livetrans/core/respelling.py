@@ -33,11 +33,11 @@ class RespellRule:
 
     Always: the span spells the term (or one of its ``sounds_like``) once case,
     spaces, accents and punctuation are ignored ("one plus 12 R", "Dy son").
-    A Chinese term of ``min_han_characters`` or more has near misses of as many
-    characters, all said alike (:func:`syllables_alike`) and all but one said the
-    same: Whisper writes a name it does not know in characters of the same sound
-    ("珀来雅" for 珀莱雅, "米雪冰沉" for 蜜雪冰城). A shorter one is too often the sound
-    of other words ("安塔" in a transliterated name for 安踏).
+    In Mandarin, a Chinese term of ``min_han_characters`` or more has near misses
+    of as many characters, all said alike (:func:`syllables_alike`) and all but one
+    said the same: Whisper writes a name it does not know in characters of the same
+    sound ("珀来雅" for 珀莱雅, "米雪冰沉" for 蜜雪冰城). A shorter one is too often
+    the sound of other words ("安塔" in a transliterated name for 安踏).
     Latin-script near misses have letters close to the term's
     (``min_similarity``), start alike (:func:`same_onset`: the same letter, or any
     vowel for a vowel) and sound like it by a coarse English-leaning key
@@ -168,7 +168,8 @@ class HanTerm:
 @dataclass
 class RespellIndex:
     """A language's terms keyed for matching by ``rule``: exact compact spellings,
-    short terms by their sound keys, long terms to compare keys with."""
+    short terms by their sound keys, long terms to compare keys with, Chinese terms
+    by their syllables."""
 
     rule: RespellRule = field(default_factory=RespellRule)
     exact: dict[str, VocabularyTerm] = field(default_factory=dict)
@@ -178,8 +179,10 @@ class RespellIndex:
     max_words: int = 0
 
     @classmethod
-    def build(cls, terms: Iterable[VocabularyTerm], rule: RespellRule) -> RespellIndex:
-        """The index of ``terms``, less those that opted out of respelling."""
+    def build(cls, terms: Iterable[VocabularyTerm], rule: RespellRule, *, mandarin: bool = False) -> RespellIndex:
+        """The index of ``terms``, less those that opted out of respelling.
+        ``mandarin``: the speech is Mandarin, so Chinese terms have near misses by
+        their pinyin (not in Japanese or Cantonese, which read the characters otherwise)."""
         index = cls(rule)
         for term in terms:
             if not term.respell:
@@ -191,7 +194,7 @@ class RespellIndex:
                     words = len(spelling.split()) if not has_cjk(spelling) else len(key)
                     index.max_words = max(index.max_words, min(8, words + 2))
             term_compact = compact(term.term)
-            if is_han(term_compact) and len(term_compact) >= rule.min_han_characters:
+            if mandarin and is_han(term_compact) and len(term_compact) >= rule.min_han_characters:
                 index.han.append(HanTerm(term, term_compact, pinyin(term_compact)))
             key = sound_key(term.term)
             if term.cjk or len(key) < rule.min_key_length:

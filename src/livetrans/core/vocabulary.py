@@ -248,7 +248,7 @@ class Vocabulary:
 
     @functools.lru_cache(maxsize=16)  # noqa: B019 - a vocabulary is immutable and replaced whole
     def _indexes(self, language: str) -> RespellIndex:
-        return RespellIndex.build(self.for_language(language), self.rule)
+        return RespellIndex.build(self.for_language(language), self.rule, mandarin=language == "zh")
 
 
 # What joins the terms in the prompt (:meth:`Vocabulary.prompt`), as Whisper copies it.
