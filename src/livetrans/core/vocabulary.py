@@ -23,7 +23,7 @@ import csv
 import functools
 import json
 import logging
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,13 +173,14 @@ class Vocabulary:
         word probability under ``max_probability``) with two or more terms, or however
         sure with three or more. Whisper given a prompt may copy it instead of hearing
         the audio; a seller naming three products back to back is not worth that risk.
-        A copy is either of (:meth:`_echo_run`):
+        A copy is either of:
 
-        - terms back to back in the list's order ("Anker Nano Power Bank, OnePlus 12R");
+        - terms back to back in the list's order ("Anker Nano Power Bank, OnePlus 12R",
+          :meth:`_echo_run`);
         - terms joined by the prompt's separator, in any order, repeated, or cut short
           by their last character or word, as Whisper copies a list from a hard
-          recording ("元气森林、元气森林、蜜雪冰、"): speech names products with "and"
-          between them more often than as a bare list."""
+          recording ("元气森林、元气森林、蜜雪冰、", :func:`_listed_run`): speech names
+          products with "and" between them more often than as a bare list."""
         prompted = self.prompt_terms(language, max_tokens)
         if len(prompted) < 2 or len(words) < 2:
             return list(words)
@@ -270,7 +271,7 @@ def _listed_items(terms: Sequence[VocabularyTerm]) -> frozenset[str]:
     return frozenset(items - {""})
 
 
-def _listed_run(words: Sequence[Word], keys: Sequence[str], start: int, items: Container[str]) -> tuple[int, int]:
+def _listed_run(words: Sequence[Word], keys: Sequence[str], start: int, items: Collection[str]) -> tuple[int, int]:
     """Where a run of list items (``items``) from word ``start`` ends, each item but
     the last ending in a list separator, and how many items it holds."""
     pos, count = start, 0
@@ -284,11 +285,14 @@ def _listed_run(words: Sequence[Word], keys: Sequence[str], start: int, items: C
     return pos, count
 
 
-def _item_end(keys: Sequence[str], start: int, items: Container[str]) -> int | None:
+def _item_end(keys: Sequence[str], start: int, items: Collection[str]) -> int | None:
     """The end of the longest span from word ``start`` spelling one of ``items``."""
+    longest = max(map(len, items), default=0)
     spelled, found = "", None
-    for j in range(start, min(len(keys), start + 12)):
+    for j in range(start, len(keys)):
         spelled += keys[j]
+        if len(spelled) > longest:
+            break
         if spelled in items:
             found = j + 1
     return found
