@@ -141,6 +141,12 @@ def syllables_alike(said: Sequence[str], term: Sequence[str]) -> bool:
     return same >= len(term) - 1 and all(_syllable_key(a) == _syllable_key(b) for a, b in zip(said, term, strict=True))
 
 
+def _one_open(syllables: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The syllables with each one in turn left open ("*"): the keys under which a
+    Chinese term is found from a span that says all but one of its syllables."""
+    return [(*syllables[:i], "*", *syllables[i + 1 :]) for i in range(len(syllables))]
+
+
 def digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
@@ -175,7 +181,7 @@ class RespellIndex:
     exact: dict[str, VocabularyTerm] = field(default_factory=dict)
     by_sound: dict[str, list[tuple[VocabularyTerm, str]]] = field(default_factory=dict)
     long: list[LongTerm] = field(default_factory=list)
-    han: list[HanTerm] = field(default_factory=list)
+    han: dict[tuple[str, ...], list[HanTerm]] = field(default_factory=dict)  # by syllables, one as "*"
     max_words: int = 0
 
     @classmethod
@@ -195,7 +201,9 @@ class RespellIndex:
                     index.max_words = max(index.max_words, min(8, words + 2))
             term_compact = compact(term.term)
             if mandarin and is_han(term_compact) and len(term_compact) >= rule.min_han_characters:
-                index.han.append(HanTerm(term, term_compact, pinyin(term_compact)))
+                han = HanTerm(term, term_compact, pinyin(term_compact))
+                for syllables in _one_open(han.syllables):
+                    index.han.setdefault(syllables, []).append(han)
             key = sound_key(term.term)
             if term.cjk or len(key) < rule.min_key_length:
                 continue
@@ -287,15 +295,14 @@ class RespellIndex:
     ) -> tuple[float, int, VocabularyTerm] | None:
         """The better of ``best`` and a Chinese term the span of ``n`` words, Chinese
         characters ``spelled``, sounds like (its score: the share of syllables the same)."""
-        for han in self.han:
-            if len(spelled) != len(han.compact) or spelled == han.compact:
-                continue
-            said = pinyin(spelled)
-            if not syllables_alike(said, han.syllables):
-                continue
-            score = sum(a == b for a, b in zip(said, han.syllables, strict=True)) / len(said)
-            if best is None or (score, -n) > (best[0], -best[1]):
-                best = (score, n, han.term)
+        said = pinyin(spelled)
+        for syllables in _one_open(said):
+            for han in self.han.get(syllables, ()):
+                if spelled == han.compact or not syllables_alike(said, han.syllables):
+                    continue
+                score = sum(a == b for a, b in zip(said, han.syllables, strict=True)) / len(said)
+                if best is None or (score, -n) > (best[0], -best[1]):
+                    best = (score, n, han.term)
         return best
 
     def _words_alike(self, span: Sequence[Word], word_keys: Sequence[str]) -> bool:
