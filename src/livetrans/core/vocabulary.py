@@ -1,7 +1,7 @@
 """A stream's product vocabulary: one list of terms for recognition and translation.
 
 The glossary file (``--glossary``, JSON or CSV, docs/translation.md) is read here,
-once, into a :class:`Vocabulary`. Three parts use it:
+once, into a :class:`Vocabulary`. These parts use it:
 
 - recognition: :meth:`Vocabulary.prompt` is text Whisper gets before its prompt
   history ("Anker Nano Power Bank, OnePlus 12R, Kiehl's."), so a name it would
@@ -11,6 +11,8 @@ once, into a :class:`Vocabulary`. Three parts use it:
 - respelling: :meth:`Vocabulary.respell` writes a recognised near miss of a term
   as the term ("one plus 12 R" -> "OnePlus 12R", "keels" -> "Kiehl's"), by a
   conservative rule (:class:`RespellRule`, with the matching keys in ``respelling``);
+- the guards: :meth:`Vocabulary.drop_echo` drops a decode's copy of the prompt's
+  list (the rule is in ``list_copy``);
 - translation: ``livetrans.mt.glossary`` builds its protected terms from the same
   :class:`VocabularyTerm` objects.
 
@@ -23,13 +25,14 @@ import csv
 import functools
 import json
 import logging
-from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import GlossaryError, LanguageError
 from ..types import Word
+from .list_copy import drop_list_copy
 from .respelling import RespellIndex, RespellRule, compact, merged
 from .text import has_cjk, is_cjk_language
 
@@ -169,57 +172,10 @@ class Vocabulary:
     def drop_echo(
         self, words: Sequence[Word], language: str | None, max_tokens: int = 120, *, max_probability: float = 0.5
     ) -> list[Word]:
-        """``words`` minus a run that copies the prompt's list of terms, doubted (mean
-        word probability under ``max_probability``) with two or more terms, or however
-        sure with three or more. Whisper given a prompt may copy it instead of hearing
-        the audio; a seller naming three products back to back is not worth that risk.
-        A copy is either of:
-
-        - terms back to back in the list's order ("Anker Nano Power Bank, OnePlus 12R",
-          :meth:`_echo_run`);
-        - terms joined by the prompt's separator, in any order, repeated, or cut short
-          by their last character or word, as Whisper copies a list from a hard
-          recording ("元气森林、元气森林、蜜雪冰、", :func:`_listed_run`): speech names
-          products with "and" between them more often than as a bare list."""
-        prompted = self.prompt_terms(language, max_tokens)
-        if len(prompted) < 2 or len(words) < 2:
-            return list(words)
-        terms = [compact(t.term) for t in prompted]
-        listed = _listed_items(prompted)
-        keys = [compact(w.text) for w in words]
-        out: list[Word] = []
-        i = 0
-        while i < len(words):
-            runs = (self._echo_run(keys, i, terms), _listed_run(words, keys, i, listed))
-            end, count = max(runs, key=lambda run: (run[1], run[0]))  # the most terms
-            run = words[i:end]
-            doubted = count >= 2 and sum(w.probability for w in run) / len(run) < max_probability
-            if count >= 3 or doubted:
-                log.debug("dropped a copy of the vocabulary prompt: %r", "".join(w.text for w in run))
-                i = end
-                continue
-            out.append(words[i])
-            i += 1
-        return out
-
-    @staticmethod
-    def _echo_run(keys: Sequence[str], start: int, terms: Sequence[str]) -> tuple[int, int]:
-        """Where a run of consecutive prompt terms spelled from word ``start`` ends, and
-        how many terms it holds (the longest such run)."""
-        best = (start, 0)
-        for first in range(len(terms)):
-            pos, k = start, first
-            while k < len(terms):
-                spelled, j = "", pos
-                while j < len(keys) and len(spelled) < len(terms[k]):
-                    spelled += keys[j]
-                    j += 1
-                if spelled != terms[k]:
-                    break
-                pos, k = j, k + 1
-            if k - first > best[1]:
-                best = (pos, k - first)
-        return best
+        """``words`` minus a run that copies the prompt's list of terms
+        (:func:`~livetrans.core.list_copy.drop_list_copy`, with the terms that fit
+        ``max_tokens``)."""
+        return drop_list_copy(words, self.prompt_terms(language, max_tokens), max_probability)
 
     def respell(
         self, words: Sequence[Word], language: str | None, everyday: Container[str] = frozenset()
@@ -250,52 +206,6 @@ class Vocabulary:
     @functools.lru_cache(maxsize=16)  # noqa: B019 - a vocabulary is immutable and replaced whole
     def _indexes(self, language: str) -> RespellIndex:
         return RespellIndex.build(self.for_language(language), self.rule, mandarin=language == "zh")
-
-
-# What joins the terms in the prompt (:meth:`Vocabulary.prompt`), as Whisper copies it.
-LIST_SEPARATORS = (",", "、", "，")
-
-
-def _listed_items(terms: Sequence[VocabularyTerm]) -> frozenset[str]:
-    """The compact spellings a copied list item may take: each term, and the term cut
-    short by its last character (a CJK term of three or more) or word (a term of two
-    or more words)."""
-    items = set()
-    for term in terms:
-        key = compact(term.term)
-        items.add(key)
-        if term.cjk and len(key) >= 3:
-            items.add(key[:-1])
-        elif len(term.term.split()) >= 2:
-            items.add(compact(term.term.rsplit(maxsplit=1)[0]))
-    return frozenset(items - {""})
-
-
-def _listed_run(words: Sequence[Word], keys: Sequence[str], start: int, items: Collection[str]) -> tuple[int, int]:
-    """Where a run of list items (``items``) from word ``start`` ends, each item but
-    the last ending in a list separator, and how many items it holds."""
-    pos, count = start, 0
-    while pos < len(words):
-        end = _item_end(keys, pos, items)
-        if end is None:
-            break
-        pos, count = end, count + 1
-        if not words[end - 1].text.rstrip().endswith(LIST_SEPARATORS):
-            break
-    return pos, count
-
-
-def _item_end(keys: Sequence[str], start: int, items: Collection[str]) -> int | None:
-    """The end of the longest span from word ``start`` spelling one of ``items``."""
-    longest = max(map(len, items), default=0)
-    spelled, found = "", None
-    for j in range(start, len(keys)):
-        spelled += keys[j]
-        if len(spelled) > longest:
-            break
-        if spelled in items:
-            found = j + 1
-    return found
 
 
 def estimated_tokens(text: str) -> float:

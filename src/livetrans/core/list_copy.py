@@ -1,0 +1,121 @@
+"""The prompt-copy guard for a vocabulary: Whisper given a list of terms as its
+prompt may copy the list instead of hearing the audio.
+
+:func:`drop_list_copy` drops such a copy from a decode's words. ``Vocabulary.drop_echo``
+calls it with the terms that went in the prompt; ``guards.PromptEchoFilter`` runs it
+beside the guard against a copy of the final text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
+
+from ..types import Word
+from .respelling import compact
+
+if TYPE_CHECKING:
+    from .vocabulary import VocabularyTerm
+
+log = logging.getLogger(__name__)
+
+
+def drop_list_copy(
+    words: Sequence[Word], prompted: Sequence[VocabularyTerm], max_probability: float = 0.5
+) -> list[Word]:
+    """``words`` minus a run that copies the ``prompted`` terms, doubted (mean word
+    probability under ``max_probability``) with two or more terms, or however sure
+    with three or more. A seller naming three products back to back is not worth the
+    risk. A copy is either of:
+
+    - terms back to back in the list's order ("Anker Nano Power Bank, OnePlus 12R",
+      :func:`_in_order_run`);
+    - terms joined by the prompt's separator, in any order, repeated, or cut short by
+      their last character or word, as Whisper copies a list from a hard recording
+      ("元气森林、元气森林、蜜雪冰、", :func:`_listed_run`): speech names products with
+      "and" between them more often than as a bare list."""
+    if len(prompted) < 2 or len(words) < 2:
+        return list(words)
+    terms = [compact(t.term) for t in prompted]
+    listed = _listed_items(prompted)
+    keys = [compact(w.text) for w in words]
+    out: list[Word] = []
+    i = 0
+    while i < len(words):
+        runs = (_in_order_run(keys, i, terms), _listed_run(words, keys, i, listed))
+        end, count = max(runs, key=lambda run: (run[1], run[0]))  # the most terms
+        run = words[i:end]
+        doubted = count >= 2 and sum(w.probability for w in run) / len(run) < max_probability
+        if count >= 3 or doubted:
+            log.debug("dropped a copy of the vocabulary prompt: %r", "".join(w.text for w in run))
+            i = end
+            continue
+        out.append(words[i])
+        i += 1
+    return out
+
+
+def _in_order_run(keys: Sequence[str], start: int, terms: Sequence[str]) -> tuple[int, int]:
+    """Where a run of consecutive prompt terms spelled from word ``start`` ends, and
+    how many terms it holds (the longest such run)."""
+    best = (start, 0)
+    for first in range(len(terms)):
+        pos, k = start, first
+        while k < len(terms):
+            spelled, j = "", pos
+            while j < len(keys) and len(spelled) < len(terms[k]):
+                spelled += keys[j]
+                j += 1
+            if spelled != terms[k]:
+                break
+            pos, k = j, k + 1
+        if k - first > best[1]:
+            best = (pos, k - first)
+    return best
+
+
+# What joins the terms in the prompt (:meth:`Vocabulary.prompt`), as Whisper copies it.
+LIST_SEPARATORS = (",", "、", "，")
+
+
+def _listed_items(terms: Sequence[VocabularyTerm]) -> frozenset[str]:
+    """The compact spellings a copied list item may take: each term, and the term cut
+    short by its last character (a CJK term of three or more) or word (a term of two
+    or more words)."""
+    items = set()
+    for term in terms:
+        key = compact(term.term)
+        items.add(key)
+        if term.cjk and len(key) >= 3:
+            items.add(key[:-1])
+        elif len(term.term.split()) >= 2:
+            items.add(compact(term.term.rsplit(maxsplit=1)[0]))
+    return frozenset(items - {""})
+
+
+def _listed_run(words: Sequence[Word], keys: Sequence[str], start: int, items: Collection[str]) -> tuple[int, int]:
+    """Where a run of list items (``items``) from word ``start`` ends, each item but
+    the last ending in a list separator, and how many items it holds."""
+    pos, count = start, 0
+    while pos < len(words):
+        end = _item_end(keys, pos, items)
+        if end is None:
+            break
+        pos, count = end, count + 1
+        if not words[end - 1].text.rstrip().endswith(LIST_SEPARATORS):
+            break
+    return pos, count
+
+
+def _item_end(keys: Sequence[str], start: int, items: Collection[str]) -> int | None:
+    """The end of the longest span from word ``start`` spelling one of ``items``."""
+    longest = max(map(len, items), default=0)
+    spelled, found = "", None
+    for j in range(start, len(keys)):
+        spelled += keys[j]
+        if len(spelled) > longest:
+            break
+        if spelled in items:
+            found = j + 1
+    return found
