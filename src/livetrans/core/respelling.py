@@ -100,7 +100,13 @@ def similarity(a: str, b: str) -> float:
 def same_onset(a: str, b: str) -> bool:
     """Whether two compact spellings start alike: the same letter, or both a vowel (a
     vowel onset is misheard as another: "agree" for Ugreen, "aferta" for oferta)."""
-    return a[:1] == b[:1] or (a[:1] in _VOWELS and b[:1] in _VOWELS)
+    return onset(a) == onset(b)
+
+
+def onset(spelling: str) -> str:
+    """What :func:`same_onset` compares: the first letter, any vowel as "a"."""
+    first = spelling[:1]
+    return "a" if first in _VOWELS else first
 
 
 def short_key(key: str) -> str:
@@ -180,7 +186,7 @@ class RespellIndex:
     rule: RespellRule = field(default_factory=RespellRule)
     exact: dict[str, VocabularyTerm] = field(default_factory=dict)
     by_sound: dict[str, list[tuple[VocabularyTerm, str]]] = field(default_factory=dict)
-    long: list[LongTerm] = field(default_factory=list)
+    long: dict[tuple[str, str], list[LongTerm]] = field(default_factory=dict)  # by onset and digits
     han: dict[tuple[str, ...], list[HanTerm]] = field(default_factory=dict)  # by syllables, one as "*"
     max_words: int = 0
 
@@ -209,7 +215,8 @@ class RespellIndex:
                 continue
             if len(key) >= rule.sure_key_length:
                 word_keys = tuple(sound_key(w) for w in term.term.split())
-                index.long.append(LongTerm(term, term_compact, key, digits(term_compact), word_keys))
+                long = LongTerm(term, term_compact, key, digits(term_compact), word_keys)
+                index.long.setdefault((onset(term_compact), long.digits), []).append(long)
             else:
                 index.by_sound.setdefault(short_key(key), []).append((term, term_compact))
         return index
@@ -281,10 +288,8 @@ class RespellIndex:
                 if not doubted or (n == 1 and spelled in everyday):
                     continue
                 best = _closer(best, spelled, term_compact, n, term, rule)
-            numbers = digits(spelled)
-            for long in self.long:  # long: a key this close, the same digits, word by word
-                if not same_onset(spelled, long.compact) or numbers != long.digits:
-                    continue
+            # long: the same onset and digits (the index's key), a key this close, word by word
+            for long in self.long.get((onset(spelled), digits(spelled)), ()):
                 close = similarity(key, long.key) >= rule.min_key_similarity
                 if close and self._words_alike(words[i : i + n], long.word_keys):
                     best = _closer(best, spelled, long.compact, n, long.term, rule)
