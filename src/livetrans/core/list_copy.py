@@ -9,7 +9,7 @@ beside the guard against a copy of the final text.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Container, Sequence
 from typing import TYPE_CHECKING
 
 from ..types import Word
@@ -39,11 +39,12 @@ def drop_list_copy(
         return list(words)
     terms = [compact(t.term) for t in prompted]
     listed = _listed_items(prompted)
+    longest = max(map(len, listed), default=0)
     keys = [compact(w.text) for w in words]
     out: list[Word] = []
     i = 0
     while i < len(words):
-        runs = (_in_order_run(keys, i, terms), _listed_run(words, keys, i, listed))
+        runs = (_in_order_run(keys, i, terms), _listed_run(words, keys, i, listed, longest))
         end, count = max(runs, key=lambda run: (run[1], run[0]))  # the most terms
         run = words[i:end]
         doubted = count >= 2 and sum(w.probability for w in run) / len(run) < max_probability
@@ -94,12 +95,15 @@ def _listed_items(terms: Sequence[VocabularyTerm]) -> frozenset[str]:
     return frozenset(items - {""})
 
 
-def _listed_run(words: Sequence[Word], keys: Sequence[str], start: int, items: Collection[str]) -> tuple[int, int]:
-    """Where a run of list items (``items``) from word ``start`` ends, each item but
-    the last ending in a list separator, and how many items it holds."""
+def _listed_run(
+    words: Sequence[Word], keys: Sequence[str], start: int, items: Container[str], longest: int
+) -> tuple[int, int]:
+    """Where a run of list items (``items``, none over ``longest`` letters) from word
+    ``start`` ends, each item but the last ending in a list separator, and how many
+    items it holds."""
     pos, count = start, 0
     while pos < len(words):
-        end = _item_end(keys, pos, items)
+        end = _item_end(keys, pos, items, longest)
         if end is None:
             break
         pos, count = end, count + 1
@@ -108,9 +112,8 @@ def _listed_run(words: Sequence[Word], keys: Sequence[str], start: int, items: C
     return pos, count
 
 
-def _item_end(keys: Sequence[str], start: int, items: Collection[str]) -> int | None:
+def _item_end(keys: Sequence[str], start: int, items: Container[str], longest: int) -> int | None:
     """The end of the longest span from word ``start`` spelling one of ``items``."""
-    longest = max(map(len, items), default=0)
     spelled, found = "", None
     for j in range(start, len(keys)):
         spelled += keys[j]

@@ -36,17 +36,20 @@ def ends_clause_mark(text: str) -> bool:
     return CLAUSE_END_RE.search(text.strip()) is not None
 
 
+HAN_RANGES = (
+    "\u3400-\u4dbf"  # Han extension A
+    "\u4e00-\u9fff"  # Han
+    "\uf900-\ufaff"  # Han compatibility
+    "\U00020000-\U0003ffff"  # Han extensions B and later
+)
 # Scripts written without spaces: a line may break between any two of these.
 HAN_OR_KANA_RANGES = (
     "\u3040-\u30ff"  # hiragana, katakana
     "\u31f0-\u31ff"  # katakana phonetic extensions
-    "\u3400-\u4dbf"  # Han extension A
-    "\u4e00-\u9fff"  # Han
-    "\uf900-\ufaff"  # Han compatibility
     "\uff66-\uff9f"  # half-width katakana
-    "\U00020000-\U0003ffff"  # Han extensions B and later
+    + HAN_RANGES
 )
-HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]+")  # Chinese characters
+HAN_RE = re.compile(f"[{HAN_RANGES}]+")  # Chinese characters only
 HANGUL_RANGES = "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"  # syllables and jamo
 HAN_OR_KANA_RE = re.compile(f"[{HAN_OR_KANA_RANGES}]")
 CJK_RE = re.compile(f"[{HAN_OR_KANA_RANGES}{HANGUL_RANGES}]")

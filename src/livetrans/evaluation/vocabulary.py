@@ -158,8 +158,9 @@ def score_terms(
 
 def as_words(text: str, language: str, probability: float) -> list[Word]:
     """``text`` as Whisper's word timestamps give it, each word ``probability``: a
-    word a space-separated token, or in Chinese and Japanese a character (punctuation
-    on the character before)."""
+    word a space-separated token, or in a CJK language (``is_cjk_language``) a
+    character, punctuation on the character before. Used for Chinese; Korean, which
+    Whisper splits at spaces, would need the first way."""
     if not is_cjk_language(language):
         return [Word(float(i), i + 0.9, " " + token, probability) for i, token in enumerate(text.split())]
     words: list[Word] = []
