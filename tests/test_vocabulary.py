@@ -117,6 +117,22 @@ def test_a_word_of_speech_is_not_a_long_names_near_miss_for_sharing_its_start(he
 
 
 @pytest.mark.parametrize(
+    ("heard", "written"),
+    [
+        ("my kids love the Lulule FreeSip", "my kids love the Owala FreeSip"),  # its own word vouches
+        ("bear it with you away FreeBuds", "bear it with you Huawei FreeBuds"),
+        ("my kids love the FreeSip", "my kids love the FreeSip"),  # "the" does not sound like Owala
+        ("nothing beats most QuietComfort", "nothing beats most QuietComfort"),  # nor "most" enough like Bose
+        ("a cheap lulule deal today", "a cheap lulule deal today"),  # no word of the name spelled
+        ("the Lulule Free sip", "the Lulule Free sip"),  # as many words as the name, or none taken
+    ],
+)
+def test_a_name_one_of_whose_words_is_heard_exactly_takes_its_neighbour_if_it_sounds_alike(heard, written):
+    show = parse_vocabulary(["Owala FreeSip", "Huawei FreeBuds", "Bose QuietComfort"])
+    assert spelled(show.respell(said(heard), "en", everyday=frozenset({"the", "most", "you", "free", "sip"}))) == written
+
+
+@pytest.mark.parametrize(
     ("heard", "probability", "written"),
     [
         ("the Kiehl of the boat", 0.5, "the Kiehl of the boat"),  # "keel" written primed by the list

@@ -55,6 +55,10 @@ class RespellRule:
     words ("kills" and "Kiehl's"): Whisper may doubt such a word in noise or in a
     synthetic voice, but a name it did not know comes out in pieces or misspelled
     ("bass is" for Baseus, "keels" for Kiehl's), not as one word it writes whole.
+    Anchored: a span of as many words as a term of two or more, one of them the
+    term's word spelled exactly and no everyday word, the others each sounding more
+    than ``min_word_similarity`` like the term's word, is the term however its key
+    compares ("Lulule FreeSip" for Owala FreeSip): the name's own word vouches for it.
     """
 
     min_similarity: float = 0.6  # 1 - edit distance / longer length, on the compact letters
@@ -188,6 +192,7 @@ class RespellIndex:
     by_sound: dict[str, list[tuple[VocabularyTerm, str]]] = field(default_factory=dict)
     long: dict[tuple[str, str], list[LongTerm]] = field(default_factory=dict)  # by onset and digits
     han: dict[tuple[str, ...], list[HanTerm]] = field(default_factory=dict)  # by syllables, one as "*"
+    anchored: dict[str, list[tuple[int, LongTerm]]] = field(default_factory=dict)  # by a word: (its place, term)
     max_words: int = 0
 
     @classmethod
@@ -213,6 +218,11 @@ class RespellIndex:
             key = sound_key(term.term)
             if term.cjk or len(key) < rule.min_key_length:
                 continue
+            if len(term.term.split()) >= 2:
+                anchor = LongTerm(term, term_compact, key, digits(term_compact),
+                                  tuple(sound_key(w) for w in term.term.split()))
+                for place, word in enumerate(term.term.split()):
+                    index.anchored.setdefault(compact(word), []).append((place, anchor))
             if len(key) >= rule.sure_key_length:
                 word_keys = tuple(sound_key(w) for w in term.term.split())
                 long = LongTerm(term, term_compact, key, digits(term_compact), word_keys)
@@ -288,11 +298,35 @@ class RespellIndex:
                 if not doubted or (n == 1 and spelled in everyday):
                     continue
                 best = _closer(best, spelled, term_compact, n, term, rule)
+            best = self._anchored(best, words[i : i + n], spelled, everyday)
             # long: the same onset and digits (the index's key), a key this close, word by word
             for long in self.long.get((onset(spelled), digits(spelled)), ()):
                 close = similarity(key, long.key) >= rule.min_key_similarity
                 if close and self._words_alike(words[i : i + n], long.word_keys):
                     best = _closer(best, spelled, long.compact, n, long.term, rule)
+        return best
+
+    def _anchored(
+        self, best: tuple[float, int, VocabularyTerm] | None, span: Sequence[Word], spelled: str,
+        everyday: Container[str],
+    ) -> tuple[float, int, VocabularyTerm] | None:
+        """The better of ``best`` and a term of as many words as ``span`` (spelling
+        ``spelled``), one of whose words the span spells exactly, no everyday word,
+        and whose other words each sound like the span's (:class:`RespellRule`)."""
+        keys = [compact(w.text) for w in span]
+        floor = self.rule.min_word_similarity
+        for place, key in enumerate(keys):
+            if key in everyday:
+                continue
+            for at, term in self.anchored.get(key, ()):
+                if at != place or len(term.word_keys) != len(span) or digits(spelled) != term.digits:
+                    continue
+                others = (similarity(sound_key(w.text), k) > floor
+                          for j, (w, k) in enumerate(zip(span, term.word_keys, strict=True)) if j != place)
+                if all(others):
+                    score = similarity(spelled, term.compact)
+                    if best is None or (score, -len(span)) > (best[0], -best[1]):
+                        best = (score, len(span), term.term)
         return best
 
     def _han_near_miss(
