@@ -57,8 +57,9 @@ class RespellRule:
     ("bass is" for Baseus, "keels" for Kiehl's), not as one word it writes whole.
     Anchored: a span of as many words as a term of two or more, one of them the
     term's word spelled exactly and no everyday word, the others each sounding more
-    than ``min_word_similarity`` like the term's word, is the term however its key
-    compares ("Lulule FreeSip" for Owala FreeSip): the name's own word vouches for it.
+    than ``min_word_similarity`` like the term's word, and the same digits, is the
+    term however its key compares ("Lulule FreeSip" for Owala FreeSip): the name's
+    own word vouches for it.
     """
 
     min_similarity: float = 0.6  # 1 - edit distance / longer length, on the compact letters
@@ -218,14 +219,11 @@ class RespellIndex:
             key = sound_key(term.term)
             if term.cjk or len(key) < rule.min_key_length:
                 continue
-            if len(term.term.split()) >= 2:
-                anchor = LongTerm(term, term_compact, key, digits(term_compact),
-                                  tuple(sound_key(w) for w in term.term.split()))
+            long = LongTerm(term, term_compact, key, digits(term_compact), tuple(map(sound_key, term.term.split())))
+            if len(long.word_keys) >= 2:
                 for place, word in enumerate(term.term.split()):
-                    index.anchored.setdefault(compact(word), []).append((place, anchor))
+                    index.anchored.setdefault(compact(word), []).append((place, long))
             if len(key) >= rule.sure_key_length:
-                word_keys = tuple(sound_key(w) for w in term.term.split())
-                long = LongTerm(term, term_compact, key, digits(term_compact), word_keys)
                 index.long.setdefault((onset(term_compact), long.digits), []).append(long)
             else:
                 index.by_sound.setdefault(short_key(key), []).append((term, term_compact))
@@ -312,7 +310,8 @@ class RespellIndex:
     ) -> tuple[float, int, VocabularyTerm] | None:
         """The better of ``best`` and a term of as many words as ``span`` (spelling
         ``spelled``), one of whose words the span spells exactly, no everyday word,
-        and whose other words each sound like the span's (:class:`RespellRule`)."""
+        whose other words each sound like the span's, with the same digits
+        (:class:`RespellRule`)."""
         keys = [compact(w.text) for w in span]
         floor = self.rule.min_word_similarity
         for place, key in enumerate(keys):
