@@ -159,7 +159,7 @@ def main() -> int:
     parser.add_argument("--decode-cost", type=float, default=0.3)
     parser.add_argument("--audio-dir", type=Path, default=None, help="keep each stream's audio here and reuse it")
     parser.add_argument("--streams", default=",".join([*PRODUCT_STREAMS, *CONTROL_STREAMS]))
-    parser.add_argument("--flores", type=Path, default=Path(__file__).resolve().parents[1] / "samples" / "mt" / "testsets" / "flores",
+    parser.add_argument("--flores", type=Path, default=SAMPLES / "mt" / "testsets" / "flores",
                         help="ordinary text to count false respellings on (FLORES dev, en and es)")
     parser.add_argument("--real", action="store_true", help="real clean clips naming no product, instead of the synthetic streams")
     args = parser.parse_args()

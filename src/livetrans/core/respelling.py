@@ -312,20 +312,15 @@ class RespellIndex:
         ``spelled``), one of whose words the span spells exactly, no everyday word,
         whose other words each sound like the span's, with the same digits
         (:class:`RespellRule`)."""
-        keys = [compact(w.text) for w in span]
-        floor = self.rule.min_word_similarity
-        for place, key in enumerate(keys):
+        for place, key in enumerate(compact(w.text) for w in span):
             if key in everyday:
                 continue
             for at, term in self.anchored.get(key, ()):
                 if at != place or len(term.word_keys) != len(span) or digits(spelled) != term.digits:
                     continue
-                others = (similarity(sound_key(w.text), k) > floor
-                          for j, (w, k) in enumerate(zip(span, term.word_keys, strict=True)) if j != place)
-                if all(others):
-                    score = similarity(spelled, term.compact)
-                    if best is None or (score, -len(span)) > (best[0], -best[1]):
-                        best = (score, len(span), term.term)
+                pairs = enumerate(zip(span, term.word_keys, strict=True))
+                if all(self._sounds_alike(w, k) for j, (w, k) in pairs if j != place):
+                    best = _better(best, similarity(spelled, term.compact), len(span), term.term)
         return best
 
     def _han_near_miss(
@@ -339,8 +334,7 @@ class RespellIndex:
                 if spelled == han.compact or not syllables_alike(said, han.syllables):
                     continue
                 score = sum(a == b for a, b in zip(said, han.syllables, strict=True)) / len(said)
-                if best is None or (score, -n) > (best[0], -best[1]):
-                    best = (score, n, han.term)
+                best = _better(best, score, n, han.term)
         return best
 
     def _words_alike(self, span: Sequence[Word], word_keys: Sequence[str]) -> bool:
@@ -352,8 +346,11 @@ class RespellIndex:
             return False
         if len(span) > len(word_keys):
             return True
-        floor = self.rule.min_word_similarity
-        return all(similarity(sound_key(w.text), k) > floor for w, k in zip(span, word_keys, strict=True))
+        return all(self._sounds_alike(w, k) for w, k in zip(span, word_keys, strict=True))
+
+    def _sounds_alike(self, word: Word, key: str) -> bool:
+        """Whether ``word`` sounds more than ``min_word_similarity`` like a term's word (its ``key``)."""
+        return similarity(sound_key(word.text), key) > self.rule.min_word_similarity
 
 
 def _closer(
@@ -370,6 +367,14 @@ def _closer(
     score = similarity(spelled, term_compact)
     if score < rule.min_similarity or not same_onset(spelled, term_compact):
         return best
+    return _better(best, score, n, term)
+
+
+def _better(
+    best: tuple[float, int, VocabularyTerm] | None, score: float, n: int, term: VocabularyTerm
+) -> tuple[float, int, VocabularyTerm]:
+    """The better near miss of ``best`` and a span of ``n`` words ``score`` like
+    ``term``: the closer, or of equals the fewer words."""
     if best is None or (score, -n) > (best[0], -best[1]):
         return (score, n, term)
     return best
