@@ -139,7 +139,11 @@ class PromptEchoFilter:
         sure = options.min_word_probability
         words = drop_echo(candidate.words, candidate.final_text, max_probability=sure)
         vocabulary = candidate.vocabulary
-        return tuple(vocabulary.drop_echo(words, candidate.language, PROMPT_VOCABULARY_TOKENS, max_probability=sure))
+        return tuple(
+            vocabulary.drop_echo(
+                words, candidate.language, PROMPT_VOCABULARY_TOKENS, max_probability=sure, before=candidate.final_text
+            )
+        )
 
 
 class PhantomFilter:

@@ -9,6 +9,7 @@ beside the guard against a copy of the final text.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Container, Sequence
 from typing import TYPE_CHECKING
 
@@ -22,32 +23,40 @@ log = logging.getLogger(__name__)
 
 
 def drop_list_copy(
-    words: Sequence[Word], prompted: Sequence[VocabularyTerm], max_probability: float = 0.5
+    words: Sequence[Word], prompted: Sequence[VocabularyTerm], max_probability: float = 0.5, before: str = ""
 ) -> list[Word]:
     """``words`` minus a run that copies the ``prompted`` terms, doubted (mean word
-    probability under ``max_probability``) with two or more terms, or however sure
-    with three or more. A seller naming three products back to back is not worth the
-    risk. A copy is either of:
+    probability under ``max_probability``) with two or more items, one a term at
+    least, or however sure with three terms or more. A seller naming three products
+    back to back is not worth the risk. A copy is either of:
 
     - terms back to back in the list's order ("Anker Nano Power Bank, OnePlus 12R",
       :func:`_in_order_run`);
     - terms joined by the prompt's separator, in any order, repeated, or cut short by
       their last character or word, as Whisper copies a list from a hard recording
       ("元气森林、元气森林、蜜雪冰、", :func:`_listed_run`): speech names products with
-      "and" between them more often than as a bare list."""
+      "and" between them more often than as a bare list. The items of a list in the
+      final text ``before`` (also in the prompt) count as items of a doubted copy:
+      Whisper copies its own garbled list again ("泡泡玛特、芒河、" after "泡泡玛特、芒河、
+      宜京"), where a seller saying the list again is heard surely."""
     if len(prompted) < 2 or len(words) < 2:
         return list(words)
     terms = [compact(t.term) for t in prompted]
     listed = _listed_items(prompted)
     longest = max(map(len, listed), default=0)
+    items = listed | {item for item in _listed_before(before) if len(item) <= longest}
     keys = [compact(w.text) for w in words]
     out: list[Word] = []
     i = 0
     while i < len(words):
-        runs = (_in_order_run(keys, i, terms), _listed_run(words, keys, i, listed, longest))
-        end, count = max(runs, key=lambda run: (run[1], run[0]))  # the most terms
+        end, count = _in_order_run(keys, i, terms)
+        listed_end, found = _listed_run(words, keys, i, items, longest)
+        named = sum(item in listed for item in found)
+        copied = count
+        if (named, listed_end) > (count, end):  # the run with the most terms
+            end, count, copied = listed_end, named, len(found)
         run = words[i:end]
-        doubted = count >= 2 and sum(w.probability for w in run) / len(run) < max_probability
+        doubted = copied >= 2 and count >= 1 and sum(w.probability for w in run) / len(run) < max_probability
         if count >= 3 or doubted:
             log.debug("dropped a copy of the vocabulary prompt: %r", "".join(w.text for w in run))
             i = end
@@ -95,21 +104,33 @@ def _listed_items(terms: Sequence[VocabularyTerm]) -> frozenset[str]:
     return frozenset(items - {""})
 
 
+def _listed_before(text: str) -> frozenset[str]:
+    """The compact items of the lists in ``text``: what comes before a list separator,
+    and after one up to the next punctuation ("泡泡玛特、芒河、宜京。" -> 泡泡玛特, 芒河, 宜京)."""
+    items: set[str] = set()
+    for sentence in re.split(r"[.!?。！？;；]", text):
+        parts = re.split(f"[{''.join(LIST_SEPARATORS)}]", sentence)
+        if len(parts) >= 2:
+            items.update(compact(part) for part in parts)
+    return frozenset(items - {""})
+
+
 def _listed_run(
     words: Sequence[Word], keys: Sequence[str], start: int, items: Container[str], longest: int
-) -> tuple[int, int]:
+) -> tuple[int, list[str]]:
     """Where a run of list items (``items``, none over ``longest`` letters) from word
-    ``start`` ends, each item but the last ending in a list separator, and how many
-    items it holds."""
-    pos, count = start, 0
+    ``start`` ends, each item but the last ending in a list separator, and the items
+    it holds."""
+    pos, found = start, []
     while pos < len(words):
         end = _item_end(keys, pos, items, longest)
         if end is None:
             break
-        pos, count = end, count + 1
+        found.append("".join(keys[pos:end]))
+        pos = end
         if not words[end - 1].text.rstrip().endswith(LIST_SEPARATORS):
             break
-    return pos, count
+    return pos, found
 
 
 def _item_end(keys: Sequence[str], start: int, items: Container[str], longest: int) -> int | None:

@@ -170,12 +170,13 @@ class Vocabulary:
         return tuple({compact(s) for t in self.for_language(language) for s in (t.term, *t.sounds_like)} - {""})
 
     def drop_echo(
-        self, words: Sequence[Word], language: str | None, max_tokens: int = 120, *, max_probability: float = 0.5
+        self, words: Sequence[Word], language: str | None, max_tokens: int = 120, *, max_probability: float = 0.5,
+        before: str = "",
     ) -> list[Word]:
         """``words`` minus a run that copies the prompt's list of terms
         (:func:`~livetrans.core.list_copy.drop_list_copy`, with the terms that fit
-        ``max_tokens``)."""
-        return drop_list_copy(words, self.prompt_terms(language, max_tokens), max_probability)
+        ``max_tokens`` and the lists of the final text ``before``)."""
+        return drop_list_copy(words, self.prompt_terms(language, max_tokens), max_probability, before)
 
     def respell(
         self, words: Sequence[Word], language: str | None, everyday: Container[str] = frozenset()
