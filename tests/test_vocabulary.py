@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from scripted import ScriptedDecoder, ScriptedVad, chunks, sentence_words
 
+from livetrans.core.decoding import PROMPT_TOKENS
 from livetrans.core.driver import DecodingRecognizer
 from livetrans.core.recognizer import StreamingRecognizer
 from livetrans.core.recognizer_options import RecognizerOptions
@@ -17,6 +18,7 @@ from livetrans.core.vocabulary import (
     MAX_TERM_CHARS,
     MAX_TERMS,
     Vocabulary,
+    estimated_tokens,
     load_vocabulary,
     parse_vocabulary,
     vocabulary_from_csv,
@@ -343,3 +345,28 @@ def test_a_new_vocabulary_takes_effect_at_the_next_utterance():
     assert not any("OnePlus" in p for p in before)
     assert all(p.startswith(SHOW.prompt("en")) for p in after)
 
+
+def test_a_long_mandarin_stream_keeps_its_terms_in_the_prompt():
+    """Whisper keeps the last 223 tokens of a prompt, and 200 characters of Chinese
+    history are about 300: the history gives way, so the terms that go first stay."""
+    sentence = "今天直播间给大家带来的都是好东西，喜欢的朋友可以点个关注。"
+    words: list[Word] = []
+    speech = []
+    t = 1.0
+    for _ in range(9):
+        speech.append((t - 0.1, t + 0.2 * len(sentence)))
+        for c in sentence:
+            words.append(Word(round(t, 3), round(t + 0.18, 3), c))
+            t += 0.2
+        t += 1.5
+    decoder = ScriptedDecoder(words, language="zh")
+    recognizer = DecodingRecognizer(
+        StreamingRecognizer(ScriptedVad(tuple(speech)), RecognizerOptions(language="zh"), SHOW), decoder
+    )
+    for chunk in chunks(t + 1.0):
+        recognizer.push(chunk)
+    recognizer.flush()
+    prompts = [prompt for _, _, prompt, _ in decoder.calls]
+    assert max(len(p) for p in prompts) > 200  # the history has grown long
+    assert all(p.startswith(SHOW.prompt("zh")) and estimated_tokens(p) <= PROMPT_TOKENS for p in prompts)
+    assert prompts[-1].endswith("关注。")  # the latest history stays

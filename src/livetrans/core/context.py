@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import SAMPLE_RATE, Float32Array, Word
-from .decoding import PROMPT_VOCABULARY_TOKENS
+from .decoding import PROMPT_TOKENS, PROMPT_VOCABULARY_TOKENS
 from .stabilizer import join_words
-from .vocabulary import Vocabulary
+from .vocabulary import Vocabulary, char_tokens, estimated_tokens
 
 # Final text kept for prompts (characters): more than any prompt takes.
 _HISTORY_CHARS = 1000
@@ -145,4 +145,21 @@ class PromptHistory:
         if ahead and history.endswith(ahead):
             history = history[: -len(ahead)]
         terms = vocabulary.prompt(language, PROMPT_VOCABULARY_TOKENS)
-        return f"{terms} {history[-self.prompt_chars :].strip()}".strip()
+        history = history[-self.prompt_chars :]
+        if terms:  # Whisper keeps a prompt's end: the history gives way to the terms
+            history = tail_within(history, PROMPT_TOKENS - estimated_tokens(terms))
+        return f"{terms} {history.strip()}".strip()
+
+
+def tail_within(text: str, tokens: float) -> str:
+    """The longest end of ``text`` of about ``tokens`` tokens or fewer (as
+    :func:`~livetrans.core.vocabulary.estimated_tokens` counts them), from the start
+    of a word: 200 characters of Chinese are about 300 tokens, of English about 50."""
+    start, used = len(text), 0.0
+    while start > 0 and used + char_tokens(text[start - 1]) <= tokens:
+        start -= 1
+        used += char_tokens(text[start])
+    if 0 < start < len(text) and not text[start - 1].isspace() and text[start].isascii():
+        space = text.find(" ", start)  # in a spaced word: from the next one
+        start = len(text) if space < 0 else space
+    return text[start:]

@@ -12,9 +12,11 @@ from typing import Protocol
 
 from ..types import SAMPLE_RATE, Float32Array, Word
 
+# Whisper keeps the last this many tokens of a prompt (half its text context, less one).
+PROMPT_TOKENS = 223
 # The stream's vocabulary goes first in a decode's prompt, as many terms as fit about
-# this many tokens (Whisper keeps the last 223 of a prompt; vocabulary.py). The
-# guards that drop a copy of the prompt's terms read the same budget.
+# this many tokens (vocabulary.py); the final text before the window fills the rest.
+# The guards that drop a copy of the prompt's terms read the same budget.
 PROMPT_VOCABULARY_TOKENS = 120
 
 
