@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..types import Word
 from .respelling import compact
+from .text import SENTENCE_END_MARKS
 
 if TYPE_CHECKING:
     from .vocabulary import VocabularyTerm
@@ -36,7 +37,7 @@ def drop_list_copy(
       their last character or word, as Whisper copies a list from a hard recording
       ("元气森林、元气森林、蜜雪冰、", :func:`_listed_run`): speech names products with
       "and" between them more often than as a bare list. The items of a list in the
-      final text ``before`` (also in the prompt) count as items of a doubted copy:
+      final text ``before`` (whose end is in the prompt) count as items of a doubted copy:
       Whisper copies its own garbled list again ("泡泡玛特、芒河、" after "泡泡玛特、芒河、
       宜京"), where a seller saying the list again is heard surely."""
     if len(prompted) < 2 or len(words) < 2:
@@ -87,6 +88,8 @@ def _in_order_run(keys: Sequence[str], start: int, terms: Sequence[str]) -> tupl
 
 # What joins the terms in the prompt (:meth:`Vocabulary.prompt`), as Whisper copies it.
 LIST_SEPARATORS = (",", "、", "，")
+_LIST_SEPARATOR = re.compile(f"[{re.escape(''.join(LIST_SEPARATORS))}]")
+_LIST_END = re.compile(f"[{re.escape(SENTENCE_END_MARKS)};；]")  # where a list written before ends
 
 
 def _listed_items(terms: Sequence[VocabularyTerm]) -> frozenset[str]:
@@ -108,8 +111,8 @@ def _listed_before(text: str) -> frozenset[str]:
     """The compact items of the lists in ``text``: what comes before a list separator,
     and after one up to the next punctuation ("泡泡玛特、芒河、宜京。" -> 泡泡玛特, 芒河, 宜京)."""
     items: set[str] = set()
-    for sentence in re.split(r"[.!?。！？;；]", text):
-        parts = re.split(f"[{''.join(LIST_SEPARATORS)}]", sentence)
+    for sentence in _LIST_END.split(text):
+        parts = _LIST_SEPARATOR.split(sentence)
         if len(parts) >= 2:
             items.update(compact(part) for part in parts)
     return frozenset(items - {""})

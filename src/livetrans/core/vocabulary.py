@@ -131,7 +131,7 @@ class Vocabulary:
 
     def prompt(self, language: str | None, max_tokens: int = 120) -> str:
         """The terms for ``language`` as Whisper prompt text, in list order, as many as
-        fit about ``max_tokens`` tokens (Whisper keeps the last 223 of its prompt)."""
+        fit about ``max_tokens`` tokens (Whisper keeps the last ``PROMPT_TOKENS`` of its prompt, core/decoding.py)."""
         chosen = self.prompt_terms(language, max_tokens)
         if not chosen:
             return ""
